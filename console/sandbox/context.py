@@ -1,0 +1,119 @@
+"""What every part of the sandbox shares: config, clock, store, image catalog, faults, logs, simulation.
+
+Controllers, the simulation and the HTTP layers all receive one :class:`SandboxContext`. Nothing here
+does I/O; everything runs on the sandbox's single asyncio loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from .clock import Clock
+from .images import ImageCatalog
+from .store import Store
+
+# Annotation the scheduler writes on a bound pod: the GPU indexes (on its node) the pod holds.
+GPU_ANNOTATION = "sandbox.llmctl.dev/gpus"
+SANDBOX_LABEL = "sandbox.llmctl.dev/simulated"
+
+
+@dataclass
+class SandboxConfig:
+    host: str = "127.0.0.1"
+    port: int = 0
+    kubeconfig: Path | None = None
+    scenario: str = "default"  # default | large
+    nodes: int | None = None  # None: the scenario's own (4 default, 250 large)
+    gpus_per_node: int | None = None  # None: the scenario's own (4 default, 8 large)
+    gpu_product: str = "A10G"
+    speed: float = 1.0
+    seed: int = 0
+    history_limit: int = 20000  # watch history kept; older resourceVersions answer 410 Gone
+    bookmark_interval: float = 5.0  # wall seconds between BOOKMARK events on watches that ask
+
+
+@dataclass
+class FaultState:
+    """Active faults: kind → target (a deployment or node name, or "" for the scenario's default)."""
+
+    active: dict[str, str] = field(default_factory=dict)
+
+    def is_on(self, kind: str) -> bool:
+        return kind in self.active
+
+    def target(self, kind: str) -> str | None:
+        return self.active.get(kind)
+
+
+class PodLogs:
+    """Container logs the kubelet writes and ``pods/{name}/log`` serves (bounded per container)."""
+
+    def __init__(self, max_lines: int = 2000) -> None:
+        self._lines: dict[tuple[str, str, str], deque[str]] = defaultdict(lambda: deque(maxlen=max_lines))
+        self._previous: dict[tuple[str, str, str], list[str]] = {}
+        self._waiters: dict[tuple[str, str, str], list[asyncio.Event]] = defaultdict(list)
+
+    def append(self, namespace: str, pod: str, container: str, line: str) -> None:
+        key = (namespace, pod, container)
+        self._lines[key].append(line)
+        for ev in self._waiters.pop(key, []):
+            ev.set()
+
+    def restart(self, namespace: str, pod: str, container: str) -> None:
+        """A container restarted: its log so far becomes the ``previous=true`` log."""
+        key = (namespace, pod, container)
+        self._previous[key] = list(self._lines.pop(key, []))
+
+    def lines(self, namespace: str, pod: str, container: str, previous: bool = False) -> list[str]:
+        key = (namespace, pod, container)
+        return list(self._previous.get(key, [])) if previous else list(self._lines.get(key, []))
+
+    def waiter(self, namespace: str, pod: str, container: str) -> asyncio.Event:
+        """An event set at the next appended line (for ``follow=true``)."""
+        ev = asyncio.Event()
+        self._waiters[(namespace, pod, container)].append(ev)
+        return ev
+
+    def forget(self, namespace: str, pod: str) -> None:
+        for key in [k for k in self._lines if k[:2] == (namespace, pod)]:
+            self._lines.pop(key, None)
+            self._previous.pop(key, None)
+
+
+class Simulation(Protocol):
+    """Request load, queueing and GPU memory (console/sandbox/sim). Read by the HPA and exporters."""
+
+    def pod_utilisation(self, namespace: str, pod: str) -> tuple[float, float] | None:
+        """(CPU % of request, GPU utilisation %) of a serving pod, or None when it is not serving."""
+
+    def snapshot(self) -> dict[str, Any]:
+        """Current figures (for tests and the in-process metrics source)."""
+
+
+@dataclass
+class SandboxContext:
+    config: SandboxConfig
+    clock: Clock
+    store: Store
+    catalog: ImageCatalog
+    rng: random.Random
+    faults: FaultState = field(default_factory=FaultState)
+    logs: PodLogs = field(default_factory=PodLogs)
+    sim: Any = None  # a Simulation, set when the simulation starts
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def create(cls, config: SandboxConfig, registry_host: str) -> SandboxContext:
+        clock = Clock(config.speed)
+        return cls(
+            config=config,
+            clock=clock,
+            store=Store(clock, history_limit=config.history_limit),
+            catalog=ImageCatalog.default(registry_host),
+            rng=random.Random(config.seed),
+        )

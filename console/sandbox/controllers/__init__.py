@@ -1,0 +1,1 @@
+"""Controllers of the sandbox: each a small loop over the store, never over HTTP."""

@@ -1,0 +1,1 @@
+"""Backends behind Protocols; no Textual import here."""
