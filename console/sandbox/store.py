@@ -14,6 +14,7 @@ import asyncio
 import json
 import secrets
 import string
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
@@ -97,7 +98,9 @@ class Store:
 
     def __init__(self, clock: Clock | None = None, history_limit: int = 20000) -> None:
         self.clock = clock or Clock()
-        self._rv = 1000
+        # Versions start from the wall clock so a restarted sandbox never reuses an old version:
+        # a client resuming a watch across the restart gets 410 Gone and lists again.
+        self._rv = int(time.time() * 1000)
         self._data: dict[str, dict[Key, Obj]] = {r.plural: {} for r in BY_PLURAL.values() if r.stored}
         self._history: deque[WatchEvent] = deque(maxlen=history_limit)
         self._compacted_rv = self._rv  # events at or below this rv are no longer in the history
@@ -269,9 +272,8 @@ class Store:
             for (cns, cname), child in list(children.items()):
                 refs = child["metadata"].get("ownerReferences") or []
                 in_ns = plural == "namespaces" and cns == name
-                if in_ns or any(r.get("uid") == uid for r in refs):
-                    if (cns, cname) in children:
-                        self.delete(child_plural, cns or None, cname)
+                if (in_ns or any(r.get("uid") == uid for r in refs)) and (cns, cname) in children:
+                    self.delete(child_plural, cns or None, cname)
         return gone_obj
 
     # ---- watches --------------------------------------------------------------------------------

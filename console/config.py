@@ -1,0 +1,105 @@
+"""Settings: command-line flags > environment (LLMCTL_*) > config file (XDG) > defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config file or environment value that cannot be used; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespace: str | None = None
+    readonly: bool = False
+    sandbox: bool = False
+    sandbox_speed: float = 1.0
+    sandbox_scenario: str = "default"
+    prometheus_url: str | None = None
+    audit_log: str | None = None
+
+
+_BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
+def config_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "llmctl" / "config.yaml"
+
+
+def state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "llmctl"
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    kind = {f.name: f.type for f in fields(Settings)}[name]
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text not in _BOOL:
+            raise ConfigError(f"{source}: {name} must be true or false, not {value!r}")
+        return _BOOL[text]
+    if kind == "float":
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{source}: {name} must be a number, not {value!r}") from None
+        if number <= 0:
+            raise ConfigError(f"{source}: {name} must be > 0, not {value!r}")
+        return number
+    if value is None:
+        return None
+    if not isinstance(value, str | int | float):
+        raise ConfigError(f"{source}: {name} must be a string, not {type(value).__name__}")
+    return str(value)
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings, got {type(data).__name__}")
+    known = {f.name for f in fields(Settings)}
+    out = {}
+    for key, value in data.items():
+        name = str(key).replace("-", "_")
+        if name not in known:
+            raise ConfigError(f"{path}: unknown setting {key!r} (known: {', '.join(sorted(known))})")
+        out[name] = _coerce(name, value, str(path))
+    return out
+
+
+def _from_env(env: dict[str, str]) -> dict[str, Any]:
+    out = {}
+    for f in fields(Settings):
+        key = "LLMCTL_" + f.name.upper()
+        if key in env:
+            out[f.name] = _coerce(f.name, env[key], f"environment {key}")
+    return out
+
+
+def load_settings(
+    flags: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
+    path: Path | None = None,
+) -> Settings:
+    """Merge the sources; flags that are None (not given) do not override."""
+    settings = Settings()
+    settings = replace(settings, **_from_file(path or config_path()))
+    settings = replace(settings, **_from_env(dict(os.environ if env is None else env)))
+    given = {k: v for k, v in (flags or {}).items() if v is not None and k in {f.name for f in fields(Settings)}}
+    return replace(settings, **given)

@@ -1,0 +1,46 @@
+"""The kubeconfig the sandbox writes so kubectl, k9s and the console reach it like any cluster."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .auth import ADMIN, VIEWER, Authenticator
+
+CLUSTER = "sandbox"
+NAMESPACE = "llm"
+
+
+def kubeconfig_dict(api_url: str, auth: Authenticator) -> dict[str, Any]:
+    """The kubeconfig as data: one cluster, an admin context (current) and a read-only viewer context."""
+    contexts, users = [], []
+    for user in (ADMIN, VIEWER):
+        contexts.append({"name": user, "context": {"cluster": CLUSTER, "user": user, "namespace": NAMESPACE}})
+        users.append({"name": user, "user": {"token": auth.token_for(user)}})
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "preferences": {},
+        "clusters": [{"name": CLUSTER, "cluster": {"server": api_url}}],
+        "contexts": contexts,
+        "current-context": ADMIN,
+        "users": users,
+    }
+
+
+def write_kubeconfig(path: str | os.PathLike[str], api_url: str, auth: Authenticator) -> Path:
+    """Write the kubeconfig with mode 0600 (it holds bearer tokens) and return its path.
+
+    The file is created with 0600 before any secret is written, so no other user can ever read it.
+    """
+    target = Path(path).expanduser()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    text = yaml.safe_dump(kubeconfig_dict(api_url, auth), sort_keys=False)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its old mode through O_CREAT: fix it
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    return target

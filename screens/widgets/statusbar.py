@@ -1,0 +1,81 @@
+"""The top bar: context, namespace, SANDBOX mark and the link's state with the data's age."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual.widgets import Static
+
+from console.model import ClusterSnapshot, ConnState
+
+_STATE_STYLE = {
+    ConnState.CONNECTING: ("◌", "yellow"),
+    ConnState.CONNECTED: ("●", "green"),
+    ConnState.DISCONNECTED: ("✕", "red"),
+    ConnState.FORBIDDEN: ("⊘", "red"),
+    ConnState.ERROR: ("✕", "red"),
+}
+
+
+def age_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "no data yet"
+    if seconds < 60:
+        return f"{int(seconds)}s ago"
+    if seconds < 3600:
+        return f"{int(seconds // 60)}m{int(seconds % 60):02d}s ago"
+    return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m ago"
+
+
+def render_status(snap: ClusterSnapshot, now: float | None = None, readonly: bool = False) -> Text:
+    now = time.time() if now is None else now
+    text = Text()
+    text.append(" llmctl ", style="bold reverse")
+    if snap.sandbox:
+        text.append(" SANDBOX ", style="bold black on yellow")
+    if readonly:
+        text.append(" READ-ONLY ", style="bold white on blue")
+    text.append("  ctx ", style="dim")
+    text.append(snap.context or "?", style="bold")
+    text.append("  ns ", style="dim")
+    text.append(snap.namespace or "?", style="bold")
+    icon, colour = _STATE_STYLE[snap.connection.state]
+    text.append(f"  {icon} ", style=colour)
+    conn = snap.connection
+    if conn.state is ConnState.CONNECTED:
+        text.append("connected", style=colour)
+    elif conn.state is ConnState.CONNECTING:
+        text.append("connecting…", style=colour)
+    else:
+        last = None if conn.last_ok is None else now - conn.last_ok
+        text.append(f"{conn.state.value}: {conn.message}", style=colour)
+        text.append(f"  (data {age_text(last)})", style="dim")
+    return text
+
+
+class StatusBar(Static):
+    """One line at the top of every screen."""
+
+    DEFAULT_CSS = """
+    StatusBar { height: 1; width: 100%; background: $panel; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__("", id="status-bar")
+        self._snap: ClusterSnapshot | None = None
+        self._readonly = False
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "snapshot", self._on_snapshot)
+        # The age of stale data must keep counting while disconnected; once a second is enough.
+        self.set_interval(1.0, self._tick)
+
+    def _on_snapshot(self, snap: ClusterSnapshot) -> None:
+        self._snap = snap
+        self._readonly = bool(getattr(self.app, "readonly", False))
+        self.update(render_status(snap, readonly=self._readonly))
+
+    def _tick(self) -> None:
+        if self._snap is not None and self._snap.connection.state not in (ConnState.CONNECTED,):
+            self.update(render_status(self._snap, readonly=self._readonly))
