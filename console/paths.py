@@ -2,31 +2,25 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
-_REPO = Path(__file__).resolve().parent.parent
+_HERE = Path(__file__).resolve().parent
+_REPO = _HERE.parent
 
 
-def _data_dir(package: str, folder: str) -> Path:
-    # An installed wheel carries assets/ and manifests/ as console._assets / console._manifests
-    # (see pyproject.toml); a source checkout has them at the top of the repository.
-    try:
-        found = resources.files(package)
-        path = Path(str(found))
-        if path.is_dir():
-            return path
-    except (ModuleNotFoundError, TypeError):
-        pass
-    return _REPO / folder
+def _data_dir(installed: str, folder: str) -> Path:
+    # An installed wheel carries assets/ and manifests/ inside the package as console/_assets and
+    # console/_manifests (see pyproject.toml); a source checkout has them at the repository's top.
+    inside = _HERE / installed
+    return inside if inside.is_dir() else _REPO / folder
 
 
 def assets_dir() -> Path:
-    return _data_dir("console._assets", "assets")
+    return _data_dir("_assets", "assets")
 
 
 def manifests_dir() -> Path:
-    return _data_dir("console._manifests", "manifests")
+    return _data_dir("_manifests", "manifests")
 
 
 def asset(name: str) -> Path:

@@ -57,10 +57,12 @@ class PodLogs:
         self._lines: dict[tuple[str, str, str], deque[str]] = defaultdict(lambda: deque(maxlen=max_lines))
         self._previous: dict[tuple[str, str, str], list[str]] = {}
         self._waiters: dict[tuple[str, str, str], list[asyncio.Event]] = defaultdict(list)
+        self._appended: dict[tuple[str, str, str], int] = defaultdict(int)  # cursor for followers
 
     def append(self, namespace: str, pod: str, container: str, line: str) -> None:
         key = (namespace, pod, container)
         self._lines[key].append(line)
+        self._appended[key] += 1
         for ev in self._waiters.pop(key, []):
             ev.set()
 
@@ -79,10 +81,24 @@ class PodLogs:
         self._waiters[(namespace, pod, container)].append(ev)
         return ev
 
+    def cursor(self, namespace: str, pod: str, container: str) -> int:
+        """How many lines were ever appended to this container's log (never decreases; for follow)."""
+        return self._appended.get((namespace, pod, container), 0)
+
+    def lines_since(self, namespace: str, pod: str, container: str, cursor: int) -> list[str]:
+        """The lines appended after ``cursor`` (a :meth:`cursor` value) that are still kept."""
+        key = (namespace, pod, container)
+        new = self._appended.get(key, 0) - cursor
+        kept = self._lines.get(key)
+        if new <= 0 or not kept:
+            return []
+        return list(kept)[-min(new, len(kept)):]
+
     def forget(self, namespace: str, pod: str) -> None:
-        for key in [k for k in self._lines if k[:2] == (namespace, pod)]:
+        for key in [k for k in (*self._lines, *self._previous) if k[:2] == (namespace, pod)]:
             self._lines.pop(key, None)
             self._previous.pop(key, None)
+            self._appended.pop(key, None)
 
 
 class Simulation(Protocol):

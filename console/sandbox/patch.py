@@ -88,7 +88,16 @@ def json_patch(original: dict[str, Any], ops: Any) -> dict[str, Any]:
     if not isinstance(ops, list):
         raise bad_request("a JSON patch must be a list of operations")
     try:
-        result = jsonpatch.JsonPatch(ops).apply(original, in_place=False)
+        result: Any = copy.deepcopy(original)
+        for op in ops:
+            try:
+                result = jsonpatch.apply_patch(result, [op], in_place=True)
+            except jsonpatch.JsonPatchConflict:
+                # kube-apiserver's json-patch (evanphx v4) lets "replace" create a missing object key;
+                # kubectl rollout undo relies on it for /metadata/annotations.
+                if not (isinstance(op, dict) and op.get("op") == "replace"):
+                    raise
+                result = jsonpatch.apply_patch(result, [{**op, "op": "add"}], in_place=True)
     except jsonpatch.InvalidJsonPatch as e:
         raise bad_request(f"invalid JSON patch: {e}") from None
     except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException, KeyError, IndexError,

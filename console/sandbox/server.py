@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import tempfile
 import threading
 from collections.abc import Awaitable, Callable
@@ -46,10 +47,11 @@ class ReadyInfo:
         }
 
 
-async def _listen(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+async def _listen(app: web.Application, host: str, port: int, ssl_context: ssl.SSLContext | None = None
+                  ) -> tuple[web.AppRunner, int]:
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
+    site = web.TCPSite(runner, host, port, reuse_address=True, ssl_context=ssl_context)
     await site.start()
     bound = runner.addresses[0][1]
     return runner, bound
@@ -92,19 +94,19 @@ class Sandbox:
         self._controllers.start()
 
         from .api import make_app
+        from .api_tls import self_signed
 
-        api_runner, api_port = await _listen(make_app(ctx, self.auth), cfg.host, cfg.port)
+        # HTTPS because client-go (kubectl, k9s) sends a kubeconfig's token only to https:// servers.
+        self._tmpdir = tempfile.TemporaryDirectory(prefix="llmctl-sandbox-")
+        tls = self_signed(Path(self._tmpdir.name) / "tls", host=cfg.host)
+        api_runner, api_port = await _listen(make_app(ctx, self.auth), cfg.host, cfg.port, tls.server_context())
         dcgm_runner, dcgm_port = await _listen(make_dcgm_app(ctx), cfg.host, 0)
         vllm_runner, vllm_port = await _listen(make_vllm_app(ctx), cfg.host, 0)
         self._runners += [api_runner, dcgm_runner, vllm_runner]
 
-        api_url = f"http://{cfg.host}:{api_port}"
-        if cfg.kubeconfig:
-            kubeconfig = Path(cfg.kubeconfig)
-        else:
-            self._tmpdir = tempfile.TemporaryDirectory(prefix="llmctl-sandbox-")
-            kubeconfig = Path(self._tmpdir.name) / "kubeconfig"
-        write_kubeconfig(kubeconfig, api_url, self.auth)
+        api_url = f"https://{cfg.host}:{api_port}"
+        kubeconfig = Path(cfg.kubeconfig) if cfg.kubeconfig else Path(self._tmpdir.name) / "kubeconfig"
+        write_kubeconfig(kubeconfig, api_url, self.auth, ca_pem=tls.ca_pem)
         self.info = ReadyInfo(
             api=api_url,
             kubeconfig=str(kubeconfig),

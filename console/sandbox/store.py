@@ -51,7 +51,7 @@ class WatchEvent:
     old: Obj | None
 
 
-@dataclass
+@dataclass(eq=False)  # identity equality: watchers live in a set
 class Watcher:
     """One watch stream: events already filtered to its resource, namespace and selectors."""
 

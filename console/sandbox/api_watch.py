@@ -1,0 +1,236 @@
+"""Long-lived responses: watch streams (newline-delimited JSON events) and ``pods/log?follow=true``.
+
+Both wait on asyncio primitives (the watcher's queue, the log's waiter), never poll the store, and
+wake at most once a second to notice a client that went away: aiohttp does not cancel a handler when
+its client disconnects, and a forgotten watcher would receive every event of the store forever.
+On server shutdown every open stream is woken and ends, so a runner's cleanup is not held up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from .context import SandboxContext
+from .errors import ApiError, bad_request
+from .resources import ResourceType
+from .table import table
+
+TICK = 1.0  # seconds between checks for a vanished client
+BATCH = 500  # events per write when a queue holds many (initial ADDED of a large list)
+STREAMS: web.AppKey[set[Callable[[], None]]] = web.AppKey("sandbox_streams", set)
+_STOP: dict[str, Any] = {"type": "__stop__"}
+
+
+async def close_streams(app: web.Application) -> None:
+    """``on_shutdown`` hook: wake every open stream so it ends now."""
+    for wake in list(app.get(STREAMS, ())):
+        wake()
+
+
+def _client_gone(request: web.Request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").lower() in ("true", "1")
+
+
+def parse_resource_version(value: str | None) -> int | None:
+    """A watch's ``resourceVersion``: None for "start with the current state" ("" or "0")."""
+    if not value or value == "0":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise bad_request(f"invalid resourceVersion {value!r}") from None
+
+
+async def _start_stream(request: web.Request, content_type: str) -> web.StreamResponse:
+    resp = web.StreamResponse(status=200, headers={"Content-Type": content_type,
+                                                   "Cache-Control": "no-cache, private"})
+    resp.enable_chunked_encoding()
+    await resp.prepare(request)
+    return resp
+
+
+async def serve_watch(request: web.Request, ctx: SandboxContext, rt: ResourceType, namespace: str | None,
+                      table_include: str | None) -> web.StreamResponse:
+    """``GET <list path>?watch=true``; ``table_include`` set when the client asked for Table events."""
+    q = request.query
+    since = parse_resource_version(q.get("resourceVersion"))
+    timeout = float(q["timeoutSeconds"]) if q.get("timeoutSeconds") else None
+    bookmarks = _truthy(q.get("allowWatchBookmarks"))
+    try:
+        watcher = ctx.store.watch(rt.plural, namespace, since, q.get("labelSelector"), q.get("fieldSelector"))
+    except ApiError as e:
+        if e.code != 410:
+            raise
+        # What kube-apiserver does for a compacted version: 200, then one ERROR event carrying the Status.
+        resp = await _start_stream(request, "application/json")
+        await resp.write(json.dumps({"type": "ERROR", "object": e.status()}).encode() + b"\n")
+        await resp.write_eof()
+        return resp
+
+    def encode(event: dict[str, Any]) -> bytes:
+        if table_include is not None:
+            event = {"type": event["type"], "object": table(rt.plural, [event["object"]], include=table_include)}
+        return json.dumps(event, separators=(",", ":")).encode() + b"\n"
+
+    def bookmark() -> bytes:
+        obj = {"kind": rt.kind, "apiVersion": rt.api_version,
+               "metadata": {"resourceVersion": str(ctx.store.resource_version)}}
+        return json.dumps({"type": "BOOKMARK", "object": obj}).encode() + b"\n"
+
+    streams = request.app.get(STREAMS)
+    wake = lambda: watcher.queue.put_nowait(_STOP)  # noqa: E731
+    if streams is not None:
+        streams.add(wake)
+    resp: web.StreamResponse | None = None
+    try:
+        resp = await _start_stream(request, "application/json")
+        now = time.monotonic()
+        deadline = now + timeout if timeout else None
+        interval = ctx.config.bookmark_interval
+        next_bookmark = now + interval if bookmarks else None
+        stopping = False
+        while not stopping:
+            chunk: list[bytes] = []
+            while not watcher.queue.empty() and len(chunk) < BATCH:
+                event = watcher.queue.get_nowait()
+                if event is _STOP:
+                    stopping = True
+                    break
+                chunk.append(encode(event))
+            if chunk:
+                await resp.write(b"".join(chunk))
+                continue
+            if stopping or _client_gone(request):
+                break
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                break
+            if next_bookmark is not None and now >= next_bookmark:
+                await resp.write(bookmark())  # queue is empty: every event up to this version was sent
+                next_bookmark = now + interval
+                continue
+            wait = min(t for t in (TICK, deadline and deadline - now, next_bookmark and next_bookmark - now)
+                       if t is not None)
+            try:
+                event = await asyncio.wait_for(watcher.queue.get(), max(wait, 0.0))
+            except TimeoutError:
+                continue
+            if event is _STOP:
+                break
+            await resp.write(encode(event))
+        await resp.write_eof()
+    except ConnectionError:
+        pass  # the client went away mid-write
+    finally:
+        ctx.store.stop_watch(watcher)
+        if streams is not None:
+            streams.discard(wake)
+    return resp
+
+
+# ---- pods/{name}/log --------------------------------------------------------------------------------
+def _pick_container(pod: dict[str, Any], wanted: str | None) -> str:
+    name = pod["metadata"]["name"]
+    spec = pod.get("spec") or {}
+    names = [c.get("name") for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])]
+    if wanted:
+        if wanted not in names:
+            raise bad_request(f"container {wanted} is not valid for pod {name}")
+        return wanted
+    main = [c.get("name") for c in spec.get("containers") or []]
+    if len(main) == 1:
+        return str(main[0])
+    raise bad_request(f"a container name must be specified for pod {name}, choose one of: [{' '.join(main)}]")
+
+
+def _waiting_reason(pod: dict[str, Any], container: str) -> str | None:
+    """Why a container has no log yet ("ContainerCreating"...), or None if it has started."""
+    status = pod.get("status") or {}
+    for cs in (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or []):
+        if cs.get("name") == container:
+            state = cs.get("state") or {}
+            if "waiting" in state and not cs.get("lastState", {}).get("terminated"):
+                return (state["waiting"] or {}).get("reason") or "ContainerCreating"
+            return None
+    return "ContainerCreating"
+
+
+def _text(lines: list[str]) -> bytes:
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines).encode()
+
+
+async def serve_logs(request: web.Request, ctx: SandboxContext, namespace: str, name: str) -> web.StreamResponse:
+    """``GET /api/v1/namespaces/<ns>/pods/<name>/log`` with container, tailLines, previous, follow."""
+    q = request.query
+    pod = ctx.store.get("pods", namespace, name)
+    container = _pick_container(pod, q.get("container"))
+    previous = _truthy(q.get("previous"))
+    lines = ctx.logs.lines(namespace, name, container, previous=previous)
+    if not lines:
+        if previous:
+            raise bad_request(f'previous terminated container "{container}" in pod "{name}" not found')
+        reason = _waiting_reason(pod, container)
+        if reason:
+            raise bad_request(f'container "{container}" in pod "{name}" is waiting to start: {reason}')
+    if q.get("tailLines"):
+        try:
+            tail = int(q["tailLines"])
+        except ValueError:
+            raise bad_request("tailLines must be an integer") from None
+        lines = lines[-tail:] if tail > 0 else []
+    if previous or not _truthy(q.get("follow")):
+        return web.Response(body=_text(lines), content_type="text/plain", charset="utf-8")
+    return await _follow(request, ctx, namespace, name, container, lines)
+
+
+async def _follow(request: web.Request, ctx: SandboxContext, namespace: str, name: str, container: str,
+                  first: list[str]) -> web.StreamResponse:
+    cursor = ctx.logs.cursor(namespace, name, container)
+    uid = ctx.store.get("pods", namespace, name)["metadata"]["uid"]
+    waiter = ctx.logs.waiter(namespace, name, container)
+    stopped = False
+
+    def wake() -> None:
+        nonlocal stopped
+        stopped = True
+        waiter.set()
+
+    streams = request.app.get(STREAMS)
+    if streams is not None:
+        streams.add(wake)
+    resp = await _start_stream(request, "text/plain; charset=utf-8")
+    try:
+        if first:
+            await resp.write(_text(first))
+        while not stopped and not _client_gone(request):
+            try:
+                await asyncio.wait_for(waiter.wait(), TICK)
+            except TimeoutError:
+                pass
+            pod = ctx.store.try_get("pods", namespace, name)
+            if pod is None or pod["metadata"]["uid"] != uid:
+                break  # the pod is gone: the stream ends, as kubectl logs -f does
+            if waiter.is_set():
+                waiter = ctx.logs.waiter(namespace, name, container)
+            new = ctx.logs.lines_since(namespace, name, container, cursor)
+            cursor = ctx.logs.cursor(namespace, name, container)
+            if new:
+                await resp.write(_text(new))
+        await resp.write_eof()
+    except ConnectionError:
+        pass
+    finally:
+        if streams is not None:
+            streams.discard(wake)
+    return resp
