@@ -6,7 +6,9 @@ Sent to the sandbox's own ``/sandbox/v1/faults`` endpoint with the kubeconfig's 
 
 from __future__ import annotations
 
+import base64
 import json
+import ssl
 import sys
 import urllib.error
 import urllib.request
@@ -14,21 +16,28 @@ import urllib.request
 import yaml
 
 
-def _credentials(kubeconfig: str, context: str | None) -> tuple[str, str]:
+def kubeconfig_credentials(kubeconfig: str, context: str | None) -> tuple[str, str, ssl.SSLContext | None]:
+    """Server URL, bearer token and TLS context of a kubeconfig context."""
     with open(kubeconfig) as fh:
         doc = yaml.safe_load(fh) or {}
     name = context or doc.get("current-context")
     ctx = next((c["context"] for c in doc.get("contexts") or [] if c.get("name") == name), None)
     if ctx is None:
         raise ValueError(f"context {name!r} not in {kubeconfig}")
-    server = next(c["cluster"]["server"] for c in doc["clusters"] if c["name"] == ctx["cluster"])
+    cluster = next(c["cluster"] for c in doc["clusters"] if c["name"] == ctx["cluster"])
     token = next(u["user"].get("token", "") for u in doc["users"] if u["name"] == ctx["user"])
-    return server, token
+    tls = None
+    if cluster["server"].startswith("https://"):
+        if cluster.get("certificate-authority-data"):
+            tls = ssl.create_default_context(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
+        else:
+            tls = ssl.create_default_context(cafile=cluster.get("certificate-authority"))
+    return cluster["server"], token, tls
 
 
 def send_fault(kind: str, target: str | None, kubeconfig: str, context: str | None = None) -> int:
     try:
-        server, token = _credentials(kubeconfig, context)
+        server, token, tls = kubeconfig_credentials(kubeconfig, context)
     except (OSError, ValueError, KeyError, StopIteration, yaml.YAMLError) as exc:
         print(f"llmctl sandbox fault: cannot read kubeconfig {kubeconfig}: {exc}", file=sys.stderr)
         return 2
@@ -41,7 +50,7 @@ def send_fault(kind: str, target: str | None, kubeconfig: str, context: str | No
                                      headers={"Content-Type": "application/json"})
     req.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
+        with urllib.request.urlopen(req, timeout=10, context=tls) as resp:
             print(json.dumps(json.loads(resp.read())))
             return 0
     except urllib.error.HTTPError as exc:

@@ -10,6 +10,7 @@ import pytest
 
 from console.sandbox.context import SandboxContext
 from console.sandbox.sim import Simulation
+from console.sandbox.sim.load import BASE_QPS
 from console.sandbox.store import copy_object
 
 from .builders import NS, add_deployment, add_node, add_pod, claude, make_context, set_ready
@@ -42,6 +43,7 @@ def test_pods_group_by_owner_references_with_fallbacks(ctx: SandboxContext) -> N
 def test_p99_breaches_500ms_on_two_replicas_and_recovers_after_scale_out(ctx: SandboxContext) -> None:
     rs = claude(ctx, 2)
     sim = Simulation(ctx)
+    sim.set_offered_qps(NS, DEP, 23.5)  # the article's load: more than two replicas carry well
     run(sim, 30)
     short = sim.deployment(NS, DEP)
     assert short is not None and short.replicas == 2
@@ -145,7 +147,7 @@ def test_pod_histograms_give_back_the_model_p99(ctx: SandboxContext) -> None:
     estimate = histogram_quantile(0.99, list(zip(bounds, window, strict=True)))
     assert estimate == pytest.approx(statistics.median(p99s), rel=0.2)
     served = sum(a.request_success - b.request_success for a, b in zip(after, before, strict=True))
-    assert served == pytest.approx(30 * 23.5, rel=0.1)
+    assert served == pytest.approx(30 * BASE_QPS[DEP], rel=0.1)
     assert all(a.generation_tokens > a.request_success > 0 for a in after)
     assert not math.isnan(estimate)
 

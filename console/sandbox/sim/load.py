@@ -30,7 +30,9 @@ GPU_MEMORY_LEAK = "gpu-memory-leak"
 DEFAULT_FAULT_TARGET = "claude-inference"
 SPIKE_SLOWDOWN = 6.0  # latency-spike: every request takes 6× longer (p99 ≈ 1.8 s ≫ 500 ms)
 KV_TOKENS = 4096.0  # tokens one replica's KV cache holds (A10G, ~2 GiB pool)
-BASE_QPS = {"claude-inference": 23.5}  # article: the VM deployment's 23.5 QPS
+# A healthy start: 2 replicas at ρ ≈ 0.55 (GPU ≈ 55 %, under the HPA's 60 target; p99 < 500 ms).
+# More load (annotation sandbox.llmctl.dev/qps, e.g. the article's 23.5) or a fault tips it over.
+BASE_QPS = {"claude-inference": 16.0}
 UNKNOWN_LOAD = 0.35  # other Deployments get a third of their initial replicas' capacity: p99 < 500 ms
 PROFILES = {
     "short": ServiceProfile(service_p50_s=0.16, ttft_p50_s=0.06, prompt_tokens=60.0),

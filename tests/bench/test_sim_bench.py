@@ -1,4 +1,4 @@
-"""Measured figures for the large scenario's size (prints them; the assertions are loose ceilings).
+"""Measured figures for the large scenario's size (printed, not asserted; run with ./dev bench).
 
 10,000 pods on 250 × 8 GPUs: 2,000 serving one-GPU pods and 8,000 pods without a GPU. And the
 worst case of 10,000 serving pods (five per GPU), which a one-GPU-per-pod cluster cannot reach.
@@ -14,8 +14,9 @@ import pytest
 
 from console.sandbox.exporters import paused_gc, render_dcgm, render_vllm
 from console.sandbox.sim import Simulation
+from tests.sandbox_metrics.builders import NS, add_deployment, add_node, add_pod, make_context
 
-from .builders import NS, add_deployment, add_node, add_pod, make_context
+pytestmark = pytest.mark.bench
 
 NODES, GPUS = 250, 8
 
@@ -62,4 +63,3 @@ def test_tick_and_render_figures(serving: int, capsys: pytest.CaptureFixture[str
     with capsys.disabled():
         print(f"\n[bench] 10,000 pods / {NODES * GPUS} GPUs, {serving} serving: tick {tick_ms:.1f} ms, "
               f"vLLM /metrics {vllm_ms:.0f} ms ({size:.0f} MB), DCGM /metrics {dcgm_ms:.1f} ms")
-    assert tick_ms < (50 if serving == 2_000 else 250)

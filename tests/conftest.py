@@ -1,0 +1,42 @@
+"""Shared fixtures: a full sandbox (API, controllers, simulation, exporters, registry) on loopback."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+
+from console.sandbox.context import SandboxConfig
+from console.sandbox.server import SandboxThread
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+SPEED = 40.0  # cold start 35 s → under a second
+
+
+def need_tool(name: str) -> str:
+    """The path of a tool the test needs; skip without it, but never under CI=true."""
+    path = shutil.which(name)
+    if path is None:
+        if IN_CI:
+            pytest.fail(f"{name} is required under CI=true (./dev test installs it)")
+        pytest.skip(f"{name} not installed")
+    return path
+
+
+def start_sandbox(**overrides: object) -> SandboxThread:
+    config = SandboxConfig(**{"speed": SPEED, "seed": 7, **overrides})  # type: ignore[arg-type]
+    thread = SandboxThread(config)
+    thread.start()
+    return thread
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[SandboxThread]:
+    """A fresh default-scenario sandbox per test module (tests in a module may change it)."""
+    thread = start_sandbox()
+    try:
+        yield thread
+    finally:
+        thread.stop()
