@@ -18,19 +18,20 @@ DEPLOY_COLUMNS = ("NAMESPACE", "DEPLOYMENT", "READY", "UP-TO-DATE", "AVAILABLE",
 
 def node_cells(n: GpuNode) -> tuple[object, ...]:
     ready = Text("Ready", style="green") if n.ready else Text("NotReady", style="bold red")
+    ready.justify = "left"
     if n.unschedulable:
         ready.append(",NoSchedule", style="yellow")
-    free: object = "?" if n.free is None else Text(str(n.free), style="bold green" if n.free else "dim")
+    free: object = "?" if n.free is None else Text(str(n.free), style="bold green" if n.free else "dim", justify="left")
     return (
         n.name, ready, n.product or Text("unknown", style="dim"), n.driver or "-", n.cuda or "-",
-        n.compute or "-", f"{n.gpu_memory_mib / 1024:.0f} GiB" if n.gpu_memory_mib else "-",
+        n.compute or "-", f"{n.gpu_memory_mib / 1024:.1f} GiB" if n.gpu_memory_mib else "-",
         str(n.allocatable), "?" if n.allocated is None else str(n.allocated), free,
     )
 
 
 def deployment_cells(d: DeploymentRow) -> tuple[object, ...]:
     ok = d.ready >= d.desired and d.available >= d.desired
-    ready = Text(f"{d.ready}/{d.desired}", style="green" if ok else "bold yellow")
+    ready = Text(f"{d.ready}/{d.desired}", style="green" if ok else "bold yellow", justify="left")
     return (d.namespace, d.name, ready, str(d.updated), str(d.available), str(d.gpus_per_replica),
             str(d.gpus_total), d.revision or "-", d.image)
 
