@@ -228,3 +228,16 @@ def test_faults_through_the_api(sb: SandboxThread) -> None:
     eventually(lambda: mean_latency() > calm * 1.5, what="latency rising")
     assert send_fault("clear", None, kc) == 0
     assert send_fault("volcano", None, kc) == 2, "an unknown fault is a usage error, said by the server"
+
+
+def test_deleting_a_pod_terminates_it_and_the_replicaset_replaces_it(sb: SandboxThread) -> None:
+    apps, core = client.AppsV1Api(api(sb)), client.CoreV1Api(api(sb))
+    eventually(lambda: rolled_out(apps), what="initial rollout")
+    victim = core.list_namespaced_pod(NS, label_selector="app=claude").items[0].metadata.name
+    answer = core.delete_namespaced_pod(victim, NS)
+    assert answer.metadata.deletion_timestamp is not None, "a bound pod is Terminating first"
+    eventually(lambda: victim not in {p.metadata.name for p in core.list_namespaced_pod(NS).items},
+               what="pod removed after its termination")
+    eventually(lambda: rolled_out(apps), what="replacement Ready")
+    names = {p.metadata.name for p in core.list_namespaced_pod(NS, label_selector="app=claude").items}
+    assert len(names) == 2 and victim not in names

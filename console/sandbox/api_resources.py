@@ -245,6 +245,13 @@ def delete(request: web.Request, ctx: SandboxContext, target: Target, options: O
             raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {qualified} "{target.name}": '
                            f"Precondition failed: {label} in precondition: {pre[field]}, {label} in object "
                            f"meta: {have}", kind=rt.plural, name=target.name, group=rt.group or None)
+    grace = request.query.get("gracePeriodSeconds", (options or {}).get("gracePeriodSeconds"))
+    if rt.plural == "pods" and not dry_run and str(grace) != "0" and (old.get("spec") or {}).get("nodeName"):
+        # A bound pod terminates first (Terminating, deletionTimestamp); the kubelet removes it.
+        from .controllers.pods import graceful_delete
+
+        graceful_delete(ctx, old)
+        return json_response(ctx.store.get("pods", target.namespace, target.name or ""))
     gone_obj = ctx.store.delete(rt.plural, target.namespace, target.name or "", dry_run=dry_run)
     if rt.plural in RETURNS_DELETED_OBJECT:
         return json_response(gone_obj)
