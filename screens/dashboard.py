@@ -2,26 +2,36 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label
+from textual.widgets import DataTable, Footer, Input, Label
 
 from console.model import ClusterSnapshot, ConnState, DeploymentRow, GpuNode
+from screens.actions_flow import ACTION_BINDINGS, ActionsMixin
+from screens.format import age, verdict_text
 from screens.widgets.statusbar import StatusBar
 
 NODE_COLUMNS = ("NODE", "READY", "PRODUCT", "DRIVER", "CUDA", "CC", "GPU MEM", "ALLOC", "USED", "FREE")
-DEPLOY_COLUMNS = ("NAMESPACE", "DEPLOYMENT", "READY", "UP-TO-DATE", "AVAILABLE", "GPU/REPLICA", "GPUS",
-                  "REV", "IMAGE")
+DEPLOY_COLUMNS = ("DEPLOYMENT", "READY", "UP-TO-DATE", "AVAILABLE", "GPU/REPLICA", "GPUS", "REV", "AGE",
+                  "HPA min/max/cur/want", "ROLLOUT", "IMAGE")
+SORTS = {"name": lambda d: d.name, "age": lambda d: d.created,
+         "ready": lambda d: (d.ready / d.desired if d.desired else 1.0, d.name)}
+
+
+def left(text: str, style: str) -> Text:
+    return Text(text, style=style, justify="left")
 
 
 def node_cells(n: GpuNode) -> tuple[object, ...]:
-    ready = Text("Ready", style="green") if n.ready else Text("NotReady", style="bold red")
-    ready.justify = "left"
+    ready = left("Ready", "green") if n.ready else left("NotReady", "bold red")
     if n.unschedulable:
         ready.append(",NoSchedule", style="yellow")
-    free: object = "?" if n.free is None else Text(str(n.free), style="bold green" if n.free else "dim", justify="left")
+    free: object = "?" if n.free is None else left(str(n.free), "bold green" if n.free and n.ready else "dim")
     return (
         n.name, ready, n.product or Text("unknown", style="dim"), n.driver or "-", n.cuda or "-",
         n.compute or "-", f"{n.gpu_memory_mib / 1024:.1f} GiB" if n.gpu_memory_mib else "-",
@@ -31,12 +41,28 @@ def node_cells(n: GpuNode) -> tuple[object, ...]:
 
 def deployment_cells(d: DeploymentRow) -> tuple[object, ...]:
     ok = d.ready >= d.desired and d.available >= d.desired
-    ready = Text(f"{d.ready}/{d.desired}", style="green" if ok else "bold yellow", justify="left")
-    return (d.namespace, d.name, ready, str(d.updated), str(d.available), str(d.gpus_per_replica),
-            str(d.gpus_total), d.revision or "-", d.image)
+    ready = left(f"{d.ready}/{d.desired}", "green" if ok else "bold yellow")
+    hpa = f"{d.hpa.min_replicas}/{d.hpa.max_replicas}/{d.hpa.current}/{d.hpa.desired}" if d.hpa else "-"
+    rollout = verdict_text(d.verdict, short=True)
+    if d.paused:
+        rollout = Text("PAUSED ", style="bold black on yellow") + rollout
+    return (d.name, ready, str(d.updated), str(d.available), str(d.gpus_per_replica), str(d.gpus_total),
+            d.revision or "-", age(d.created), hpa, rollout, d.image)
 
 
-def panel_status(snap: ClusterSnapshot, resource: str, count: int) -> Text:
+def product_summary(nodes: list[GpuNode]) -> str:
+    """GPUs per product: 'NVIDIA-A10G 16 (12 free) · NVIDIA-L4 8 (8 free)'."""
+    total: dict[str, int] = defaultdict(int)
+    free: dict[str, int | None] = defaultdict(int)
+    for n in nodes:
+        key = n.product or "unlabelled"
+        total[key] += n.allocatable
+        f = free[key]
+        free[key] = None if f is None or n.free is None else f + (n.free if n.ready else 0)
+    return " · ".join(f"{p} {total[p]} ({'?' if free[p] is None else free[p]} free)" for p in sorted(total))
+
+
+def panel_status(snap: ClusterSnapshot, resource: str, count: int, shown: int | None = None) -> Text:
     problem = snap.problem(resource)
     if problem:
         return Text(problem, style="bold red")
@@ -44,13 +70,46 @@ def panel_status(snap: ClusterSnapshot, resource: str, count: int) -> Text:
         if snap.connection.state is ConnState.ERROR:
             return Text(snap.connection.message, style="bold red")
         return Text("connecting…", style="yellow")
+    if shown is not None and shown != count:
+        return Text(f"{shown} of {count} shown (filter)", style="dim")
     return Text(f"{count} shown", style="dim")
 
 
-class DashboardScreen(Screen[None]):
+def fill_table(table: DataTable, rows: list[tuple[str, tuple[object, ...]]]) -> None:
+    """Replace a table's rows, keeping the cursor on the same key."""
+    cursor_key = None
+    if table.row_count and table.cursor_row < table.row_count:
+        cursor_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+    table.clear()
+    for key, cells in rows:
+        table.add_row(*cells, key=key)
+    if cursor_key is not None:
+        for index, (key, _) in enumerate(rows):
+            if key == cursor_key:
+                table.move_cursor(row=index, animate=False)
+                break
+
+
+class DashboardScreen(ActionsMixin, Screen[None]):
     """First screen: what GPUs the cluster has and what is running on them."""
 
-    BINDINGS = [("g", "focus_nodes", "GPU nodes"), ("d", "focus_deployments", "Deployments")]
+    BINDINGS = [
+        Binding("g", "focus_nodes", "GPU nodes"),
+        Binding("d", "focus_deployments", "Deployments"),
+        Binding("enter", "open", "Open", show=False),
+        Binding("slash", "filter", "Filter"),
+        Binding("N", "sort('name')", "Sort name", show=False),
+        Binding("A", "sort('age')", "Sort age", show=False),
+        Binding("R", "sort('ready')", "Sort ready", show=False),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+        *ACTION_BINDINGS,
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.filter_text = ""
+        self.sort_key = "name"
+        self._rows: dict[str, DeploymentRow] = {}
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
@@ -63,43 +122,77 @@ class DashboardScreen(Screen[None]):
                 yield Label("Deployments", classes="panel-title")
                 yield Label("connecting…", id="deployments-status", classes="panel-status")
                 yield DataTable(id="deployments", cursor_type="row", zebra_stripes=True)
+        yield Input(placeholder="filter: part of a name or image (enter keeps it, esc clears)", id="filter")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#nodes", DataTable).add_columns(*NODE_COLUMNS)
         self.query_one("#deployments", DataTable).add_columns(*DEPLOY_COLUMNS)
+        self.query_one("#filter", Input).display = False
         self.watch(self.app, "snapshot", self.show_snapshot)
+        self.query_one("#deployments", DataTable).focus()
+
+    def _matches(self, *texts: str) -> bool:
+        needle = self.filter_text.lower()
+        return not needle or any(needle in t.lower() for t in texts)
 
     def show_snapshot(self, snap: ClusterSnapshot) -> None:
         gpu_nodes = [n for n in snap.nodes if n.allocatable or n.product]
-        self._fill("#nodes", [(n.name, node_cells(n)) for n in gpu_nodes])
-        self._fill("#deployments", [(f"{d.namespace}/{d.name}", deployment_cells(d)) for d in snap.deployments])
+        nodes = [n for n in gpu_nodes if self._matches(n.name, n.product)]
+        fill_table(self.query_one("#nodes", DataTable), [(n.name, node_cells(n)) for n in nodes])
+        deps = sorted((d for d in snap.deployments if self._matches(d.name, d.image)), key=SORTS[self.sort_key])
+        self._rows = {d.name: d for d in snap.deployments}
+        fill_table(self.query_one("#deployments", DataTable), [(d.name, deployment_cells(d)) for d in deps])
         title = "GPU nodes"
         if gpu_nodes:
-            total = sum(n.allocatable for n in gpu_nodes)
-            free = [n.free for n in gpu_nodes]
-            free_txt = "?" if any(f is None for f in free) else str(sum(f or 0 for f in free))
-            title = f"GPU nodes — {len(gpu_nodes)} nodes, {total} GPUs, {free_txt} free"
+            title = f"GPU nodes — {len(gpu_nodes)} nodes: {product_summary(gpu_nodes)}"
         self.query_one("#nodes-panel .panel-title", Label).update(title)
-        self.query_one("#nodes-status", Label).update(panel_status(snap, "nodes", len(gpu_nodes)))
+        self.query_one("#nodes-status", Label).update(panel_status(snap, "nodes", len(gpu_nodes), len(nodes)))
         self.query_one("#deployments-panel .panel-title", Label).update(
-            f"Deployments — namespace {snap.namespace or '?'}")
+            f"Deployments — namespace {snap.namespace or '?'} (sorted by {self.sort_key}; enter opens)")
         self.query_one("#deployments-status", Label).update(
-            panel_status(snap, "deployments", len(snap.deployments)))
+            panel_status(snap, "deployments", len(snap.deployments), len(deps)))
 
-    def _fill(self, selector: str, rows: list[tuple[str, tuple[object, ...]]]) -> None:
-        table = self.query_one(selector, DataTable)
-        cursor_key = None
-        if table.row_count and table.cursor_row < table.row_count:
-            cursor_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        table.clear()
-        for key, cells in rows:
-            table.add_row(*cells, key=key)
-        if cursor_key is not None:
-            for index, (key, _) in enumerate(rows):
-                if key == cursor_key:
-                    table.move_cursor(row=index, animate=False)
-                    break
+    def selected_deployment(self) -> DeploymentRow | None:
+        table = self.query_one("#deployments", DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return self._rows.get(str(key))
+
+    def action_open(self) -> None:
+        row = self.selected_deployment()
+        if row is not None:
+            self.app.show_deployment(row.name)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id == "deployments" and event.row_key.value:
+            self.app.show_deployment(str(event.row_key.value))
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self.filter_text = event.value.strip()
+            self.show_snapshot(self.app.snapshot)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            event.input.display = bool(self.filter_text)
+            self.query_one("#deployments", DataTable).focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.value = ""
+        box.display = False
+        self.query_one("#deployments", DataTable).focus()
+
+    def action_sort(self, key: str) -> None:
+        self.sort_key = key
+        self.show_snapshot(self.app.snapshot)
 
     def action_focus_nodes(self) -> None:
         self.query_one("#nodes", DataTable).focus()

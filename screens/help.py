@@ -30,9 +30,9 @@ class HelpScreen(ModalScreen[None]):
 
     def __init__(self, bindings: list[tuple[str, str]]) -> None:
         super().__init__()
-        self._bindings = bindings
+        self.rows = bindings
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box"):
             yield Static("[b]llmctl — keys[/b]  (esc closes)", id="help-title")
-            yield Static(binding_rows([*self._bindings, *EXTRA]), id="help-table")
+            yield Static(binding_rows([*self.rows, *EXTRA]), id="help-table")

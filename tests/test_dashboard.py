@@ -55,8 +55,10 @@ async def test_first_frame_waits_for_nothing_then_dashboard_fills(sandbox: Sandb
         assert used >= 4  # claude-inference (2) + the two queue pools
         assert sum(int(r[9]) for r in rows.values()) == 16 - used
 
-        deps = {r[1]: r for r in cell_texts(deployments)}
-        assert "claude-inference" in deps and deps["claude-inference"][5] == "1"
+        deps = {r[0]: r for r in cell_texts(deployments)}
+        assert "claude-inference" in deps and deps["claude-inference"][4] == "1"
+        assert deps["claude-inference"][9] == "rolled out", "kubectl's verdict, in short"
+        assert deps["claude-inference"][8] == "2/8/2/2", "HPA min/max/current/desired"
         header = str(app.screen.query_one(StatusBar).render())
         assert "sandbox-admin" in header and "llm" in header and "connected" in header
 
@@ -64,7 +66,7 @@ async def test_first_frame_waits_for_nothing_then_dashboard_fills(sandbox: Sandb
         config.load_kube_config(sandbox.info.kubeconfig)
         apps = client.AppsV1Api()
         apps.patch_namespaced_deployment_scale("claude-inference", "llm", {"spec": {"replicas": 3}})
-        await wait_for(pilot, lambda: {r[1]: r for r in cell_texts(deployments)}["claude-inference"][2]
+        await wait_for(pilot, lambda: {r[0]: r for r in cell_texts(deployments)}["claude-inference"][1]
                        .endswith("/3"))
         apps.patch_namespaced_deployment_scale("claude-inference", "llm", {"spec": {"replicas": 2}})
 

@@ -41,11 +41,12 @@ class Authenticator:
         self._by_name = {u.name: t for t, u in self._tokens.items()}
 
     @classmethod
-    def create(cls) -> Authenticator:
-        """Fresh random tokens for the admin and the viewer."""
+    def create(cls, admin_token: str | None = None, viewer_token: str | None = None) -> Authenticator:
+        """Tokens for the admin and the viewer: fresh random ones unless given (a restarted sandbox
+        keeps the credentials of its kubeconfig, so clients reconnect as on a real cluster)."""
         admin = User(ADMIN, ("system:masters", "system:authenticated"), ALL_VERBS)
         viewer = User(VIEWER, ("system:authenticated",), READ_VERBS)
-        return cls({secrets.token_urlsafe(32): admin, secrets.token_urlsafe(32): viewer})
+        return cls({admin_token or secrets.token_urlsafe(32): admin, viewer_token or secrets.token_urlsafe(32): viewer})
 
     def __repr__(self) -> str:  # never show tokens, even in a traceback or debugger
         return f"Authenticator(users={sorted(self._by_name)})"

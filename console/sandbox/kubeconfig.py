@@ -56,3 +56,15 @@ def write_kubeconfig(path: str | os.PathLike[str], api_url: str, auth: Authentic
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
     return target
+
+
+def read_credentials(path: str | os.PathLike[str]) -> Authenticator | None:
+    """The Authenticator of an earlier sandbox's kubeconfig at ``path``, or None if there is none."""
+    try:
+        doc = yaml.safe_load(Path(path).expanduser().read_text()) or {}
+        tokens = {u["name"]: u["user"]["token"] for u in doc.get("users") or []}
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError):
+        return None
+    if not (tokens.get(ADMIN) and tokens.get(VIEWER)):
+        return None
+    return Authenticator.create(tokens[ADMIN], tokens[VIEWER])

@@ -94,11 +94,20 @@ class Sandbox:
         self._controllers.start()
 
         from .api import make_app
-        from .api_tls import self_signed
+        from .api_tls import TlsMaterial, self_signed
+        from .kubeconfig import read_credentials
 
         # HTTPS because client-go (kubectl, k9s) sends a kubeconfig's token only to https:// servers.
+        # A sandbox restarted on the same --kubeconfig keeps its tokens and certificate, so running
+        # consoles and kubectl reconnect to it as to a restarted API server.
         self._tmpdir = tempfile.TemporaryDirectory(prefix="llmctl-sandbox-")
-        tls = self_signed(Path(self._tmpdir.name) / "tls", host=cfg.host)
+        tls_dir = Path(f"{cfg.kubeconfig}.tls") if cfg.kubeconfig else Path(self._tmpdir.name) / "tls"
+        kept = TlsMaterial(tls_dir / "sandbox-api.crt", tls_dir / "sandbox-api.key")
+        earlier = read_credentials(cfg.kubeconfig) if cfg.kubeconfig else None
+        if earlier is not None and kept.cert_path.exists() and kept.key_path.exists():
+            self.auth, tls = earlier, kept
+        else:
+            tls = self_signed(tls_dir, host=cfg.host)
         api_runner, api_port = await _listen(make_app(ctx, self.auth), cfg.host, cfg.port, tls.server_context())
         dcgm_runner, dcgm_port = await _listen(make_dcgm_app(ctx), cfg.host, 0)
         vllm_runner, vllm_port = await _listen(make_vllm_app(ctx), cfg.host, 0)

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from console.services.pods import pod_status
+
 from .clock import parse_timestamp
 from .selectors import selector_to_string
 
@@ -77,54 +79,8 @@ def _status(obj: Obj) -> Obj:
 
 
 # ---- pods -------------------------------------------------------------------------------------------
-def pod_status_reason(pod: Obj) -> tuple[str, int, int, str | None]:
-    """kubectl's STATUS for a pod, plus (ready containers, restarts, last restart timestamp)."""
-    status, spec = _status(pod), _spec(pod)
-    reason = status.get("reason") or status.get("phase") or "Pending"
-    restarts, ready, last_restart = 0, 0, None
-    initializing = False
-    init_specs = spec.get("initContainers") or []
-    for i, cs in enumerate(status.get("initContainerStatuses") or []):
-        restarts += cs.get("restartCount") or 0
-        state = cs.get("state") or {}
-        term, wait = state.get("terminated"), state.get("waiting")
-        if term and term.get("exitCode") == 0:
-            continue
-        initializing = True
-        if term:
-            reason = "Init:" + (term.get("reason") or f"ExitCode:{term.get('exitCode')}")
-        elif wait and wait.get("reason") and wait.get("reason") != "PodInitializing":
-            reason = "Init:" + wait["reason"]
-        else:
-            reason = f"Init:{i}/{len(init_specs)}"
-        break
-    conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
-    if not initializing or conditions.get("Initialized") == "True":
-        restarts, has_running = 0, False
-        for cs in reversed(status.get("containerStatuses") or []):
-            restarts += cs.get("restartCount") or 0
-            finished = ((cs.get("lastState") or {}).get("terminated") or {}).get("finishedAt")
-            if finished and (last_restart is None or finished > last_restart):
-                last_restart = finished
-            state = cs.get("state") or {}
-            wait, term = state.get("waiting") or {}, state.get("terminated")
-            if wait.get("reason"):
-                reason = wait["reason"]
-            elif term and term.get("reason"):
-                reason = term["reason"]
-            elif term:
-                reason = f"Signal:{term['signal']}" if term.get("signal") else f"ExitCode:{term.get('exitCode')}"
-            elif cs.get("ready") and "running" in state:
-                has_running = True
-                ready += 1
-        if reason == "Completed" and has_running:
-            reason = "Running" if conditions.get("Ready") == "True" else "NotReady"
-    deleting = _meta(pod).get("deletionTimestamp")
-    if deleting and status.get("reason") == "NodeLost":
-        reason = "Unknown"
-    elif deleting and status.get("phase") not in ("Succeeded", "Failed"):
-        reason = "Terminating"
-    return reason, ready, restarts, last_restart
+# kubectl's STATUS column lives with the console's services so both show a pod the same way.
+pod_status_reason = pod_status
 
 
 def _pod_row(pod: Obj) -> list[Any]:

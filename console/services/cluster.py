@@ -13,12 +13,22 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from console.model import ClusterSnapshot, Connection, ConnState, DeploymentRow, GpuNode
+from console.model import ClusterSnapshot, Connection, ConnState, DeploymentDetail, HpaRow, PodRow
 
 from .kube import KubeError, KubeTarget, KubeTransport, read_kubeconfig_target
 from .reflector import Reflector
-
-GPU = "nvidia.com/gpu"
+from .rollout import revision_history, rollout_verdict
+from .rows import (  # noqa: F401  (re-exported: other services build rows too)
+    GPU,
+    _int,
+    deployment_row,
+    event_row,
+    gpus_of_pod_spec,
+    hpa_row,
+    node_row,
+    pod_row,
+    project_gpu_pod,
+)
 
 
 class ClusterService(Protocol):
@@ -30,75 +40,14 @@ class ClusterService(Protocol):
     def snapshot(self) -> ClusterSnapshot:
         """The current state (cheap; call it from the UI thread on each notification)."""
 
+    def deployment_detail(self, name: str) -> DeploymentDetail | None:
+        """Pods, revisions, events and HPA of one Deployment of the namespace."""
 
-def _int(value: Any) -> int:
-    try:
-        return int(str(value))
-    except (TypeError, ValueError):
-        return 0
+    def pods(self) -> tuple[PodRow, ...]:
+        """Every pod of the namespace."""
 
-
-def gpus_of_pod_spec(spec: dict[str, Any]) -> int:
-    """GPUs a pod asks for: the sum of container limits (GPUs are limits-only resources)."""
-    total = 0
-    for c in spec.get("containers") or []:
-        res = c.get("resources") or {}
-        total += _int((res.get("limits") or {}).get(GPU) or (res.get("requests") or {}).get(GPU))
-    return total
-
-
-def project_gpu_pod(pod: dict[str, Any]) -> tuple[str, int] | None:
-    """What the allocation index keeps of a pod: (node, GPUs) while it holds them, else None."""
-    spec, status = pod.get("spec") or {}, pod.get("status") or {}
-    if status.get("phase") in ("Succeeded", "Failed") or not spec.get("nodeName"):
-        return None
-    gpus = gpus_of_pod_spec(spec)
-    return (spec["nodeName"], gpus) if gpus else None
-
-
-def node_row(node: dict[str, Any], allocated: int | None) -> GpuNode:
-    meta, status = node.get("metadata") or {}, node.get("status") or {}
-    labels = meta.get("labels") or {}
-
-    def label(key: str) -> str:
-        return labels.get(f"nvidia.com/{key}", "")
-
-    driver = ".".join(p for p in (label("cuda.driver.major"), label("cuda.driver.minor"),
-                                  label("cuda.driver.rev")) if p)
-    cuda = ".".join(p for p in (label("cuda.runtime.major"), label("cuda.runtime.minor")) if p)
-    compute = ".".join(p for p in (label("gpu.compute.major"), label("gpu.compute.minor")) if p)
-    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
-    memory = label("gpu.memory")
-    return GpuNode(
-        name=meta.get("name", ""),
-        product=label("gpu.product"),
-        driver=driver,
-        cuda=cuda,
-        compute=compute,
-        gpu_memory_mib=int(memory) if memory.isdigit() else None,
-        allocatable=_int((status.get("allocatable") or {}).get(GPU)),
-        allocated=allocated,
-        ready=ready,
-        unschedulable=bool((node.get("spec") or {}).get("unschedulable")),
-    )
-
-
-def deployment_row(dep: dict[str, Any]) -> DeploymentRow:
-    meta, spec, status = dep.get("metadata") or {}, dep.get("spec") or {}, dep.get("status") or {}
-    pod_spec = (spec.get("template") or {}).get("spec") or {}
-    containers = pod_spec.get("containers") or []
-    return DeploymentRow(
-        namespace=meta.get("namespace", ""),
-        name=meta.get("name", ""),
-        desired=_int(spec.get("replicas", 1)),
-        ready=_int(status.get("readyReplicas")),
-        updated=_int(status.get("updatedReplicas")),
-        available=_int(status.get("availableReplicas")),
-        image=containers[0].get("image", "") if containers else "",
-        gpus_per_replica=gpus_of_pod_spec(pod_spec),
-        revision=(meta.get("annotations") or {}).get("deployment.kubernetes.io/revision", ""),
-        created=meta.get("creationTimestamp", ""),
-    )
+    def hpas(self) -> tuple[HpaRow, ...]:
+        """Every HorizontalPodAutoscaler of the namespace."""
 
 
 def _describe(exc: KubeError, resource: str, namespace: str | None) -> str:
@@ -148,13 +97,19 @@ class KubeClusterService:
             "nodes": Reflector(t, "/api/v1/nodes", "nodes", self._changed),
             "deployments": Reflector(t, f"/apis/apps/v1/namespaces/{ns}/deployments", "deployments",
                                      self._changed),
+            "horizontalpodautoscalers": Reflector(
+                t, f"/apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers", "horizontalpodautoscalers",
+                self._changed),
+            "replicasets": Reflector(t, f"/apis/apps/v1/namespaces/{ns}/replicasets", "replicasets", self._changed),
+            "pods": Reflector(t, f"/api/v1/namespaces/{ns}/pods", "pods", self._changed),
+            "events": Reflector(t, f"/api/v1/namespaces/{ns}/events", "events", self._changed),
         }
         gpu_pods = Reflector(t, "/api/v1/pods", "pods", self._changed, project=project_gpu_pod,
                              field_selector="status.phase!=Succeeded,status.phase!=Failed")
         tasks = [asyncio.create_task(r.run(), name=f"reflector-{k}") for k, r in self._reflectors.items()]
         try:
             # The cluster-wide GPU pod index waits until the namespace's own data is in.
-            while not all(r.synced or r.error for r in self._reflectors.values()):
+            while not all(r.synced or r.error for k, r in self._reflectors.items() if k in ("nodes", "deployments")):
                 await asyncio.sleep(0.05)
             self._reflectors["gpu-pods"] = gpu_pods
             tasks.append(asyncio.create_task(gpu_pods.run(), name="reflector-gpu-pods"))
@@ -230,7 +185,9 @@ class KubeClusterService:
             )
         )
         deps = refl.get("deployments")
-        dep_rows = tuple(sorted((deployment_row(d) for d in (deps.items.values() if deps else ())),
+        hpas = self._hpas_by_target()
+        dep_rows = tuple(sorted((deployment_row(d, hpas.get(d["metadata"]["name"]))
+                                 for d in (deps.items.values() if deps else ())),
                                 key=lambda d: (d.namespace, d.name)))
         return ClusterSnapshot(
             connection=self._connection(),
@@ -243,6 +200,55 @@ class KubeClusterService:
             deployments=dep_rows,
             synced=frozenset(k for k, r in refl.items() if r.synced),
             problems=tuple(problems),
+        )
+
+    def _items(self, resource: str) -> list[dict[str, Any]]:
+        r = self._reflectors.get(resource)
+        return list(r.items.values()) if r is not None else []
+
+    def _hpas_by_target(self) -> dict[str, HpaRow]:
+        rows = [hpa_row(h) for h in self._items("horizontalpodautoscalers")]
+        return {r.target: r for r in rows}
+
+    def hpas(self) -> tuple[HpaRow, ...]:
+        return tuple(sorted((hpa_row(h) for h in self._items("horizontalpodautoscalers")), key=lambda r: r.name))
+
+    def pods(self) -> tuple[PodRow, ...]:
+        """Every pod of the namespace (the :pods view)."""
+        return tuple(sorted((pod_row(p) for p in self._items("pods")), key=lambda r: r.name))
+
+    def deployment_detail(self, name: str) -> DeploymentDetail | None:
+        """Pods, revisions, recent events and HPA of one Deployment of the namespace."""
+        dep = next((d for d in self._items("deployments") if d["metadata"]["name"] == name), None)
+        if dep is None:
+            return None
+        uid = dep["metadata"]["uid"]
+        rss = [rs for rs in self._items("replicasets")
+               if any(o.get("uid") == uid for o in rs["metadata"].get("ownerReferences") or [])]
+        rs_uids = {rs["metadata"]["uid"] for rs in rss}
+        pods = [p for p in self._items("pods")
+                if any(o.get("uid") in rs_uids for o in p["metadata"].get("ownerReferences") or [])]
+        hpa = self._hpas_by_target().get(name)
+        involved = {("Deployment", name)} | {("ReplicaSet", rs["metadata"]["name"]) for rs in rss} \
+            | {("Pod", p["metadata"]["name"]) for p in pods}
+        if hpa is not None:
+            involved.add(("HorizontalPodAutoscaler", hpa.name))
+        events = [event_row(e) for e in self._items("events")
+                  if ((e.get("involvedObject") or {}).get("kind"), (e.get("involvedObject") or {}).get("name"))
+                  in involved]
+        events.sort(key=lambda e: e.last_seen, reverse=True)
+        spec = dep.get("spec") or {}
+        strategy = spec.get("strategy") or {}
+        ru = strategy.get("rollingUpdate") or {}
+        strategy_text = strategy.get("type", "RollingUpdate")
+        if strategy_text == "RollingUpdate":
+            strategy_text += f" maxSurge {ru.get('maxSurge', '25%')} maxUnavailable {ru.get('maxUnavailable', '25%')}"
+        row = deployment_row(dep, hpa)
+        return DeploymentDetail(
+            row=row, verdict=rollout_verdict(dep), paused=bool(spec.get("paused")), strategy=strategy_text,
+            pods=tuple(sorted((pod_row(p) for p in pods), key=lambda r: r.name)),
+            revisions=tuple(revision_history(dep, rss)),
+            events=tuple(events[:30]), hpa=hpa,
         )
 
     def age(self) -> float | None:

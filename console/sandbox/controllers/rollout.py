@@ -6,9 +6,10 @@ status and conditions. No store access here; deployment.py does the I/O.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+from console.services.rollout import equal_ignore_hash, resolve_surge  # noqa: F401  (equal_ignore_hash re-exported)
 
 from ..store import Obj, copy_object
 from .base import owner_reference
@@ -43,21 +44,6 @@ def template_hash(template: Mapping[str, Any], collision_count: int | None = Non
     return "".join(_ALPHANUMS[b % len(_ALPHANUMS)] for b in str(_fnv32a(data)).encode())
 
 
-def _without_hash(template: Mapping[str, Any]) -> dict[str, Any]:
-    t = dict(template)
-    meta = dict(t.get("metadata") or {})
-    labels = {k: v for k, v in (meta.get("labels") or {}).items() if k != HASH_LABEL}
-    meta["labels"] = labels
-    if not labels:
-        meta.pop("labels")
-    t["metadata"] = meta
-    return t
-
-
-def equal_ignore_hash(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    return _without_hash(a) == _without_hash(b)
-
-
 # ---- spec accessors (tolerating objects the API layer did not default) ----------------------------
 def replicas(obj: Mapping[str, Any]) -> int:
     value = obj.get("spec", {}).get("replicas")
@@ -78,25 +64,10 @@ def history_limit(d: Mapping[str, Any]) -> int:
     return 10 if value is None else int(value)
 
 
-def _scaled(value: Any, total: int, round_up: bool) -> int:
-    if value is None:
-        return 0
-    if isinstance(value, str) and value.endswith("%"):
-        exact = float(value[:-1]) * total / 100
-        return math.ceil(exact) if round_up else math.floor(exact)
-    return int(value)
-
-
 def fenceposts(d: Mapping[str, Any]) -> tuple[int, int]:
-    """(maxSurge, maxUnavailable) resolved against spec.replicas; surge rounds up, unavailable down,
-    and both zero becomes unavailable 1 (ResolveFenceposts)."""
-    ru = (d["spec"].get("strategy") or {}).get("rollingUpdate") or {}
-    desired = replicas(d)
-    surge = _scaled(ru.get("maxSurge", "25%"), desired, True)
-    unavailable = _scaled(ru.get("maxUnavailable", "25%"), desired, False)
-    if surge == 0 and unavailable == 0:
-        unavailable = 1
-    return surge, unavailable
+    """(maxSurge, maxUnavailable) resolved against spec.replicas (ResolveFenceposts; shared with the
+    console's GPU preflight so both round percentages the same way)."""
+    return resolve_surge(d["spec"].get("strategy"), replicas(d))
 
 
 def max_surge(d: Mapping[str, Any]) -> int:

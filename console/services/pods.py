@@ -1,0 +1,110 @@
+"""How a pod is doing, in the words kubectl and an on-call engineer use.
+
+``pod_status`` is kubectl's STATUS column (shared with the sandbox's Table output); ``pod_detail``
+adds the real reason behind Pending / CrashLoopBackOff / OOMKilled and the cold-start time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Obj = dict[str, Any]
+
+
+def _meta(obj: Obj) -> Obj:
+    return obj.get("metadata") or {}
+
+
+def _spec(obj: Obj) -> Obj:
+    return obj.get("spec") or {}
+
+
+def _status(obj: Obj) -> Obj:
+    return obj.get("status") or {}
+
+
+def pod_status(pod: Obj) -> tuple[str, int, int, str | None]:
+    """kubectl's STATUS for a pod, plus (ready containers, restarts, last restart timestamp)."""
+    status, spec = _status(pod), _spec(pod)
+    reason = status.get("reason") or status.get("phase") or "Pending"
+    restarts, ready, last_restart = 0, 0, None
+    initializing = False
+    init_specs = spec.get("initContainers") or []
+    for i, cs in enumerate(status.get("initContainerStatuses") or []):
+        restarts += cs.get("restartCount") or 0
+        state = cs.get("state") or {}
+        term, wait = state.get("terminated"), state.get("waiting")
+        if term and term.get("exitCode") == 0:
+            continue
+        initializing = True
+        if term:
+            reason = "Init:" + (term.get("reason") or f"ExitCode:{term.get('exitCode')}")
+        elif wait and wait.get("reason") and wait.get("reason") != "PodInitializing":
+            reason = "Init:" + wait["reason"]
+        else:
+            reason = f"Init:{i}/{len(init_specs)}"
+        break
+    conditions = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
+    if not initializing or conditions.get("Initialized") == "True":
+        restarts, has_running = 0, False
+        for cs in reversed(status.get("containerStatuses") or []):
+            restarts += cs.get("restartCount") or 0
+            finished = ((cs.get("lastState") or {}).get("terminated") or {}).get("finishedAt")
+            if finished and (last_restart is None or finished > last_restart):
+                last_restart = finished
+            state = cs.get("state") or {}
+            wait, term = state.get("waiting") or {}, state.get("terminated")
+            if wait.get("reason"):
+                reason = wait["reason"]
+            elif term and term.get("reason"):
+                reason = term["reason"]
+            elif term:
+                reason = f"Signal:{term['signal']}" if term.get("signal") else f"ExitCode:{term.get('exitCode')}"
+            elif cs.get("ready") and "running" in state:
+                has_running = True
+                ready += 1
+        if reason == "Completed" and has_running:
+            reason = "Running" if conditions.get("Ready") == "True" else "NotReady"
+    deleting = _meta(pod).get("deletionTimestamp")
+    if deleting and status.get("reason") == "NodeLost":
+        reason = "Unknown"
+    elif deleting and status.get("phase") not in ("Succeeded", "Failed"):
+        reason = "Terminating"
+    return reason, ready, restarts, last_restart
+
+
+def _ready_condition(pod: Obj) -> Obj | None:
+    return next((c for c in _status(pod).get("conditions") or [] if c.get("type") == "Ready"), None)
+
+
+def cold_start_seconds(pod: Obj) -> float | None:
+    """Seconds from the pod's creation to Ready (model load included), once it is Ready."""
+    from datetime import datetime
+
+    ready = _ready_condition(pod)
+    created = _meta(pod).get("creationTimestamp")
+    if not ready or ready.get("status") != "True" or not created or not ready.get("lastTransitionTime"):
+        return None
+    fmt = "%Y-%m-%dT%H:%M:%SZ"
+    try:
+        delta = datetime.strptime(ready["lastTransitionTime"], fmt) - datetime.strptime(created, fmt)
+    except ValueError:
+        return None
+    return max(delta.total_seconds(), 0.0)
+
+
+def pod_why(pod: Obj) -> str:
+    """The real reason behind a pod's status: the scheduler's message, a waiting message, the last crash."""
+    status = _status(pod)
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
+            return cond.get("message") or cond.get("reason") or "not scheduled"
+    parts = []
+    for cs in status.get("containerStatuses") or []:
+        waiting = (cs.get("state") or {}).get("waiting") or {}
+        if waiting.get("message") and waiting.get("reason") not in ("ContainerCreating",):
+            parts.append(waiting["message"])
+        last = (cs.get("lastState") or {}).get("terminated")
+        if last:
+            parts.append(f"last: {last.get('reason') or 'Error'} (exit {last.get('exitCode')})")
+    return "; ".join(parts)

@@ -1,0 +1,157 @@
+"""The action keys (s, i, u, r, p, h) shared by every screen that has a selected Deployment.
+
+Flow: permission check → input form → plan (validate, preflight, server dry-run) → confirm dialog
+with diff and kubectl equivalent → apply (409 retried once by the service) → follow the rollout.
+All I/O happens in the actions service, called from a worker; nothing here talks to a client library.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+from textual.binding import Binding
+
+from console.model import ActionPlan, DeploymentRow
+from screens.widgets.dialogs import ConfirmDialog, FormDialog
+
+if TYPE_CHECKING:
+    from console.app import LlmctlApp
+
+ACTION_BINDINGS = [
+    Binding("s", "scale", "Scale"),
+    Binding("i", "set_image", "Set image"),
+    Binding("u", "undo", "Undo"),
+    Binding("r", "restart", "Restart"),
+    Binding("p", "pause_resume", "Pause/resume"),
+    Binding("h", "hpa_edit", "HPA"),
+]
+# Which permission each key needs: (verb, resource, subresource).
+ACTION_PERMISSIONS = {
+    "scale": ("patch", "deployments", "scale"),
+    "set_image": ("patch", "deployments", ""),
+    "undo": ("patch", "deployments", ""),
+    "restart": ("patch", "deployments", ""),
+    "pause_resume": ("patch", "deployments", ""),
+    "hpa_edit": ("patch", "horizontalpodautoscalers", ""),
+}
+ROLLOUT_ACTIONS = {"set-image", "undo", "restart", "resume", "scale"}
+
+
+class ActionsMixin:
+    """Mix into a Screen that implements :meth:`selected_deployment`."""
+
+    app: LlmctlApp
+
+    def selected_deployment(self) -> DeploymentRow | None:
+        raise NotImplementedError
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ACTION_PERMISSIONS:
+            return True if self.app.action_allowed(action) else None  # None: shown disabled
+        return True
+
+    def action_scale(self) -> None:
+        self.run_action("scale")
+
+    def action_set_image(self) -> None:
+        self.run_action("set-image")
+
+    def action_undo(self) -> None:
+        self.run_action("undo")
+
+    def action_restart(self) -> None:
+        self.run_action("restart")
+
+    def action_pause_resume(self) -> None:
+        self.run_action("pause-resume")
+
+    def action_hpa_edit(self) -> None:
+        self.run_action("hpa")
+
+    def _form(self, kind: str, row: DeploymentRow) -> FormDialog | None:
+        if kind == "scale":
+            return FormDialog(f"Scale deployment/{row.name}", [("replicas", "Replicas (0–1000)", str(row.desired))])
+        if kind == "set-image":
+            return FormDialog(f"Set image of deployment/{row.name}", [("image", "[container=]image", row.image)],
+                              hint="A rolling update starts; the GPU preflight checks the surge fits.")
+        if kind == "undo":
+            previous = str(int(row.revision) - 1) if row.revision.isdigit() and int(row.revision) > 1 else ""
+            return FormDialog(f"Undo deployment/{row.name} (now at revision {row.revision or '?'})",
+                              [("revision", "Roll back to revision (empty: the previous one)", previous)])
+        if kind == "hpa" and row.hpa is not None:
+            h = row.hpa
+            return FormDialog(f"Edit HPA {h.name} (scales {h.target})",
+                              [("min", "minReplicas", str(h.min_replicas)), ("max", "maxReplicas", str(h.max_replicas)),
+                               ("cpu", "CPU target % (empty: keep)", "")])
+        return None
+
+    async def _plan(self, actions: Any, kind: str, row: DeploymentRow, values: dict[str, str]) -> ActionPlan:
+        ns, name = row.namespace, row.name
+        if kind == "scale":
+            return await actions.plan_scale(ns, name, values["replicas"])
+        if kind == "set-image":
+            return await actions.plan_set_image(ns, name, values["image"])
+        if kind == "undo":
+            from console.services.actions import ActionError
+
+            rev = values["revision"]
+            if rev and not rev.isdigit():
+                raise ActionError(2, f"revision must be a whole number, not {rev!r}")
+            return await actions.plan_undo(ns, name, int(rev) if rev else None)
+        if kind == "restart":
+            return await actions.plan_restart(ns, name)
+        if kind == "pause":
+            return await actions.plan_pause(ns, name)
+        if kind == "resume":
+            return await actions.plan_resume(ns, name)
+        assert row.hpa is not None
+        cpu = values.get("cpu") or None
+        return await actions.plan_hpa(ns, row.hpa.name, values["min"], values["max"], cpu)
+
+    @work(exclusive=True, exit_on_error=False, group="action")
+    async def run_action(self, kind: str) -> None:
+        from console.services.actions import ActionError
+
+        app = self.app
+        row = self.selected_deployment()
+        if row is None:
+            app.notify("Select a Deployment first.", severity="warning")
+            return
+        if kind == "pause-resume":
+            kind = "resume" if row.paused else "pause"
+        if kind == "hpa" and row.hpa is None:
+            app.notify(f"No HorizontalPodAutoscaler targets deployment/{row.name}.", severity="warning")
+            return
+        refusal = app.refusal(kind)
+        if refusal:
+            app.notify(refusal, severity="error")
+            return
+        values: dict[str, str] | None = {}
+        form = self._form(kind, row)
+        if form is not None:
+            values = await app.push_screen_wait(form)
+            if values is None:
+                return
+        try:
+            actions = await app.get_actions()
+            plan = await self._plan(actions, kind, row, values)
+            while True:
+                choice = await app.push_screen_wait(ConfirmDialog(plan))
+                if choice is None:
+                    app.notify("Cancelled: nothing was changed.")
+                    return
+                if choice == "apply":
+                    break
+                plan = await actions.plan_alternative(plan, choice)
+            result = await actions.apply(plan)
+        except ActionError as exc:
+            app.notify(exc.message, title=f"{kind} refused" if exc.code == 1 else f"{kind}: invalid input",
+                       severity="error", timeout=10)
+            return
+        app.notify(result.message + (" (retried after a conflict)" if result.retried else ""), title=kind)
+        if plan.action in ROLLOUT_ACTIONS and plan.kind == "Deployment":
+            app.show_deployment(row.name)
+            verdict = await actions.follow(row.namespace, row.name, timeout=900)
+            app.notify(verdict.message, severity="error" if verdict.failed else "information",
+                       title="rollout", timeout=10)

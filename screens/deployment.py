@@ -1,0 +1,117 @@
+"""One Deployment: kubectl's rollout verdict, pods with the real reason, revisions, events, HPA."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Label, Static
+
+from console.model import ClusterSnapshot, DeploymentDetail, DeploymentRow
+from screens.actions_flow import ACTION_BINDINGS, ActionsMixin
+from screens.format import age, verdict_text
+from screens.widgets.statusbar import StatusBar
+
+POD_COLUMNS = ("POD", "STATUS", "READY", "RESTARTS", "NODE", "COLD START", "AGE", "WHY")
+REVISION_COLUMNS = ("REV", "REPLICASET", "IMAGE", "PODS", "AGE", "CHANGE-CAUSE")
+EVENT_COLUMNS = ("LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE")
+
+_STATUS_STYLE = {"Running": "green", "Completed": "dim", "Pending": "yellow", "ContainerCreating": "yellow",
+                 "Terminating": "dim"}
+
+
+def status_text(status: str, ready: str) -> Text:
+    style = _STATUS_STYLE.get(status, "bold red")
+    have, _, want = ready.partition("/")
+    if status == "Running" and have != want:
+        style = "yellow"  # running, model still loading
+    return Text(status, style=style)
+
+
+class DeploymentScreen(ActionsMixin, Screen[None]):
+    """Pushed from the dashboard with Enter; Esc goes back."""
+
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), *ACTION_BINDINGS]
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.deployment_name = name
+        self._detail: DeploymentDetail | None = None
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar()
+        with Vertical(id="deployment"):
+            yield Static("", id="deployment-head")
+            with Vertical(classes="panel", id="pods-panel"):
+                yield Label("Pods", classes="panel-title")
+                yield DataTable(id="pods", cursor_type="row", zebra_stripes=True)
+            with Horizontal(id="lower"):
+                with Vertical(classes="panel", id="revisions-panel"):
+                    yield Label("Revisions", classes="panel-title")
+                    yield DataTable(id="revisions", cursor_type="row")
+                with Vertical(classes="panel", id="events-panel"):
+                    yield Label("Events", classes="panel-title")
+                    yield DataTable(id="events", cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#pods", DataTable).add_columns(*POD_COLUMNS)
+        self.query_one("#revisions", DataTable).add_columns(*REVISION_COLUMNS)
+        self.query_one("#events", DataTable).add_columns(*EVENT_COLUMNS)
+        self.watch(self.app, "snapshot", self.show_snapshot)
+
+    def selected_deployment(self) -> DeploymentRow | None:
+        return self._detail.row if self._detail else None
+
+    def show_snapshot(self, snap: ClusterSnapshot) -> None:
+        detail = self.app.cluster.deployment_detail(self.deployment_name)
+        self._detail = detail
+        head = self.query_one("#deployment-head", Static)
+        if detail is None:
+            head.update(Text(f"deployment/{self.deployment_name}: not found in namespace {snap.namespace} "
+                             "(deleted, or not listed yet)", style="bold red"))
+            return
+        head.update(self._head(detail))
+        self._fill("#pods", [(p.name, (p.name, status_text(p.status, p.ready), p.ready, str(p.restarts),
+                                       p.node or "-", f"{p.cold_start_s:.0f}s" if p.cold_start_s is not None else "-",
+                                       age(p.created), p.why)) for p in detail.pods])
+        self._fill("#revisions", [(str(r.number), (str(r.number), r.replicaset, ", ".join(r.images), str(r.replicas),
+                                                   age(r.created), r.change_cause))
+                                  for r in reversed(detail.revisions)])
+        self._fill("#events", [(f"{i}", (e.last_seen[11:19] or "-", Text(e.type, style="bold red" if
+                                         e.type == "Warning" else ""), e.reason, e.obj,
+                                         e.message + (f" (×{e.count})" if e.count > 1 else "")))
+                               for i, e in enumerate(detail.events)])
+        problem = snap.problem("pods")
+        self.query_one("#pods-panel .panel-title", Label).update(
+            f"Pods — {len(detail.pods)}" + (f"  ({problem})" if problem else ""))
+
+    @staticmethod
+    def _head(d: DeploymentDetail) -> Text:
+        row = d.row
+        text = Text()
+        text.append(f"deployment/{row.name}", style="bold")
+        text.append(f"  revision {row.revision or '?'}  {d.strategy}", style="dim")
+        text.append(f"  {row.gpus_per_replica} GPU/replica, {row.gpus_total} total", style="dim")
+        if d.paused:
+            text.append("  PAUSED", style="bold black on yellow")
+        text.append("\n")
+        text.append(f"ready {row.ready}/{row.desired}  up-to-date {row.updated}  available {row.available}  ")
+        text.append_text(verdict_text(d.verdict))
+        text.append("\n")
+        if d.hpa is not None:
+            h = d.hpa
+            text.append(f"HPA {h.name}: min {h.min_replicas} max {h.max_replicas} current {h.current} "
+                        f"desired {h.desired}  {h.metrics}", style="cyan")
+            if h.conditions:
+                text.append(f"  {h.conditions}", style="yellow")
+        else:
+            text.append("no HPA", style="dim")
+        return text
+
+    def _fill(self, selector: str, rows: list[tuple[str, tuple[object, ...]]]) -> None:
+        from screens.dashboard import fill_table
+
+        fill_table(self.query_one(selector, DataTable), rows)

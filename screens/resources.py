@@ -1,0 +1,68 @@
+"""Namespace-wide lists reached from command mode: ``:pods`` and ``:hpa``."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Label
+
+from console.model import ClusterSnapshot
+from screens.dashboard import fill_table, panel_status
+from screens.deployment import POD_COLUMNS, status_text
+from screens.format import age
+from screens.widgets.statusbar import StatusBar
+
+
+class PodsScreen(Screen[None]):
+    """Every pod of the namespace, with the real reason behind its status."""
+
+    BINDINGS = [Binding("escape", "app.switch_mode('dashboard')", "Back")]
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar()
+        with Vertical(classes="panel"):
+            yield Label("Pods", classes="panel-title")
+            yield Label("connecting…", id="pods-status", classes="panel-status")
+            yield DataTable(id="all-pods", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).add_columns(*POD_COLUMNS)
+        self.watch(self.app, "snapshot", self.show_snapshot)
+
+    def show_snapshot(self, snap: ClusterSnapshot) -> None:
+        pods = self.app.cluster.pods()
+        fill_table(self.query_one(DataTable), [
+            (p.name, (p.name, status_text(p.status, p.ready), p.ready, str(p.restarts), p.node or "-",
+                      f"{p.cold_start_s:.0f}s" if p.cold_start_s is not None else "-", age(p.created), p.why))
+            for p in pods])
+        self.query_one(".panel-title", Label).update(f"Pods — namespace {snap.namespace}")
+        self.query_one("#pods-status", Label).update(panel_status(snap, "pods", len(pods)))
+
+
+class HpaScreen(Screen[None]):
+    """The namespace's HorizontalPodAutoscalers: bounds, current and desired replicas, metrics."""
+
+    BINDINGS = [Binding("escape", "app.switch_mode('dashboard')", "Back")]
+    COLUMNS = ("HPA", "TARGET", "MIN", "MAX", "CURRENT", "DESIRED", "METRICS (current/target)", "LIMITS")
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar()
+        with Vertical(classes="panel"):
+            yield Label("HorizontalPodAutoscalers", classes="panel-title")
+            yield Label("connecting…", id="hpa-status", classes="panel-status")
+            yield DataTable(id="all-hpa", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).add_columns(*self.COLUMNS)
+        self.watch(self.app, "snapshot", self.show_snapshot)
+
+    def show_snapshot(self, snap: ClusterSnapshot) -> None:
+        hpas = self.app.cluster.hpas()
+        fill_table(self.query_one(DataTable), [
+            (h.name, (h.name, f"deployment/{h.target}", str(h.min_replicas), str(h.max_replicas), str(h.current),
+                      str(h.desired), h.metrics or "-", h.conditions or "-")) for h in hpas])
+        self.query_one("#hpa-status", Label).update(panel_status(snap, "horizontalpodautoscalers", len(hpas)))
