@@ -41,7 +41,8 @@ DEPLOYMENTS = (
     DeploymentRow("llm", "claude-long-queue", 1, 1, 1, 1, "registry.local/llm/claude-inference:v1.0.0", 1, "1",
                   ago(7200), RolloutVerdict(True, False, 'deployment "claude-long-queue" successfully rolled out')),
     DeploymentRow("llm", "claude-short-queue", 1, 0, 1, 0, "registry.local/llm/claude-inference:v1.0.0", 1, "4",
-                  ago(600), RolloutVerdict(False, True, 'deployment "claude-short-queue" exceeded its progress deadline'),
+                  ago(600),
+                  RolloutVerdict(False, True, 'deployment "claude-short-queue" exceeded its progress deadline'),
                   paused=True),
 )
 NODES = tuple(
