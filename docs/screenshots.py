@@ -20,9 +20,12 @@ async def main() -> None:
     sandbox.start()
     try:
         app = LlmctlApp(KubeClusterService(sandbox.info.kubeconfig, sandbox=True))
-        async with app.run_test(size=(130, 30)) as pilot:
+        async with app.run_test(size=(140, 32)) as pilot:
             await pilot.pause(3.0)
             app.save_screenshot(str(ROOT / "docs" / "dashboard.svg"))
+            await pilot.press("enter")
+            await pilot.pause(1.0)
+            app.save_screenshot(str(ROOT / "docs" / "deployment.svg"))
     finally:
         sandbox.stop()
 

@@ -184,8 +184,11 @@ class Store:
         ]
 
     # ---- writes ---------------------------------------------------------------------------------
-    def create(self, plural: str, obj: Obj, *, dry_run: bool = False) -> Obj:
-        """Store a new object; fills name (generateName), uid, timestamps, generation, resourceVersion."""
+    def create(self, plural: str, obj: Obj, *, dry_run: bool = False, created: str | None = None) -> Obj:
+        """Store a new object; fills name (generateName), uid, timestamps, generation, resourceVersion.
+
+        ``created`` back-dates ``creationTimestamp`` (scenarios build a cluster that has been running a while);
+        the API never passes it."""
         rt = self._type(plural)
         obj = copy_object(obj)
         meta = obj.setdefault("metadata", {})
@@ -209,7 +212,7 @@ class Store:
             raise already_exists(plural, name, rt.group)
         obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
         meta["uid"] = str(uuid.uuid4())
-        meta["creationTimestamp"] = self.clock.timestamp()
+        meta["creationTimestamp"] = created or self.clock.timestamp()
         if "spec" in obj:
             meta["generation"] = 1
         meta.pop("resourceVersion", None)

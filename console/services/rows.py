@@ -61,6 +61,15 @@ def hpa_row(hpa: dict[str, Any]) -> HpaRow:
     )
 
 
+def quantity_text(value: object) -> str:
+    """A Kubernetes quantity as a person reads it: '57630m' → '57.6', '60' → '60'."""
+    text = str(value)
+    if text.endswith("m") and text[:-1].isdigit():
+        number = int(text[:-1]) / 1000
+        return f"{number:.1f}".rstrip("0").rstrip(".") if number < 100 else f"{number:.0f}"
+    return text
+
+
 def _metric_name_target(m: dict[str, Any]) -> tuple[str, str]:
     kind = m.get("type", "")
     body = m.get(kind[:1].lower() + kind[1:]) or {}
@@ -68,7 +77,7 @@ def _metric_name_target(m: dict[str, Any]) -> tuple[str, str]:
     target = body.get("target") or {}
     if target.get("averageUtilization") is not None:
         return name, f"{target['averageUtilization']}%"
-    return name, str(target.get("averageValue") or target.get("value") or "?")
+    return name, quantity_text(target.get("averageValue") or target.get("value") or "?")
 
 
 def _metric_name_current(m: dict[str, Any]) -> tuple[str, str]:
@@ -78,7 +87,7 @@ def _metric_name_current(m: dict[str, Any]) -> tuple[str, str]:
     current = body.get("current") or {}
     if current.get("averageUtilization") is not None:
         return name, f"{current['averageUtilization']}%"
-    return name, str(current.get("averageValue") or current.get("value") or "?")
+    return name, quantity_text(current.get("averageValue") or current.get("value") or "?")
 
 
 def deployment_row(dep: dict[str, Any], hpa: HpaRow | None = None) -> DeploymentRow:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ..context import GPU_ANNOTATION
@@ -80,19 +81,27 @@ class Placer:
         return ip
 
 
-def _ready_pod(ctx: SandboxContext, pod: Obj, node: Obj, ip: str, now: str, logs: bool) -> Obj:
+STEADY_AGE = timedelta(hours=2)  # how long the scenario's workloads have been running when the sandbox starts
+
+
+def _stamp(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _ready_pod(ctx: SandboxContext, pod: Obj, node: Obj, ip: str, born: datetime, logs: bool) -> Obj:
+    """A pod created at ``born`` that became Ready one cold start (model load) later."""
     ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
     pod["spec"]["nodeName"] = node["metadata"]["name"]
-    views = [running_view(ctx, ns, name, c, now) for c in pod["spec"]["containers"]]
-    pod["status"] = pod_status(pod, views, now=now, host_ip=node_ip(node), pod_ip=ip, start_time=now)
+    cold = ctx.rng.uniform(ct.COLD_START_MEAN - ct.COLD_START_SPREAD, ct.COLD_START_MEAN + ct.COLD_START_SPREAD)
+    ready_at = _stamp(born + timedelta(seconds=cold))
+    views = [running_view(ctx, ns, name, c, _stamp(born)) for c in pod["spec"]["containers"]]
+    pod["status"] = pod_status(pod, views, now=ready_at, host_ip=node_ip(node), pod_ip=ip, start_time=_stamp(born))
     if logs:
         gpus = (pod["metadata"].get("annotations") or {}).get(GPU_ANNOTATION)
         for c in pod["spec"]["containers"]:
             image = ctx.catalog.resolve(c["image"])
             lines = ct.startup_lines(c["image"], image, node, gpus)
-            lines += ct.ready_lines(image, ctx.rng.uniform(ct.COLD_START_MEAN - ct.COLD_START_SPREAD,
-                                                           ct.COLD_START_MEAN + ct.COLD_START_SPREAD),
-                                    ct.container_port(c))
+            lines += ct.ready_lines(image, cold, ct.container_port(c))
             for line in lines:
                 ctx.logs.append(ns, name, c["name"], line)
     return pod
@@ -101,9 +110,10 @@ def _ready_pod(ctx: SandboxContext, pod: Obj, node: Obj, ip: str, now: str, logs
 def steady_deployment(ctx: SandboxContext, placer: Placer, deployment: Obj, *, logs: bool = True) -> Obj:
     """Create a Deployment at revision 1 with its ReplicaSet and Ready pods; returns the Deployment."""
     store = ctx.store
-    d = store.create("deployments", deployment)
+    born = ctx.clock.now().replace(microsecond=0) - STEADY_AGE
+    d = store.create("deployments", deployment, created=_stamp(born))
     rs = store.create("replicasets", ro.new_replica_set(d, ro.template_hash(d["spec"]["template"]), 1,
-                                                        ro.replicas(d)))
+                                                        ro.replicas(d)), created=_stamp(born))
     ns, rs_name = rs["metadata"]["namespace"], rs["metadata"]["name"]
     now = ctx.clock.timestamp()
     owner = owner_reference(rs)
@@ -118,7 +128,7 @@ def steady_deployment(ctx: SandboxContext, placer: Placer, deployment: Obj, *, l
             continue
         if gpus:
             pod["metadata"].setdefault("annotations", {})[GPU_ANNOTATION] = ",".join(map(str, gpus))
-        pods.append(store.create("pods", _ready_pod(ctx, pod, node, ip, now, logs)))
+        pods.append(store.create("pods", _ready_pod(ctx, pod, node, ip, born, logs), created=_stamp(born)))
     rs_copy = copy_object(rs)
     rs_copy["status"] = replicaset_status(rs, pods)[0]
     rs = store.replace("replicasets", rs_copy)
@@ -141,7 +151,8 @@ def steady_daemonset(ctx: SandboxContext, placer: Placer, daemonset: Obj, nodes:
     from .daemonset import should_run
 
     store = ctx.store
-    ds = store.create("daemonsets", daemonset)
+    born = ctx.clock.now().replace(microsecond=0) - STEADY_AGE
+    ds = store.create("daemonsets", daemonset, created=_stamp(born))
     ns, name = ds["metadata"]["namespace"], ds["metadata"]["name"]
     now = ctx.clock.timestamp()
     pods = []
@@ -150,7 +161,7 @@ def steady_daemonset(ctx: SandboxContext, placer: Placer, daemonset: Obj, nodes:
             continue
         pod = daemon_pod(ds, node["metadata"]["name"], unique_pod_name(ctx, ns, f"{name}-"), now)
         ip = node_ip(node) if pod["spec"].get("hostNetwork") else placer.reserve_ip(node["metadata"]["name"])
-        pods.append(store.create("pods", _ready_pod(ctx, pod, node, ip, now, logs)))
+        pods.append(store.create("pods", _ready_pod(ctx, pod, node, ip, born, logs), created=_stamp(born)))
     ds_copy = copy_object(ds)
     ds_copy["status"] = daemonset_status(ds, nodes, pods)
     return store.replace("daemonsets", ds_copy)
