@@ -69,6 +69,10 @@ class LlmctlApp(App[None]):
         self.snapshot = self.cluster.snapshot()
         self.watch_cluster()
 
+    async def on_unmount(self) -> None:
+        if self._actions is not None and hasattr(self._actions, "close"):
+            await self._actions.close()
+
     # ---- cluster state --------------------------------------------------------------------------
     @work(exclusive=True, exit_on_error=False, group="cluster")
     async def watch_cluster(self) -> None:

@@ -1,6 +1,6 @@
 """``llmctl``: argument parsing; builds the services; runs the console or a headless command.
 
-Exit codes: 0 success, 1 refused or failed, 2 usage or validation error.
+Exit codes: 0 success, 1 refused or failed, 2 usage or validation error, 3 rollout failed.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from console import __version__
+from console import __version__, cli_actions
 from console.config import ConfigError, Settings, load_settings
 
 FAULT_KINDS = ("node-loss", "oom", "latency-spike", "gpu-memory-leak", "cuda-too-new", "arch-missing",
@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     fault.add_argument("target", nargs="?", help="deployment or node (default: claude-inference / first node)")
     fault.add_argument("--kubeconfig", required=True, help="the sandbox's kubeconfig (from its ready line)")
     fault.add_argument("--context", help="kubeconfig context (default: current; must be sandbox-admin)")
+    cli_actions.register(sub, common)
     return parser
 
 
@@ -95,12 +96,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_sandbox(args)
     try:
         settings = load_settings({k: getattr(args, k, None) for k in
-                                  ("kubeconfig", "context", "namespace", "readonly", "sandbox")})
+                                  ("kubeconfig", "context", "namespace", "readonly", "sandbox", "audit_log")})
     except ConfigError as exc:
         print(f"llmctl: {exc}", file=sys.stderr)
         return 2
     if args.command == "status":
         return run_status(settings, args.output, args.timeout)
+    if args.command in cli_actions.COMMANDS:
+        return cli_actions.run(args, settings)
     return run_console(settings)
 
 
@@ -142,16 +145,22 @@ def run_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def sandbox_thread(settings: Settings) -> Any:
+    """An in-process sandbox (not started) for ``--sandbox``: ``.start().kubeconfig`` waits until it
+    serves and returns its kubeconfig; ``.stop()`` ends it."""
+    from console.sandbox.context import SandboxConfig
+    from console.sandbox.server import SandboxThread
+
+    return SandboxThread(SandboxConfig(speed=settings.sandbox_speed, scenario=settings.sandbox_scenario))
+
+
 def _cluster_service(settings: Settings) -> tuple[Any, Any]:
     """The cluster service for these settings, and the in-process sandbox if one was asked for."""
     from console.services.cluster import KubeClusterService
 
     if not settings.sandbox:
         return KubeClusterService(settings.kubeconfig, settings.context, settings.namespace), None
-    from console.sandbox.context import SandboxConfig
-    from console.sandbox.server import SandboxThread
-
-    thread = SandboxThread(SandboxConfig(speed=settings.sandbox_speed, scenario=settings.sandbox_scenario))
+    thread = sandbox_thread(settings)
 
     def prepare() -> str:
         return thread.start().kubeconfig

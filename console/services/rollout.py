@@ -268,8 +268,10 @@ def preflight_scale(deployment: Obj, new_replicas: int, nodes: Iterable[Obj], po
         return Preflight(0, free, True, "the new pods ask for no GPU")
     needed = added * gpus
     fit = sum(f // gpus for f in free_map.values())
-    head = f"{_pods(added, 'new replica')} need {_gpus(needed)} ({_gpus(gpus)} each); {free} free on schedulable nodes"
+    verb = "needs" if added == 1 else "need"
+    head = (f"{_pods(added, 'new replica')} {verb} {_gpus(needed)} ({_gpus(gpus)} each); "
+            f"{free} free on schedulable nodes")
     if fit >= added:
-        return Preflight(needed, free, True, f"{head}: all {added} can be placed")
+        return Preflight(needed, free, True, f"{head}: {'it' if added == 1 else f'all {added}'} can be placed")
     return Preflight(needed, free, False, f"{head}: only {fit} of the {added} new replicas can be placed; the "
                                           f"other {added - fit} would stay Pending (Insufficient {GPU})")
