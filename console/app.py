@@ -18,6 +18,7 @@ from console.model import ClusterSnapshot, ConnState
 from console.paths import asset
 from console.services.cluster import ClusterService
 from screens.actions_flow import ACTION_PERMISSIONS
+from screens.builds import BuildsScreen
 from screens.dashboard import DashboardScreen
 from screens.deployment import DeploymentScreen
 from screens.help import HelpScreen
@@ -31,6 +32,7 @@ COMMANDS = {
     "dp": ("dashboard", "deployments"), "nodes": ("dashboard", "nodes"), "no": ("dashboard", "nodes"),
     "node": ("dashboard", "nodes"), "pods": ("pods", None), "po": ("pods", None), "pod": ("pods", None),
     "hpa": ("hpa", None), "horizontalpodautoscalers": ("hpa", None),
+    "builds": ("builds", None), "build": ("builds", None), "images": ("builds", None),
 }
 
 
@@ -45,7 +47,7 @@ class LlmctlApp(App[None]):
     TITLE = "llmctl"
     SUB_TITLE = __version__
     CSS_PATH = str(asset("llmctl.tcss"))
-    MODES = {"dashboard": DashboardScreen, "pods": PodsScreen, "hpa": HpaScreen}
+    MODES = {"dashboard": DashboardScreen, "pods": PodsScreen, "hpa": HpaScreen, "builds": BuildsScreen}
     DEFAULT_MODE = "dashboard"
     BINDINGS = [
         Binding("question_mark", "help", "Help"),
@@ -54,13 +56,16 @@ class LlmctlApp(App[None]):
     ]
 
     snapshot: reactive[ClusterSnapshot] = reactive(ClusterSnapshot, always_update=True)
+    last_build: reactive[Any] = reactive(None, always_update=True)  # BuildRecord of the Builds screen
 
-    def __init__(self, cluster: ClusterService, settings: Settings | None = None, actions: Any = None) -> None:
+    def __init__(self, cluster: ClusterService, settings: Settings | None = None, actions: Any = None,
+                 builds: Any = None) -> None:
         super().__init__()
         self.cluster = cluster
         self.settings = settings or Settings()
         self.readonly = self.settings.readonly
         self._actions = actions  # console.services.actions.Actions, connected on first use if None
+        self._builds = builds  # console.services.builds.BuildService; the Docker adapter on first use if None
         self.permissions: dict[str, bool] = {}  # action → allowed (SelfSubjectAccessReview); unknown = allowed
         self._last_redraw = 0.0
         self._redraw_pending = False
@@ -111,6 +116,14 @@ class LlmctlApp(App[None]):
                 AuditLog(Path(self.settings.audit_log) if self.settings.audit_log else None),
                 readonly=self.readonly)
         return self._actions
+
+    def get_builds(self) -> Any:
+        """The build service: the one given, else the Docker Engine adapter for --docker-host / DOCKER_HOST."""
+        if self._builds is None:
+            from console.services.builds import DockerBuildService
+
+            self._builds = DockerBuildService(self.settings.docker_host)
+        return self._builds
 
     @work(exclusive=True, exit_on_error=False, group="permissions")
     async def probe_permissions(self) -> None:
@@ -165,7 +178,7 @@ class LlmctlApp(App[None]):
             if focus:
                 self.call_after_refresh(lambda: self.screen.query_one(f"#{focus}").focus())
         else:
-            self.notify(f"unknown command :{word} (try :deploy, :pods, :nodes, :hpa, :help, :quit)",
+            self.notify(f"unknown command :{word} (try :deploy, :pods, :nodes, :hpa, :builds, :help, :quit)",
                         severity="error")
 
     def action_help(self) -> None:
@@ -177,5 +190,5 @@ class LlmctlApp(App[None]):
                 seen.add(b.key)
                 rows.append((self.get_key_display(b), b.description or b.action))
         rows += [(f":{alias}", f"go to {mode}" + (f" ({focus})" if focus else ""))
-                 for alias, (mode, focus) in COMMANDS.items() if alias in ("deploy", "pods", "nodes", "hpa")]
+                 for alias, (mode, focus) in COMMANDS.items() if alias in ("deploy", "pods", "nodes", "hpa", "builds")]
         self.push_screen(HelpScreen(rows))

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from console import __version__, cli_actions
+from console import __version__, cli_actions, cli_build
 from console.config import ConfigError, Settings, load_settings
 
 FAULT_KINDS = ("node-loss", "oom", "latency-spike", "gpu-memory-leak", "cuda-too-new", "arch-missing",
@@ -33,6 +33,8 @@ def _global_flags(sub: bool) -> argparse.ArgumentParser:
     g.add_argument("--readonly", action="store_true", default=default, help="refuse every mutation")
     g.add_argument("--sandbox", action="store_true", default=default,
                    help="run against an embedded simulated GPU cluster (no real cluster needed)")
+    g.add_argument("--docker-host", default=default, metavar="URL",
+                   help="Docker Engine for image builds (default: $DOCKER_HOST, else the local socket)")
     return p
 
 
@@ -67,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     fault.add_argument("--kubeconfig", required=True, help="the sandbox's kubeconfig (from its ready line)")
     fault.add_argument("--context", help="kubeconfig context (default: current; must be sandbox-admin)")
     cli_actions.register(sub, common)
+    cli_build.register(sub, common)
     return parser
 
 
@@ -96,7 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_sandbox(args)
     try:
         settings = load_settings({k: getattr(args, k, None) for k in
-                                  ("kubeconfig", "context", "namespace", "readonly", "sandbox", "audit_log")})
+                                  ("kubeconfig", "context", "namespace", "readonly", "sandbox", "audit_log",
+                                   "docker_host")})
     except ConfigError as exc:
         print(f"llmctl: {exc}", file=sys.stderr)
         return 2
@@ -104,6 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_status(settings, args.output, args.timeout)
     if args.command in cli_actions.COMMANDS:
         return cli_actions.run(args, settings)
+    if args.command == cli_build.COMMAND:
+        return cli_build.run(args, settings)
     return run_console(settings)
 
 

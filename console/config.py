@@ -25,6 +25,8 @@ class Settings:
     sandbox_scenario: str = "default"
     prometheus_url: str | None = None
     audit_log: str | None = None
+    docker_host: str | None = None  # Docker Engine for builds; None: DOCKER_HOST, else the local socket
+    image_size_limit_gb: float = 8.0  # build lint: images above this are flagged (GB, decimal)
 
 
 _BOOL = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}

@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Footer, Input, Label
 from console.model import ClusterSnapshot, ConnState, DeploymentRow, GpuNode
 from screens.actions_flow import ACTION_BINDINGS, ActionsMixin
 from screens.format import age, verdict_text
+from screens.widgets.buildline import LastBuildLine
 from screens.widgets.statusbar import StatusBar
 
 NODE_COLUMNS = ("NODE", "READY", "PRODUCT", "DRIVER", "CUDA", "CC", "GPU MEM", "ALLOC", "USED", "FREE")
@@ -113,6 +114,7 @@ class DashboardScreen(ActionsMixin, Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
+        yield LastBuildLine()
         with Vertical(id="dashboard"):
             with Vertical(classes="panel", id="nodes-panel"):
                 yield Label("GPU nodes", classes="panel-title")
