@@ -65,10 +65,10 @@ async def test_first_frame_waits_for_nothing_then_dashboard_fills(sandbox: Sandb
         # A change made elsewhere reaches the screen through the watch, not by polling.
         config.load_kube_config(sandbox.info.kubeconfig)
         apps = client.AppsV1Api()
-        apps.patch_namespaced_deployment_scale("claude-inference", "llm", {"spec": {"replicas": 3}})
-        await wait_for(pilot, lambda: {r[0]: r for r in cell_texts(deployments)}["claude-inference"][1]
+        apps.patch_namespaced_deployment_scale("claude-long-queue", "llm", {"spec": {"replicas": 3}})
+        await wait_for(pilot, lambda: {r[0]: r for r in cell_texts(deployments)}["claude-long-queue"][1]
                        .endswith("/3"))
-        apps.patch_namespaced_deployment_scale("claude-inference", "llm", {"spec": {"replicas": 2}})
+        apps.patch_namespaced_deployment_scale("claude-long-queue", "llm", {"spec": {"replicas": 1}})
 
 
 async def test_unreachable_cluster_is_said_plainly(tmp_path) -> None:

@@ -130,7 +130,8 @@ def test_viewer_may_read_but_not_patch(sb: SandboxThread) -> None:
 
 def test_failed_scheduling_when_gpus_run_out(sb: SandboxThread) -> None:
     apps, core = client.AppsV1Api(api(sb)), client.CoreV1Api(api(sb))
-    apps.patch_namespaced_deployment_scale(DEP, NS, {"spec": {"replicas": 20}})
+    # A Deployment without an HPA (claude-hpa would pull claude-inference back to its max of 8).
+    apps.patch_namespaced_deployment_scale("claude-long-queue", NS, {"spec": {"replicas": 20}})
     events = eventually(lambda: [e for e in core.list_namespaced_event(NS).items
                                  if e.reason == "FailedScheduling"], what="FailedScheduling event")
     assert events[0].type == "Warning"
@@ -140,9 +141,9 @@ def test_failed_scheduling_when_gpus_run_out(sb: SandboxThread) -> None:
     assert pending, "pods that found no GPU stay Pending"
     cond = next(c for c in pending[0].status.conditions if c.type == "PodScheduled")
     assert cond.status == "False" and cond.reason == "Unschedulable"
-    # 16 GPUs, 2 held by the queue pools: exactly 14 claude-inference pods can be placed.
-    placed = eventually(lambda: len([p for p in core.list_namespaced_pod(NS, label_selector="app=claude").items
-                                     if p.spec.node_name]) == 14 or None, what="14 placed pods")
+    # 16 GPUs, 3 held by claude-inference and the short pool: exactly 13 long-pool pods can be placed.
+    placed = eventually(lambda: len([p for p in core.list_namespaced_pod(NS, label_selector="pool=long").items
+                                     if p.spec.node_name]) == 13 or None, what="13 placed pods")
     assert placed
 
 

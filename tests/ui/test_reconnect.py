@@ -36,8 +36,8 @@ async def test_console_survives_a_sandbox_restart(tmp_path: Path) -> None:
             second = start_sandbox(kubeconfig=kubeconfig, port=port)
             await wait_for(pilot, lambda: "● connected" in str(bar.render()), timeout=30, what="reconnected")
             apps = client.AppsV1Api(config.new_client_from_config(str(kubeconfig)))
-            apps.patch_namespaced_deployment_scale("claude-inference", "llm", {"spec": {"replicas": 3}})
-            await wait_for(pilot, lambda: any(r[0] == "claude-inference" and r[1].endswith("/3")
+            apps.patch_namespaced_deployment_scale("claude-long-queue", "llm", {"spec": {"replicas": 3}})
+            await wait_for(pilot, lambda: any(r[0] == "claude-long-queue" and r[1].endswith("/3")
                                               for r in rows(table)), timeout=30, what="watch works again")
     finally:
         first.stop()
