@@ -112,8 +112,10 @@ async def test_set_image_rolls_out_and_the_detail_follows_it(sandbox: SandboxThr
                        what="rollout done")
         revisions = rows(app.screen.query_one("#revisions", DataTable))
         assert revisions[0][0] == "2" and image in revisions[0][2]
-        pods = rows(app.screen.query_one("#pods", DataTable))
-        assert len(pods) == 2 and all(p[1] == "Running" for p in pods)
+        pod_table = app.screen.query_one("#pods", DataTable)
+        # The old pods terminate for a moment after the verdict says done.
+        await wait_for(pilot, lambda: len(rows(pod_table)) == 2 and all(p[1] == "Running" for p in rows(pod_table)),
+                       what="two new pods Running, old ones gone")
         await pilot.press("escape")
         assert not isinstance(app.screen, DeploymentScreen)
 
