@@ -17,11 +17,14 @@ from console.config import Settings
 from console.model import ClusterSnapshot, ConnState
 from console.paths import asset
 from console.services.cluster import ClusterService
+from console.services.metrics import MetricsService
 from screens.actions_flow import ACTION_PERMISSIONS
 from screens.builds import BuildsScreen
 from screens.dashboard import DashboardScreen
 from screens.deployment import DeploymentScreen
+from screens.gpu import GpuScreen
 from screens.help import HelpScreen
+from screens.latency import LatencyScreen
 from screens.resources import HpaScreen, PodsScreen
 from screens.widgets.dialogs import CommandPrompt
 
@@ -33,6 +36,7 @@ COMMANDS = {
     "node": ("dashboard", "nodes"), "pods": ("pods", None), "po": ("pods", None), "pod": ("pods", None),
     "hpa": ("hpa", None), "horizontalpodautoscalers": ("hpa", None),
     "builds": ("builds", None), "build": ("builds", None), "images": ("builds", None),
+    "gpu": ("gpu", None), "gpus": ("gpu", None), "latency": ("latency", None), "lat": ("latency", None),
 }
 
 
@@ -47,7 +51,8 @@ class LlmctlApp(App[None]):
     TITLE = "llmctl"
     SUB_TITLE = __version__
     CSS_PATH = str(asset("llmctl.tcss"))
-    MODES = {"dashboard": DashboardScreen, "pods": PodsScreen, "hpa": HpaScreen, "builds": BuildsScreen}
+    MODES = {"dashboard": DashboardScreen, "pods": PodsScreen, "hpa": HpaScreen, "builds": BuildsScreen,
+             "gpu": GpuScreen, "latency": LatencyScreen}
     DEFAULT_MODE = "dashboard"
     BINDINGS = [
         Binding("question_mark", "help", "Help"),
@@ -59,12 +64,13 @@ class LlmctlApp(App[None]):
     last_build: reactive[Any] = reactive(None, always_update=True)  # BuildRecord of the Builds screen
 
     def __init__(self, cluster: ClusterService, settings: Settings | None = None, actions: Any = None,
-                 builds: Any = None) -> None:
+                 builds: Any = None, metrics: MetricsService | None = None) -> None:
         super().__init__()
         self.cluster = cluster
         self.settings = settings or Settings()
         self.readonly = self.settings.readonly
         self._actions = actions  # console.services.actions.Actions, connected on first use if None
+        self.metrics = metrics  # GPU and serving metrics (Prometheus or the sandbox's direct source); None: off
         self._builds = builds  # console.services.builds.BuildService; the Docker adapter on first use if None
         self.permissions: dict[str, bool] = {}  # action → allowed (SelfSubjectAccessReview); unknown = allowed
         self._last_redraw = 0.0
@@ -178,8 +184,8 @@ class LlmctlApp(App[None]):
             if focus:
                 self.call_after_refresh(lambda: self.screen.query_one(f"#{focus}").focus())
         else:
-            self.notify(f"unknown command :{word} (try :deploy, :pods, :nodes, :hpa, :builds, :help, :quit)",
-                        severity="error")
+            self.notify(f"unknown command :{word} (try :deploy, :pods, :nodes, :hpa, :builds, :gpu, :latency, "
+                        ":help, :quit)", severity="error")
 
     def action_help(self) -> None:
         rows: list[tuple[str, str]] = []
@@ -190,5 +196,6 @@ class LlmctlApp(App[None]):
                 seen.add(b.key)
                 rows.append((self.get_key_display(b), b.description or b.action))
         rows += [(f":{alias}", f"go to {mode}" + (f" ({focus})" if focus else ""))
-                 for alias, (mode, focus) in COMMANDS.items() if alias in ("deploy", "pods", "nodes", "hpa", "builds")]
+                 for alias, (mode, focus) in COMMANDS.items()
+                 if alias in ("deploy", "pods", "nodes", "hpa", "builds", "gpu", "latency")]
         self.push_screen(HelpScreen(rows))

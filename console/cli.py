@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from console import __version__, cli_actions, cli_build
+from console import __version__, cli_actions, cli_build, cli_top
 from console.config import ConfigError, Settings, load_settings
 
 FAULT_KINDS = ("node-loss", "oom", "latency-spike", "gpu-memory-leak", "cuda-too-new", "arch-missing",
@@ -35,6 +35,9 @@ def _global_flags(sub: bool) -> argparse.ArgumentParser:
                    help="run against an embedded simulated GPU cluster (no real cluster needed)")
     g.add_argument("--docker-host", default=default, metavar="URL",
                    help="Docker Engine for image builds (default: $DOCKER_HOST, else the local socket)")
+    g.add_argument("--prometheus", dest="prometheus_url", default=default, metavar="URL",
+                   help="Prometheus for the GPU and Latency screens (default: $LLMCTL_PROMETHEUS_URL; on the "
+                        "sandbox without it: read the simulation directly)")
     return p
 
 
@@ -70,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     fault.add_argument("--context", help="kubeconfig context (default: current; must be sandbox-admin)")
     cli_actions.register(sub, common)
     cli_build.register(sub, common)
+    cli_top.register(sub, common)
     return parser
 
 
@@ -100,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings({k: getattr(args, k, None) for k in
                                   ("kubeconfig", "context", "namespace", "readonly", "sandbox", "audit_log",
-                                   "docker_host")})
+                                   "docker_host", "prometheus_url")})
     except ConfigError as exc:
         print(f"llmctl: {exc}", file=sys.stderr)
         return 2
@@ -110,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cli_actions.run(args, settings)
     if args.command == cli_build.COMMAND:
         return cli_build.run(args, settings)
+    if args.command == cli_top.COMMAND:
+        return cli_top.run(args, settings)
     return run_console(settings)
 
 
@@ -179,9 +185,12 @@ def run_console(settings: Settings) -> int:
     from console.app import LlmctlApp
 
     service, sandbox = _cluster_service(settings)
+    metrics = cli_top.metrics_service(settings, sandbox)
     try:
-        LlmctlApp(service, settings).run()
+        LlmctlApp(service, settings, metrics=metrics).run()
     finally:
+        if metrics is not None:
+            metrics.close()
         if sandbox is not None:
             sandbox.stop()
     return 0

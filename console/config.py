@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,13 @@ class Settings:
     sandbox_speed: float = 1.0
     sandbox_scenario: str = "default"
     prometheus_url: str | None = None
+    # Prometheus credentials: sent only as request headers; repr=False keeps them out of reprs and logs.
+    prometheus_token: str | None = field(default=None, repr=False)
+    prometheus_username: str | None = None
+    prometheus_password: str | None = field(default=None, repr=False)
+    prometheus_insecure: bool = False  # skip TLS verification (self-signed in-cluster Prometheus)
+    gpu_refresh: float = 15.0  # seconds; DCGM collects every 30 s by default, faster re-reads the same data
+    latency_refresh: float = 5.0  # seconds; never faster than the scrape interval either
     audit_log: str | None = None
     docker_host: str | None = None  # Docker Engine for builds; None: DOCKER_HOST, else the local socket
     image_size_limit_gb: float = 8.0  # build lint: images above this are flagged (GB, decimal)

@@ -12,14 +12,16 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label
 
 from console.model import ClusterSnapshot, ConnState, DeploymentRow, GpuNode
+from console.services.metrics import DeploymentTrend
 from screens.actions_flow import ACTION_BINDINGS, ActionsMixin
+from screens.dashboard_trends import TREND_COLUMNS, DeploymentTrendsMixin, trend_cells
 from screens.format import age, verdict_text
 from screens.widgets.buildline import LastBuildLine
 from screens.widgets.statusbar import StatusBar
 
 NODE_COLUMNS = ("NODE", "READY", "PRODUCT", "DRIVER", "CUDA", "CC", "GPU MEM", "ALLOC", "USED", "FREE")
 DEPLOY_COLUMNS = ("DEPLOYMENT", "READY", "UP-TO-DATE", "AVAILABLE", "GPU/REPLICA", "GPUS", "REV", "AGE",
-                  "HPA min/max/cur/want", "ROLLOUT", "IMAGE")
+                  "HPA min/max/cur/want", "ROLLOUT", *TREND_COLUMNS, "IMAGE")
 SORTS = {"name": lambda d: d.name, "age": lambda d: d.created,
          "ready": lambda d: (d.ready / d.desired if d.desired else 1.0, d.name)}
 
@@ -40,7 +42,7 @@ def node_cells(n: GpuNode) -> tuple[object, ...]:
     )
 
 
-def deployment_cells(d: DeploymentRow) -> tuple[object, ...]:
+def deployment_cells(d: DeploymentRow, trend: DeploymentTrend | None = None) -> tuple[object, ...]:
     ok = d.ready >= d.desired and d.available >= d.desired
     ready = left(f"{d.ready}/{d.desired}", "green" if ok else "bold yellow")
     hpa = f"{d.hpa.min_replicas}/{d.hpa.max_replicas}/{d.hpa.current}/{d.hpa.desired}" if d.hpa else "-"
@@ -48,7 +50,7 @@ def deployment_cells(d: DeploymentRow) -> tuple[object, ...]:
     if d.paused:
         rollout = Text("PAUSED ", style="bold black on yellow") + rollout
     return (d.name, ready, str(d.updated), str(d.available), str(d.gpus_per_replica), str(d.gpus_total),
-            d.revision or "-", age(d.created), hpa, rollout, d.image)
+            d.revision or "-", age(d.created), hpa, rollout, *trend_cells(trend), d.image)
 
 
 def product_summary(nodes: list[GpuNode]) -> str:
@@ -91,7 +93,7 @@ def fill_table(table: DataTable, rows: list[tuple[str, tuple[object, ...]]]) -> 
                 break
 
 
-class DashboardScreen(ActionsMixin, Screen[None]):
+class DashboardScreen(ActionsMixin, DeploymentTrendsMixin, Screen[None]):
     """First screen: what GPUs the cluster has and what is running on them."""
 
     BINDINGS = [
@@ -111,6 +113,7 @@ class DashboardScreen(ActionsMixin, Screen[None]):
         self.filter_text = ""
         self.sort_key = "name"
         self._rows: dict[str, DeploymentRow] = {}
+        self.trends: dict[str, DeploymentTrend] = {}
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
@@ -144,7 +147,8 @@ class DashboardScreen(ActionsMixin, Screen[None]):
         fill_table(self.query_one("#nodes", DataTable), [(n.name, node_cells(n)) for n in nodes])
         deps = sorted((d for d in snap.deployments if self._matches(d.name, d.image)), key=SORTS[self.sort_key])
         self._rows = {d.name: d for d in snap.deployments}
-        fill_table(self.query_one("#deployments", DataTable), [(d.name, deployment_cells(d)) for d in deps])
+        fill_table(self.query_one("#deployments", DataTable), [(d.name, deployment_cells(d, self.trends.get(d.name)))
+                                                                  for d in deps])
         title = "GPU nodes"
         if gpu_nodes:
             title = f"GPU nodes — {len(gpu_nodes)} nodes: {product_summary(gpu_nodes)}"

@@ -24,6 +24,7 @@ from console.model import (
     Revision,
     RolloutVerdict,
 )
+from tests.ui.static_metrics import StaticMetrics
 
 SIZE = (150, 40)
 
@@ -117,7 +118,7 @@ class AllowAll:
 
 
 def make_app() -> LlmctlApp:
-    return LlmctlApp(StaticCluster(), actions=AllowAll())
+    return LlmctlApp(StaticCluster(), actions=AllowAll(), metrics=StaticMetrics())
 
 
 def test_dashboard_snapshot(snap_compare: Any) -> None:

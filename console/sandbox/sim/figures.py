@@ -57,6 +57,7 @@ class DeploymentFigures:
     p95_s: float | None = None
     p99_s: float | None = None
     ttft_p50_s: float | None = None
+    ttft_p95_s: float | None = None
     ttft_p99_s: float | None = None
     queue_p99_s: float | None = None
     itl_p50_s: float | None = None

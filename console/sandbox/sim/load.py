@@ -214,7 +214,7 @@ class Simulation:
             dep.backlog = 0.0
             fig.qps = fig.rho = fig.running = fig.waiting = fig.kv_cache_perc = 0.0
             fig.rejected_qps = fig.offered_qps
-            fig.p50_s = fig.p95_s = fig.p99_s = fig.ttft_p50_s = fig.ttft_p99_s = None
+            fig.p50_s = fig.p95_s = fig.p99_s = fig.ttft_p50_s = fig.ttft_p95_s = fig.ttft_p99_s = None
             fig.queue_p99_s = fig.itl_p50_s = None
             return
         profile = dep.profile
@@ -225,7 +225,7 @@ class Simulation:
         fig.qps, fig.rejected_qps, fig.rho = r.served_qps, r.rejected_qps, r.rho
         fig.running, fig.waiting = r.running, r.waiting
         fig.p50_s, fig.p95_s, fig.p99_s = r.e2e.median, r.e2e.quantile(Z95), r.e2e.quantile(Z99)
-        fig.ttft_p50_s, fig.ttft_p99_s = r.ttft.median, r.ttft.quantile(Z99)
+        fig.ttft_p50_s, fig.ttft_p95_s, fig.ttft_p99_s = r.ttft.median, r.ttft.quantile(Z95), r.ttft.quantile(Z99)
         fig.queue_p99_s, fig.itl_p50_s = r.wait.quantile(0.99), r.itl.median
         kv_per_request = (profile.prompt_tokens + profile.generation_tokens) / KV_TOKENS
         rnd = self._rng.random
