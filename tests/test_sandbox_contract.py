@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,6 +17,7 @@ from kubernetes.client.exceptions import ApiException
 
 from console.sandbox.faultcli import send_fault
 from console.sandbox.server import SandboxThread
+from tests.actions.conftest import eventually, rolled_out
 from tests.conftest import start_sandbox
 
 NS, DEP = "llm", "claude-inference"
@@ -33,24 +34,6 @@ def sb() -> Iterator[SandboxThread]:
 
 def api(sb: SandboxThread, context: str = "sandbox-admin") -> client.ApiClient:
     return config.new_client_from_config(sb.info.kubeconfig, context=context)
-
-
-def eventually(check: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
-def rolled_out(apps: client.AppsV1Api, name: str = DEP) -> bool:
-    d = apps.read_namespaced_deployment(name, NS)
-    s, want = d.status, d.spec.replicas
-    return (s.observed_generation or 0) >= d.metadata.generation and (s.updated_replicas or 0) == want \
-        and (s.replicas or 0) == want and (s.available_replicas or 0) == want
 
 
 def revisions(apps: client.AppsV1Api) -> dict[str, tuple[str, int]]:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from console.services.pods import pod_status
+from console.services.pods import _meta, _spec, _status, pod_status
 
 from .clock import parse_timestamp
 from .selectors import selector_to_string
@@ -64,18 +64,6 @@ def age(timestamp: str | None, now: datetime | None = None) -> str:
     except ValueError:
         return "<unknown>"
     return human_duration(((now or datetime.now(UTC)) - then).total_seconds())
-
-
-def _meta(obj: Obj) -> Obj:
-    return obj.get("metadata") or {}
-
-
-def _spec(obj: Obj) -> Obj:
-    return obj.get("spec") or {}
-
-
-def _status(obj: Obj) -> Obj:
-    return obj.get("status") or {}
 
 
 # ---- pods -------------------------------------------------------------------------------------------
