@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from console import __version__, cli_actions, cli_build, cli_top
+from console import __version__, cli_actions, cli_alerts, cli_build, cli_top
 from console.config import ConfigError, Settings, load_settings
 
 FAULT_KINDS = ("node-loss", "oom", "latency-spike", "gpu-memory-leak", "cuda-too-new", "arch-missing",
@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_actions.register(sub, common)
     cli_build.register(sub, common)
     cli_top.register(sub, common)
+    cli_alerts.register(sub, common)
     return parser
 
 
@@ -116,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cli_build.run(args, settings)
     if args.command == cli_top.COMMAND:
         return cli_top.run(args, settings)
+    if args.command == cli_alerts.COMMAND:
+        return cli_alerts.run(args, settings)
     return run_console(settings)
 
 

@@ -1,0 +1,236 @@
+"""Alerts from every source as one kind of record, and the pure functions that make them.
+
+- ``parse_prometheus_alerts``: Prometheus ``GET /api/v1/alerts`` (the rules of
+  ``manifests/prometheus-rules.yaml`` or any other);
+- ``cluster_alerts``: derived from raw Kubernetes JSON (pods, Deployments, nodes) — OOMKilled,
+  CrashLoopBackOff, ImagePullBackOff / ErrImagePull, FailedScheduling (``Insufficient nvidia.com/gpu``),
+  ProgressDeadlineExceeded, node NotReady;
+- ``sort_alerts``: most severe first, then the longest-standing first.
+
+No I/O here: callers fetch the JSON (the ``llmctl alerts`` command, the console's watch store).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+Source = Literal["prometheus", "alertmanager", "cluster", "builtin"]
+State = Literal["pending", "firing", "resolved"]
+
+SEVERITY_ORDER = {"critical": 0, "error": 1, "warning": 2, "info": 3, "none": 4}
+GPU_RESOURCE = "nvidia.com/gpu"
+_PULL_REASONS = ("ImagePullBackOff", "ErrImagePull")
+
+
+@dataclass(frozen=True)
+class AlertTarget:
+    """What an alert is about; any part may be unknown (None)."""
+
+    namespace: str | None = None
+    deployment: str | None = None
+    pod: str | None = None
+    node: str | None = None
+    gpu: str | None = None
+
+    def __str__(self) -> str:
+        parts = []
+        if self.pod or self.deployment:
+            name = self.pod or self.deployment
+            parts.append(f"{self.namespace}/{name}" if self.namespace else str(name))
+        elif self.namespace:
+            parts.append(self.namespace)
+        if self.node:
+            parts.append(f"node {self.node}")
+        if self.gpu is not None:
+            parts.append(f"GPU {self.gpu}")
+        return " ".join(parts) or "-"
+
+
+@dataclass(frozen=True)
+class Alert:
+    source: Source
+    name: str
+    severity: str
+    state: State
+    since: datetime | None
+    target: AlertTarget = field(default_factory=AlertTarget)
+    summary: str = ""
+
+    @property
+    def critical_firing(self) -> bool:
+        return self.state == "firing" and self.severity == "critical"
+
+    def to_json(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["since"] = self.since.isoformat() if self.since else None
+        return doc
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An RFC 3339 timestamp (Kubernetes' or Prometheus' with nanoseconds) as an aware datetime in UTC."""
+    if not isinstance(value, str) or not value or value.startswith("0001-01-01"):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# --- Prometheus -------------------------------------------------------------------------------------------------
+
+
+def _label(labels: Mapping[str, str], *names: str) -> str | None:
+    return next((labels[n] for n in names if labels.get(n)), None)
+
+
+def target_from_labels(labels: Mapping[str, str]) -> AlertTarget:
+    """The target named by an alert's labels (DCGM's ``Hostname``/``gpu``, scrape-renamed ``exported_*``)."""
+    return AlertTarget(
+        namespace=_label(labels, "namespace", "exported_namespace"),
+        deployment=_label(labels, "deployment", "exported_deployment"),
+        pod=_label(labels, "pod", "exported_pod"),
+        node=_label(labels, "node", "Hostname", "kubernetes_node", "instance_node"),
+        gpu=_label(labels, "gpu", "UUID"),
+    )
+
+
+def parse_prometheus_alerts(doc: Mapping[str, Any]) -> list[Alert]:
+    """Alerts of a Prometheus ``/api/v1/alerts`` answer (``{"status": "success", "data": {"alerts": [...]}}``).
+
+    Raises ValueError for an error answer or one of the wrong shape."""
+    if doc.get("status") != "success":
+        raise ValueError(f"Prometheus answered {doc.get('errorType', 'error')}: {doc.get('error', doc.get('status'))}")
+    data = doc.get("data")
+    if not isinstance(data, Mapping) or not isinstance(data.get("alerts"), list):
+        raise ValueError("not an /api/v1/alerts answer: no data.alerts list")
+    alerts = []
+    for raw in data["alerts"]:
+        labels = raw.get("labels") or {}
+        annotations = raw.get("annotations") or {}
+        state = raw.get("state")
+        alerts.append(Alert(
+            source="prometheus",
+            name=labels.get("alertname", "?"),
+            severity=labels.get("severity", "none"),
+            state=state if state in ("pending", "firing") else "resolved",
+            since=parse_time(raw.get("activeAt")),
+            target=target_from_labels(labels),
+            summary=annotations.get("summary") or annotations.get("description") or labels.get("alertname", ""),
+        ))
+    return alerts
+
+
+# --- Cluster-derived --------------------------------------------------------------------------------------------
+
+
+def _condition(obj: Mapping[str, Any], type_: str) -> Mapping[str, Any] | None:
+    return next((c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == type_), None)
+
+
+def pod_deployment(pod: Mapping[str, Any]) -> str | None:
+    """The Deployment of a pod: its owning ReplicaSet's name without the ``-<pod-template-hash>``."""
+    meta = pod.get("metadata") or {}
+    rs = next((o.get("name") for o in meta.get("ownerReferences") or [] if o.get("kind") == "ReplicaSet"), None)
+    if not rs:
+        return None
+    template_hash = (meta.get("labels") or {}).get("pod-template-hash")
+    if template_hash and rs.endswith(f"-{template_hash}"):
+        return rs[: -len(template_hash) - 1]
+    return rs.rsplit("-", 1)[0] if "-" in rs else rs
+
+
+def _pod_alerts(pod: Mapping[str, Any]) -> list[Alert]:
+    meta, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
+    target = AlertTarget(namespace=meta.get("namespace"), deployment=pod_deployment(pod), pod=meta.get("name"),
+                         node=spec.get("nodeName"))
+    where = f"{meta.get('namespace')}/{meta.get('name')}"
+    out: list[Alert] = []
+    scheduled = _condition(pod, "PodScheduled")
+    if scheduled and scheduled.get("status") == "False" and scheduled.get("reason") == "Unschedulable":
+        message = scheduled.get("message") or "unschedulable"
+        gpu = f"Insufficient {GPU_RESOURCE}" in message
+        out.append(Alert("cluster", "FailedScheduling", "warning", "firing", parse_time(
+            scheduled.get("lastTransitionTime")), target,
+            f"{where} cannot be scheduled{' (no free GPU)' if gpu else ''}: {message}"))
+    for cs in [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]:
+        name = cs.get("name")
+        waiting = (cs.get("state") or {}).get("waiting") or {}
+        reason = waiting.get("reason")
+        last = (cs.get("lastState") or {}).get("terminated") or {}
+        restarts = cs.get("restartCount") or 0
+        if last.get("reason") == "OOMKilled":
+            looping = reason == "CrashLoopBackOff"
+            out.append(Alert("cluster", "OOMKilled", "critical" if looping else "warning", "firing",
+                             parse_time(last.get("finishedAt")), target,
+                             f"{where}: container {name} OOMKilled (exit code {last.get('exitCode', 137)}), "
+                             f"{restarts} restarts{', in CrashLoopBackOff' if looping else ''}"))
+        elif reason == "CrashLoopBackOff":
+            exit_code = f" (last exit code {last['exitCode']})" if "exitCode" in last else ""
+            out.append(Alert("cluster", "CrashLoopBackOff", "critical", "firing",
+                             parse_time(last.get("finishedAt")) or parse_time(status.get("startTime")), target,
+                             f"{where}: container {name} in CrashLoopBackOff{exit_code}, {restarts} restarts"))
+        if reason in _PULL_REASONS:
+            out.append(Alert("cluster", reason, "warning", "firing", parse_time(status.get("startTime")), target,
+                             f"{where}: container {name} cannot pull {cs.get('image')}: "
+                             f"{waiting.get('message') or reason}"))
+    return out
+
+
+def _deployment_alerts(deployment: Mapping[str, Any]) -> list[Alert]:
+    progressing = _condition(deployment, "Progressing")
+    if not progressing or progressing.get("reason") != "ProgressDeadlineExceeded":
+        return []
+    meta = deployment.get("metadata") or {}
+    target = AlertTarget(namespace=meta.get("namespace"), deployment=meta.get("name"))
+    return [Alert("cluster", "ProgressDeadlineExceeded", "critical", "firing",
+                  parse_time(progressing.get("lastTransitionTime") or progressing.get("lastUpdateTime")), target,
+                  f"{meta.get('namespace')}/{meta.get('name')} rollout failed: "
+                  f"{progressing.get('message') or 'ProgressDeadlineExceeded'}")]
+
+
+def _node_alerts(node: Mapping[str, Any]) -> list[Alert]:
+    ready = _condition(node, "Ready")
+    if ready is None or ready.get("status") == "True":
+        return []
+    name = (node.get("metadata") or {}).get("name")
+    detail = ready.get("message") or ready.get("reason") or f"Ready={ready.get('status')}"
+    return [Alert("cluster", "NodeNotReady", "critical", "firing", parse_time(ready.get("lastTransitionTime")),
+                  AlertTarget(node=name), f"node {name} is NotReady (Ready={ready.get('status')}): {detail}")]
+
+
+def _items(doc: Mapping[str, Any] | Iterable[Mapping[str, Any]] | None) -> Iterable[Mapping[str, Any]]:
+    """A List's items, or the objects themselves."""
+    if doc is None:
+        return ()
+    if isinstance(doc, Mapping):
+        return doc.get("items") or ()
+    return doc
+
+
+def cluster_alerts(pods: Any, deployments: Any, nodes: Any) -> list[Alert]:
+    """Alerts derived from raw Kubernetes JSON: each argument a List (``{"items": [...]}``) or a list of objects.
+
+    Pods: OOMKilled (``lastState.terminated.reason``; critical while in CrashLoopBackOff, warning once
+    running again), CrashLoopBackOff (other causes), ImagePullBackOff / ErrImagePull, FailedScheduling
+    (PodScheduled False, Unschedulable — e.g. ``Insufficient nvidia.com/gpu``). Deployments:
+    ProgressDeadlineExceeded (the Progressing condition's reason). Nodes: NotReady (Ready False or Unknown)."""
+    out: list[Alert] = []
+    for pod in _items(pods):
+        out.extend(_pod_alerts(pod))
+    for deployment in _items(deployments):
+        out.extend(_deployment_alerts(deployment))
+    for node in _items(nodes):
+        out.extend(_node_alerts(node))
+    return out
+
+
+def sort_alerts(alerts: Iterable[Alert]) -> list[Alert]:
+    """Most severe first (critical, error, warning, info, others), then the oldest (longest-standing) first;
+    alerts without a start time last within their severity; ties by name and target (a stable order)."""
+    far = datetime.max.replace(tzinfo=UTC)
+    return sorted(alerts, key=lambda a: (SEVERITY_ORDER.get(a.severity, len(SEVERITY_ORDER)), a.since or far,
+                                         a.name, str(a.target)))
