@@ -12,14 +12,13 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label
 
 from console.services.metrics import MetricsError, MetricsResult, MetricsService, ServingStats
 from screens.dashboard import fill_table
-from screens.metrics_poll import NOT_CONFIGURED, WINDOW_BINDINGS, MetricsPolling
+from screens.metrics_poll import METRICS_SCREEN_BINDINGS, NOT_CONFIGURED, MetricsPolling
 from screens.widgets.chart import Chart, freshness, seconds_label
 from screens.widgets.statusbar import StatusBar
 
@@ -49,11 +48,7 @@ class LatencyScreen(MetricsPolling, Screen[None]):
     """Serving latency, throughput and queue per Deployment, with a latency chart of the selected one."""
 
     refresh_setting = "latency_refresh"
-    BINDINGS = [
-        Binding("escape", "app.switch_mode('dashboard')", "Back"),
-        *WINDOW_BINDINGS,
-        Binding("ctrl+r", "refresh_now", "Refresh now"),
-    ]
+    BINDINGS = METRICS_SCREEN_BINDINGS
 
     def __init__(self) -> None:
         super().__init__()

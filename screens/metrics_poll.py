@@ -23,6 +23,12 @@ from console.services.metrics import WINDOWS, ErrorKind, MetricsError, MetricsSe
 NOT_CONFIGURED = MetricsError(ErrorKind.NOT_CONFIGURED, "Prometheus not configured: start with --prometheus URL "
                                                         "(or LLMCTL_PROMETHEUS_URL, or prometheus_url in the config)")
 WINDOW_BINDINGS = [Binding(str(i), f"window('{w}')", w) for i, w in enumerate(WINDOWS, start=1)]
+# What every metrics screen offers: back, the chart windows, and a refresh that does not wait.
+METRICS_SCREEN_BINDINGS = [
+    Binding("escape", "app.switch_mode('dashboard')", "Back"),
+    *WINDOW_BINDINGS,
+    Binding("ctrl+r", "refresh_now", "Refresh now"),
+]
 
 
 class MetricsFetched(Message):
