@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Footer, Label
 
 from console.services.metrics import GpuSample, MetricsError, MetricsResult, MetricsService, Series
 from screens.dashboard import fill_table
-from screens.metrics_poll import METRICS_SCREEN_BINDINGS, NOT_CONFIGURED, MetricsPolling
+from screens.metrics_poll import METRICS_SCREEN_BINDINGS, MetricsPolling
 from screens.widgets.chart import Chart, bar, freshness, level_style, sparkline
 from screens.widgets.statusbar import StatusBar
 
@@ -103,9 +103,7 @@ class GpuScreen(MetricsPolling, Screen[None]):
     def show_metrics(self, payload: Any) -> None:
         chart = self.query_one(Chart)
         if payload is None:
-            self.error = NOT_CONFIGURED
-            chart.show((), None, NOT_CONFIGURED, self.window_s)
-            self._show_status()
+            self.show_not_configured(chart)
             return
         table: MetricsResult[tuple[GpuSample, ...]]
         table, history, lines, source = payload

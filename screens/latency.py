@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Footer, Label
 
 from console.services.metrics import MetricsError, MetricsResult, MetricsService, ServingStats
 from screens.dashboard import fill_table
-from screens.metrics_poll import METRICS_SCREEN_BINDINGS, NOT_CONFIGURED, MetricsPolling
+from screens.metrics_poll import METRICS_SCREEN_BINDINGS, MetricsPolling
 from screens.widgets.chart import Chart, freshness, seconds_label
 from screens.widgets.statusbar import StatusBar
 
@@ -108,9 +108,7 @@ class LatencyScreen(MetricsPolling, Screen[None]):
     def show_metrics(self, payload: Any) -> None:
         chart = self.query_one(Chart)
         if payload is None:
-            self.error = NOT_CONFIGURED
-            chart.show((), None, NOT_CONFIGURED, self.window_s)
-            self._show_status()
+            self.show_not_configured(chart)
             return
         table: MetricsResult[tuple[ServingStats, ...]]
         table, chosen, lines, source = payload

@@ -61,6 +61,12 @@ class MetricsPolling:
         configured = float(getattr(self.app.settings, self.refresh_setting))  # type: ignore[attr-defined]
         return max(configured, self.metrics.min_refresh_s()) if self.metrics is not None else configured
 
+    def show_not_configured(self, chart: Any) -> None:
+        """No metrics source at all: say so in the chart and the status line."""
+        self.error = NOT_CONFIGURED
+        chart.show((), None, NOT_CONFIGURED, self.window_s)
+        self._show_status()  # type: ignore[attr-defined]
+
     def on_screen_resume(self) -> None:
         self._schedule()
         if self._poll_timer is not None:

@@ -40,3 +40,13 @@ def sandbox() -> Iterator[SandboxThread]:
         yield thread
     finally:
         thread.stop()
+
+
+@pytest.fixture
+def sb() -> Iterator[SandboxThread]:
+    """A fresh default-scenario sandbox for one test (for tests that change it freely)."""
+    thread = start_sandbox()
+    try:
+        yield thread
+    finally:
+        thread.stop()

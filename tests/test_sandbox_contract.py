@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,18 +17,8 @@ from kubernetes.client.exceptions import ApiException
 from console.sandbox.faultcli import send_fault
 from console.sandbox.server import SandboxThread
 from tests.actions.conftest import eventually, rolled_out
-from tests.conftest import start_sandbox
 
 NS, DEP = "llm", "claude-inference"
-
-
-@pytest.fixture
-def sb() -> Iterator[SandboxThread]:
-    thread = start_sandbox()
-    try:
-        yield thread
-    finally:
-        thread.stop()
 
 
 def api(sb: SandboxThread, context: str = "sandbox-admin") -> client.ApiClient:

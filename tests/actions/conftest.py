@@ -5,11 +5,10 @@ that counts (and can interfere with) requests."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from kubernetes import client, config
 
@@ -17,19 +16,9 @@ from console.sandbox.server import SandboxThread
 from console.services.actions import Actions
 from console.services.audit import AuditLog
 from console.services.kube import KubeTransport, read_kubeconfig_target
-from tests.conftest import start_sandbox
 
 NS, DEP, HPA = "llm", "claude-inference", "claude-hpa"
 ADMIN, VIEWER = "sandbox-admin", "sandbox-viewer"
-
-
-@pytest.fixture
-def sb() -> Iterator[SandboxThread]:
-    thread = start_sandbox()
-    try:
-        yield thread
-    finally:
-        thread.stop()
 
 
 def apps_api(sb: SandboxThread, context: str = ADMIN) -> client.AppsV1Api:
