@@ -13,13 +13,16 @@ from textual.message import Message
 from textual.reactive import reactive
 
 from console import __version__
+from console.app_alerts import AlertsAppMixin
 from console.config import Settings
 from console.model import ClusterSnapshot, ConnState
 from console.paths import asset
 from console.services.cluster import ClusterService
 from console.services.metrics import MetricsService
 from screens.actions_flow import ACTION_PERMISSIONS
+from screens.alerts import AlertsScreen
 from screens.builds import BuildsScreen
+from screens.compat import CompatScreen
 from screens.dashboard import DashboardScreen
 from screens.deployment import DeploymentScreen
 from screens.gpu import GpuScreen
@@ -37,6 +40,8 @@ COMMANDS = {
     "hpa": ("hpa", None), "horizontalpodautoscalers": ("hpa", None),
     "builds": ("builds", None), "build": ("builds", None), "images": ("builds", None),
     "gpu": ("gpu", None), "gpus": ("gpu", None), "latency": ("latency", None), "lat": ("latency", None),
+    "alerts": ("alerts", None), "alert": ("alerts", None), "silences": ("alerts", "silences"),
+    "compat": ("compat", None), "compatibility": ("compat", None), "drivers": ("compat", None),
 }
 
 
@@ -47,16 +52,18 @@ class ClusterChanged(Message):
         return isinstance(message, ClusterChanged)
 
 
-class LlmctlApp(App[None]):
+class LlmctlApp(AlertsAppMixin, App[None]):
     TITLE = "llmctl"
     SUB_TITLE = __version__
     CSS_PATH = str(asset("llmctl.tcss"))
     MODES = {"dashboard": DashboardScreen, "pods": PodsScreen, "hpa": HpaScreen, "builds": BuildsScreen,
-             "gpu": GpuScreen, "latency": LatencyScreen}
+             "gpu": GpuScreen, "latency": LatencyScreen, "alerts": AlertsScreen,
+             "compat": CompatScreen}
     DEFAULT_MODE = "dashboard"
     BINDINGS = [
         Binding("question_mark", "help", "Help"),
         Binding("colon", "command", "Command"),
+        Binding("exclamation_mark", "switch_mode('alerts')", "Alerts"),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -72,13 +79,16 @@ class LlmctlApp(App[None]):
         self._actions = actions  # console.services.actions.Actions, connected on first use if None
         self.metrics = metrics  # GPU and serving metrics (Prometheus or the sandbox's direct source); None: off
         self._builds = builds  # console.services.builds.BuildService; the Docker adapter on first use if None
+        self.compat: Any = None  # CompatChecker (or anything with async report()); built on first use if None
         self.permissions: dict[str, bool] = {}  # action → allowed (SelfSubjectAccessReview); unknown = allowed
         self._last_redraw = 0.0
         self._redraw_pending = False
+        self.init_alerts()
 
     def on_mount(self) -> None:
         self.snapshot = self.cluster.snapshot()
         self.watch_cluster()
+        self.start_alert_polling()
 
     async def on_unmount(self) -> None:
         if self._actions is not None and hasattr(self._actions, "close"):
@@ -106,6 +116,7 @@ class LlmctlApp(App[None]):
         snap = self.cluster.snapshot()
         first_contact = self.snapshot.connection.state is not ConnState.CONNECTED
         self.snapshot = snap
+        self.update_cluster_alerts()
         if first_contact and snap.connection.state is ConnState.CONNECTED and not self.readonly:
             self.probe_permissions()
 
@@ -122,6 +133,14 @@ class LlmctlApp(App[None]):
                 AuditLog(Path(self.settings.audit_log) if self.settings.audit_log else None),
                 readonly=self.readonly)
         return self._actions
+
+    async def get_compat(self) -> Any:
+        """The compatibility checker, on the actions service's connection (image configs from registries)."""
+        if self.compat is None:
+            from console.services.compat_check import CompatChecker
+
+            self.compat = CompatChecker((await self.get_actions()).transport)
+        return self.compat
 
     def get_builds(self) -> Any:
         """The build service: the one given, else the Docker Engine adapter for --docker-host / DOCKER_HOST."""
@@ -176,6 +195,9 @@ class LlmctlApp(App[None]):
             self.exit()
         elif word in ("help", "?"):
             self.action_help()
+        elif word in ("incident", "inc", "timeline"):
+            args = command.split()[1:]
+            self.show_incident(args[0] if args else None)
         elif word in COMMANDS:
             mode, focus = COMMANDS[word]
             while len(self.screen_stack) > 1:
@@ -185,7 +207,7 @@ class LlmctlApp(App[None]):
                 self.call_after_refresh(lambda: self.screen.query_one(f"#{focus}").focus())
         else:
             self.notify(f"unknown command :{word} (try :deploy, :pods, :nodes, :hpa, :builds, :gpu, :latency, "
-                        ":help, :quit)", severity="error")
+                        ":alerts, :compat, :help, :quit)", severity="error")
 
     def action_help(self) -> None:
         rows: list[tuple[str, str]] = []
@@ -197,5 +219,5 @@ class LlmctlApp(App[None]):
                 rows.append((self.get_key_display(b), b.description or b.action))
         rows += [(f":{alias}", f"go to {mode}" + (f" ({focus})" if focus else ""))
                  for alias, (mode, focus) in COMMANDS.items()
-                 if alias in ("deploy", "pods", "nodes", "hpa", "builds", "gpu", "latency")]
+                 if alias in ("deploy", "pods", "nodes", "hpa", "builds", "gpu", "latency", "alerts", "compat")]
         self.push_screen(HelpScreen(rows))

@@ -13,7 +13,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from console import __version__, cli_actions, cli_alerts, cli_build, cli_top
+import console.cli_deploy as cli_deploy
+from console import __version__, cli_actions, cli_alerts, cli_build, cli_check, cli_incident, cli_silence, cli_top
 from console.config import ConfigError, Settings, load_settings
 
 FAULT_KINDS = ("node-loss", "oom", "latency-spike", "gpu-memory-leak", "cuda-too-new", "arch-missing",
@@ -38,6 +39,9 @@ def _global_flags(sub: bool) -> argparse.ArgumentParser:
     g.add_argument("--prometheus", dest="prometheus_url", default=default, metavar="URL",
                    help="Prometheus for the GPU and Latency screens (default: $LLMCTL_PROMETHEUS_URL; on the "
                         "sandbox without it: read the simulation directly)")
+    g.add_argument("--alertmanager", dest="alertmanager_url", default=default, metavar="URL",
+                   help="Alertmanager (v2 API) for alerts with their silences and `llmctl silence` "
+                        "(default: $LLMCTL_ALERTMANAGER_URL)")
     return p
 
 
@@ -75,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     cli_build.register(sub, common)
     cli_top.register(sub, common)
     cli_alerts.register(sub, common)
+    cli_deploy.register(sub, common)
+    cli_check.register(sub, common)
+    cli_incident.register(sub, common)
+    cli_silence.register(sub, common)
     return parser
 
 
@@ -105,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings({k: getattr(args, k, None) for k in
                                   ("kubeconfig", "context", "namespace", "readonly", "sandbox", "audit_log",
-                                   "docker_host", "prometheus_url")})
+                                   "docker_host", "prometheus_url", "alertmanager_url")})
     except ConfigError as exc:
         print(f"llmctl: {exc}", file=sys.stderr)
         return 2
@@ -119,6 +127,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cli_top.run(args, settings)
     if args.command == cli_alerts.COMMAND:
         return cli_alerts.run(args, settings)
+    if args.command in cli_deploy.COMMANDS:
+        return cli_deploy.run(args, settings)
+    if args.command == cli_check.COMMAND:
+        return cli_check.run(args, settings)
+    if args.command == cli_incident.COMMAND:
+        return cli_incident.run(args, settings)
+    if args.command == cli_silence.COMMAND:
+        return cli_silence.run(args, settings)
     return run_console(settings)
 
 

@@ -73,6 +73,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     set_image = rsub.add_parser("set-image", parents=both, help="rolling update to a new image, GPU preflight first")
     set_image.add_argument("deployment")
     set_image.add_argument("image", metavar="[CONTAINER=]IMAGE")
+    set_image.add_argument("--force", action="store_true",
+                           help="roll out even when the driver/GPU compatibility check says FAIL")
     undo = rsub.add_parser("undo", parents=both, help="roll back to the previous or a chosen revision")
     undo.add_argument("deployment")
     undo.add_argument("--to-revision", metavar="N", help="revision to roll back to (default: the previous one)")
@@ -192,6 +194,8 @@ async def _change(actions: Actions, args: argparse.Namespace, plan: ActionPlan) 
         print_plan(plan, sys.stdout)
     if args.dry_run:
         return _finish(report, as_json, EXIT_OK)
+    force = bool(getattr(args, "force", False))
+    actions.refuse_if_blocked(plan, force)  # a compat FAIL: refused (audited) before anything is asked or sent
     if not args.yes:
         if not sys.stdin.isatty():
             raise ActionError(EXIT_FAILED, "confirmation needed: rerun with --yes")
@@ -200,7 +204,7 @@ async def _change(actions: Actions, args: argparse.Namespace, plan: ActionPlan) 
         if not await asyncio.to_thread(confirm, f"Apply {plan.action} to {plan.kind.lower()}/{plan.name}? [y/N] "):
             print("cancelled: nothing was changed", file=sys.stderr)
             return _finish(report, as_json, EXIT_FAILED)
-    result = await actions.apply(plan)
+    result = await actions.apply(plan, force=force)
     report["result"] = {"ok": result.ok, "message": result.message, "retried": result.retried}
     _say(result.message + (" (retried once after a conflict)" if result.retried else ""), as_json)
     if plan.action not in FOLLOWED or plan.kind != "Deployment" or args.no_wait:
@@ -295,6 +299,17 @@ def print_plan(plan: ActionPlan, stream: TextIO) -> None:
         verdict = "ok" if plan.preflight.ok else "NOT OK"
         con.print(Text(f"GPU preflight: {verdict}: {plan.preflight.message}",
                        style="green" if plan.preflight.ok else "bold red"))
+    gate = plan.compat
+    if gate is not None and hasattr(gate, "level"):
+        style = {"OK": "green", "WARN": "yellow", "UNKNOWN": "yellow"}.get(str(gate.level), "bold red")
+        if gate.blocked:
+            con.print(Text("compatibility: FAIL — blocked: the new pods would crash (--force rolls out anyway)",
+                           style=style))
+            for line in gate.lines():
+                if line.startswith("FAIL"):
+                    con.print(Text(f"  {line}", style=style))
+        else:
+            con.print(Text(f"compatibility: {gate.summary}", style=style))
     for warning in plan.warnings:
         con.print(Text(f"warning: {warning}", style="yellow"))
     for alt, label in plan.alternatives:

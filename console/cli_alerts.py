@@ -1,8 +1,12 @@
-"""``llmctl alerts [-o json] [--prometheus URL]``: what is wrong right now, once.
+"""``llmctl alerts [-o json] [--prometheus URL] [--alertmanager URL]``: what is wrong right now, once.
 
 Cluster-derived alerts (OOMKilled, CrashLoopBackOff, ImagePullBackOff, FailedScheduling, rollout
 ProgressDeadlineExceeded, node NotReady) read from the API with the official kubernetes client, plus
-Prometheus's ``/api/v1/alerts`` when a Prometheus is configured; sorted by severity, then age.
+Prometheus's ``/api/v1/alerts`` when a Prometheus is configured, plus Alertmanager's (with their silences;
+a Prometheus alert Alertmanager also holds is shown once, as Alertmanager's), plus the built-in rules
+(console/services/builtin_rules.py) that Prometheus has no rule for, evaluated on the metrics source
+(Prometheus, or the sandbox's simulation with --sandbox); sorted by severity, then age. Silenced or
+inhibited alerts are listed but do not count as critical.
 
 Exit codes: 0 nothing critical is firing, 1 something critical is firing or a source could not be read,
 2 configuration error.
@@ -21,16 +25,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from console.config import Settings
+from console.services.alertmanager import AlertmanagerClient, AlertmanagerError, merge_alerts
 from console.services.alerts import Alert, cluster_alerts, parse_prometheus_alerts, sort_alerts
 
 COMMAND = "alerts"
 TIMEOUT_S = 10.0
-TABLE = "{:<9} {:<8} {:<10} {:<25} {:>6}  {:<40} {}"
+TABLE = "{:<9} {:<9} {:<12} {:<25} {:>6}  {:<40} {}"
+METRICS_TIMEOUT_S = 10.0  # a sandbox that has just started needs a moment before its first figures
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(COMMAND, parents=[common],
-                       help="firing alerts: cluster-derived, plus Prometheus's with --prometheus; exit 1 on critical")
+                       help="firing alerts: cluster-derived, built-in rules, Prometheus's (--prometheus) and "
+                            "Alertmanager's (--alertmanager); exit 1 on critical")
     p.add_argument("-o", "--output", choices=("table", "json"), default="table")
 
 
@@ -76,7 +83,40 @@ def read_prometheus(settings: Settings) -> dict[str, Any]:
         return doc
 
 
-def collect(settings: Settings, kubeconfig: str | None) -> tuple[list[Alert], list[str]]:
+def builtin_alerts(settings: Settings, sandbox: Any = None) -> tuple[list[Alert], list[str]]:
+    """The built-in rules Prometheus has no rule for (none are queried when it has them all), evaluated on
+    the metrics source ``llmctl top`` would use. A source without the metric (no DCGM exporter) is no error."""
+    from console import cli_top
+    from console.services import builtin_rules as rules
+    from console.services.metrics import ErrorKind
+
+    try:
+        covered = rules.covered_by_prometheus(settings)
+    except ValueError as exc:
+        return [], [f"built-in rules: {exc}"]
+    wanted = set(rules.RULES) - covered
+    if not wanted:
+        return [], []
+    service = cli_top.metrics_service(settings, sandbox)
+    if service is None:
+        return [], []
+    errors: list[str] = []
+    records: dict[str, Any] = {}
+    try:
+        for what, needed in (("gpu", {rules.FB_HIGH}), ("latency", wanted - {rules.FB_HIGH})):
+            if wanted & needed:
+                result = cli_top.fetch(service, what, settings.namespace, METRICS_TIMEOUT_S)
+                records[what] = result.value
+                if result.error is not None and result.error.kind is not ErrorKind.NO_METRIC:
+                    errors.append(f"built-in rules: {result.error.message}")
+    finally:
+        service.close()
+    found = rules.evaluate(records.get("gpu"), records.get("latency"), rules.Thresholds.from_settings(settings),
+                           covered, namespace=settings.namespace)
+    return found, errors
+
+
+def collect(settings: Settings, kubeconfig: str | None, sandbox: Any = None) -> tuple[list[Alert], list[str]]:
     """Every source's alerts, sorted, and one message per source that failed."""
     from console.services.metrics import public_url
 
@@ -87,13 +127,27 @@ def collect(settings: Settings, kubeconfig: str | None) -> tuple[list[Alert], li
         alerts.extend(cluster_alerts(raw["pods"], raw["deployments"], raw["nodes"]))
     except Exception as exc:  # config, TLS, HTTP and API errors all mean "cluster unreadable"
         errors.append(f"cluster unreadable: {getattr(exc, 'reason', None) or exc}")
+    prometheus: list[Alert] = []
+    prometheus_read = True
     if settings.prometheus_url:
         where = public_url(settings.prometheus_url.rstrip("/"))
         try:
-            alerts.extend(parse_prometheus_alerts(read_prometheus(settings)))
+            prometheus = parse_prometheus_alerts(read_prometheus(settings))
         except (OSError, ValueError) as exc:
             reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
             errors.append(f"Prometheus at {where}: {reason}")
+            prometheus_read = False
+    manager: list[Alert] = []
+    if settings.alertmanager_url:
+        try:
+            manager = AlertmanagerClient.from_settings(settings).alerts()
+        except AlertmanagerError as exc:
+            errors.append(str(exc))
+    alerts.extend(merge_alerts(prometheus, manager))
+    if getattr(settings, "builtin_rules", True) and prometheus_read:  # an unreadable Prometheus: reported above
+        found, problems = builtin_alerts(settings, sandbox)
+        alerts.extend(found)
+        errors.extend(problems)
     return sort_alerts(alerts), errors
 
 
@@ -110,8 +164,13 @@ def _age(since: datetime | None, now: datetime) -> str:
 def format_table(alerts: list[Alert], now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
     lines = [TABLE.format("SEVERITY", "STATE", "SOURCE", "ALERT", "AGE", "TARGET", "SUMMARY")]
-    lines += [TABLE.format(a.severity, a.state, a.source, a.name, _age(a.since, now), str(a.target), a.summary)
-              for a in alerts]
+    for a in alerts:
+        state, summary = a.state, a.summary
+        if a.silenced_by:
+            state, summary = "silenced", f"{summary} (silenced by {', '.join(a.silenced_by)})"
+        elif a.inhibited_by:
+            state = "inhibited"
+        lines.append(TABLE.format(a.severity, state, a.source, a.name, _age(a.since, now), str(a.target), summary))
     return "\n".join(lines)
 
 
@@ -124,7 +183,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
             sandbox = sandbox_thread(settings)
             kubeconfig = sandbox.start().kubeconfig
-        alerts, errors = collect(settings, kubeconfig)
+        alerts, errors = collect(settings, kubeconfig, sandbox)
     finally:
         if sandbox is not None:
             sandbox.stop()

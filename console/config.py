@@ -29,8 +29,20 @@ class Settings:
     prometheus_username: str | None = None
     prometheus_password: str | None = field(default=None, repr=False)
     prometheus_insecure: bool = False  # skip TLS verification (self-signed in-cluster Prometheus)
+    alertmanager_url: str | None = None  # Alertmanager v2 API: its alerts (with silences) and `llmctl silence`
+    alertmanager_token: str | None = field(default=None, repr=False)  # same rules as the Prometheus credentials
+    alertmanager_username: str | None = None
+    alertmanager_password: str | None = field(default=None, repr=False)
+    alertmanager_insecure: bool = False
     gpu_refresh: float = 15.0  # seconds; DCGM collects every 30 s by default, faster re-reads the same data
     latency_refresh: float = 5.0  # seconds; never faster than the scrape interval either
+    # Built-in alert rules' thresholds (used when Prometheus has no rule of the same name):
+    alert_fb_percent: float = 80.0  # GPUFramebufferHigh: GPU framebuffer used %
+    alert_p99_ms: float = 500.0  # LLMLatencyP99High: a Deployment's p99 latency, ms
+    alert_kv_percent: float = 90.0  # LLMKVCacheHigh: KV-cache used %
+    alert_queue_waiting: float = 10.0  # LLMQueueWaitingHigh: requests waiting
+    builtin_rules: bool = True  # evaluate llmctl's own alert rules from the metrics source (see README)
+    alerts_refresh: float = 15.0  # seconds between reads of Prometheus/Alertmanager alerts and built-in rules
     audit_log: str | None = None
     docker_host: str | None = None  # Docker Engine for builds; None: DOCKER_HOST, else the local socket
     image_size_limit_gb: float = 8.0  # build lint: images above this are flagged (GB, decimal)

@@ -128,6 +128,7 @@ class ActionPlan:
     preflight: Preflight | None = None
     alternatives: tuple[tuple[str, str], ...] = ()  # (id, label) of other plans offered instead
     request: dict[str, object] = field(default_factory=dict)  # what apply() sends (path, patch, type)
+    compat: object = None  # set-image: console.services.compat_matrix.CompatGate (FAIL blocks unless forced)
 
 
 @dataclass(frozen=True)

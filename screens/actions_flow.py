@@ -74,7 +74,8 @@ class ActionsMixin:
             return FormDialog(f"Scale deployment/{row.name}", [("replicas", "Replicas (0–1000)", str(row.desired))])
         if kind == "set-image":
             return FormDialog(f"Set image of deployment/{row.name}", [("image", "[container=]image", row.image)],
-                              hint="A rolling update starts; the GPU preflight checks the surge fits.")
+                              hint="A rolling update starts; the GPU preflight checks the surge fits and the "
+                                   "compatibility check that the image's CUDA runs on the nodes.")
         if kind == "undo":
             previous = str(int(row.revision) - 1) if row.revision.isdigit() and int(row.revision) > 1 else ""
             return FormDialog(f"Undo deployment/{row.name} (now at revision {row.revision or '?'})",
@@ -141,10 +142,10 @@ class ActionsMixin:
                 if choice is None:
                     app.notify("Cancelled: nothing was changed.")
                     return
-                if choice == "apply":
+                if choice in ("apply", "force"):  # "force": the user overrode a compat FAIL explicitly
                     break
                 plan = await actions.plan_alternative(plan, choice)
-            result = await actions.apply(plan)
+            result = await actions.apply(plan, force=choice == "force")
         except ActionError as exc:
             app.notify(exc.message, title=f"{kind} refused" if exc.code == 1 else f"{kind}: invalid input",
                        severity="error", timeout=10)

@@ -203,5 +203,15 @@ class DashboardScreen(ActionsMixin, DeploymentTrendsMixin, Screen[None]):
     def action_focus_nodes(self) -> None:
         self.query_one("#nodes", DataTable).focus()
 
+    def focus_node(self, name: str) -> None:
+        """Focus the node table with the cursor on ``name`` (a jump from an alert)."""
+        table = self.query_one("#nodes", DataTable)
+        table.focus()
+        for index in range(table.row_count):
+            if table.coordinate_to_cell_key((index, 0)).row_key.value == name:
+                table.move_cursor(row=index, animate=False)
+                return
+        self.app.notify(f"node {name} is not in the node list", severity="warning")
+
     def action_focus_deployments(self) -> None:
         self.query_one("#deployments", DataTable).focus()

@@ -33,7 +33,11 @@ def status_text(status: str, ready: str) -> Text:
 class DeploymentScreen(ActionsMixin, Screen[None]):
     """Pushed from the dashboard with Enter; Esc goes back."""
 
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), *ACTION_BINDINGS]
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("I", "incident", "Incident view"),
+                *ACTION_BINDINGS]
+
+    def action_incident(self) -> None:
+        self.app.show_incident(self.deployment_name)
 
     def __init__(self, name: str) -> None:
         super().__init__()

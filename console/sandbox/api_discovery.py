@@ -56,6 +56,8 @@ def _resource_entry(rt: ResourceType) -> dict[str, Any]:
         entry["shortNames"] = list(rt.short_names)
     if rt.plural in _CATEGORY_ALL:
         entry["categories"] = ["all"]
+    elif rt.group == "monitoring.coreos.com":  # what the Prometheus Operator's CRDs declare
+        entry["categories"] = ["prometheus-operator"]
     return entry
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .admission import admit_create
 from .api_validate import (
     apply_defaults,
     default_update,
@@ -170,6 +171,7 @@ def create(request: web.Request, ctx: SandboxContext, target: Target, body: Obj)
     if rt.namespaced and ctx.store.try_get("namespaces", None, body["metadata"]["namespace"]) is None:
         raise not_found("namespaces", body["metadata"]["namespace"])
     validate(rt, body, None)
+    admit_create(ctx, rt.plural, body)
     return _object_response(request, rt, ctx.store.create(rt.plural, body, dry_run=dry_run), 201)
 
 

@@ -280,6 +280,24 @@ def _hpa_errors(obj: Obj) -> list[FieldError]:
     return errors
 
 
+def _monitoring_errors(plural: str, obj: Obj) -> list[FieldError]:
+    """The required fields of the Prometheus Operator's CRD schemas (ServiceMonitor, PrometheusRule)."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return [FieldError("spec", "Required")]
+    if plural == "servicemonitors":
+        return [] if isinstance(spec.get("selector"), dict) else [FieldError("spec.selector", "Required")]
+    errors = []
+    for i, group in enumerate(spec.get("groups") or []):
+        if not isinstance(group, dict) or not group.get("name"):
+            errors.append(FieldError(f"spec.groups[{i}].name", "Required"))
+            continue
+        for j, rule in enumerate(group.get("rules") or []):
+            if not isinstance(rule, dict) or not rule.get("expr"):
+                errors.append(FieldError(f"spec.groups[{i}].rules[{j}].expr", "Required"))
+    return errors
+
+
 def validate(rt: ResourceType, obj: Obj, old: Obj | None) -> None:
     """Raise 422 Invalid listing every field error of ``obj`` (``old`` is the stored one on update)."""
     name = (obj.get("metadata") or {}).get("name") or ""
@@ -292,5 +310,7 @@ def validate(rt: ResourceType, obj: Obj, old: Obj | None) -> None:
         errors += _pod_spec_errors(obj.get("spec"), "spec")
     elif rt.plural == "horizontalpodautoscalers":
         errors += _hpa_errors(obj)
+    elif rt.group == "monitoring.coreos.com":
+        errors += _monitoring_errors(rt.plural, obj)
     if errors:
         raise invalid_error(rt.kind, rt.group, name, errors)

@@ -151,6 +151,18 @@ def default_images() -> list[CatalogImage]:
     ]
 
 
+def _docker_hub_path(reference: str) -> str | None:
+    """``llm/app:v1`` or ``docker.io/llm/app:v1`` → ``llm/app:v1``; None for a reference naming another registry."""
+    first, _, rest = reference.partition("/")
+    if not rest:
+        return None  # a one-part name is docker.io/library/NAME: never in the catalog
+    if first in ("docker.io", "index.docker.io"):
+        return rest
+    if "." in first or ":" in first or first == "localhost":
+        return None
+    return reference
+
+
 @dataclass
 class ImageCatalog:
     """Images by (repository, tag); references resolve against the sandbox registry's host:port."""
@@ -172,10 +184,15 @@ class ImageCatalog:
         return f"{self.registry_host}/{repository}:{tag}"
 
     def resolve(self, reference: str) -> CatalogImage | None:
-        """The catalog image a pod's image reference names, or None (pull fails)."""
+        """The catalog image a pod's image reference names, or None (pull fails).
+
+        The sandbox's nodes use its registry as their Docker Hub mirror (as a containerd registry mirror
+        for docker.io would), so ``llm/claude-inference:v1.1.0`` and ``docker.io/llm/...`` resolve too."""
         host, _, rest = reference.partition("/")
         if host != self.registry_host or not rest:
-            return None
+            rest = _docker_hub_path(reference) or ""
+            if not rest:
+                return None
         if "@" in rest:
             repo, _, digest = rest.partition("@")
             return next((i for (r, _), i in self.images.items() if r == repo and i.manifest_digest() == digest),

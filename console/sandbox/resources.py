@@ -45,6 +45,11 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("apps", "v1", "daemonsets", "daemonset", "DaemonSet", True, ("ds",), ("status",)),
     ResourceType("autoscaling", "v2", "horizontalpodautoscalers", "horizontalpodautoscaler",
                  "HorizontalPodAutoscaler", True, ("hpa",), ("status",)),
+    # The Prometheus Operator's custom resources (its CRDs installed, as with kube-prometheus-stack).
+    ResourceType("monitoring.coreos.com", "v1", "servicemonitors", "servicemonitor", "ServiceMonitor", True,
+                 ("smon",)),
+    ResourceType("monitoring.coreos.com", "v1", "prometheusrules", "prometheusrule", "PrometheusRule", True,
+                 ("promrule",)),
     ResourceType("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "selfsubjectaccessreview",
                  "SelfSubjectAccessReview", False, verbs=("create",), stored=False),
 )

@@ -131,6 +131,11 @@ def _system(b: _Builder, placer: Placer, nodes: list[Obj], *, logs: bool) -> Non
     """Namespaces, the API service, CoreDNS, the NVIDIA DaemonSets and kube-state-metrics."""
     for ns in SYSTEM_NAMESPACES:
         b.namespace(ns)
+    # KEP-1755 "local registry hosting", as kind, k3d and minikube publish it: where this cluster's registry is.
+    b.create("configmaps", {"metadata": {"name": "local-registry-hosting", "namespace": "kube-public"}, "data": {
+        "localRegistryHosting.v1": f'host: "{b.ctx.catalog.registry_host}"\n'
+                                   'help: "https://github.com/kubernetes/enhancements/tree/master/keps/'
+                                   'sig-cluster-lifecycle/generic/1755-communicating-a-local-registry"\n'}})
     b.service("default", "kubernetes", {}, 443, 6443, cluster_ip="10.96.0.1",
               labels={"component": "apiserver", "provider": "kubernetes"})
     b.service("kube-system", "kube-dns", {"k8s-app": "kube-dns"}, 53, cluster_ip="10.96.0.10",
@@ -152,7 +157,7 @@ def _system(b: _Builder, placer: Placer, nodes: list[Obj], *, logs: bool) -> Non
 def _default(ctx: SandboxContext) -> None:
     b = _Builder(ctx)
     preset = gpu_product(ctx.config.gpu_product)
-    gpus = ctx.config.gpus_per_node or 4
+    gpus = 4 if ctx.config.gpus_per_node is None else ctx.config.gpus_per_node  # 0: nodes without GPUs
     now = ctx.clock.timestamp()
     nodes = [b.create("nodes", make_node(f"gpu-node-{i}", i, preset, gpus, now=now))
              for i in range(1, (ctx.config.nodes or 4) + 1)]

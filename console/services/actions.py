@@ -28,6 +28,8 @@ from console.model import ActionPlan, ActionResult, Preflight
 from . import actions_plan as ap
 from .actions_reads import KIND_WORD, ClusterReads
 from .audit import AuditError, AuditLog, rfc3339_now
+from .compat_check import CompatChecker
+from .compat_matrix import CompatGate
 from .kube import KubeError, KubeTarget, KubeTransport, read_kubeconfig_target
 from .rollout import (
     preflight_rollout,
@@ -58,6 +60,7 @@ class Actions(ClusterReads):
         super().__init__(transport, target)
         self.audit = audit
         self.readonly = readonly
+        self.images: Any = None  # image facts source for the set-image compat gate (None: registry HTTP API v2)
 
     @classmethod
     async def connect(cls, kubeconfig: str | None, context: str | None, audit: AuditLog,
@@ -96,7 +99,7 @@ class Actions(ClusterReads):
 
     async def _plan(self, intent: dict[str, Any], live: dict[str, Any], kind: str, *, warnings: tuple[str, ...] = (),
                     preflight: Preflight | None = None, alternatives: tuple[tuple[str, str], ...] = (),
-                    extra: Mapping[str, Any] | None = None) -> ActionPlan:
+                    extra: Mapping[str, Any] | None = None, compat: CompatGate | None = None) -> ActionPlan:
         """Build the request, dry-run it, and return the audited plan."""
         ns, name, action = live["metadata"].get("namespace", ""), live["metadata"]["name"], intent["action"]
         request = ap.build_request(intent, live)
@@ -107,7 +110,8 @@ class Actions(ClusterReads):
         plan = ActionPlan(action=action, namespace=ns, name=name, kind=kind,
                           kubectl=ap.kubectl_command(intent, ns, name, self.target.context, hpa_spec),
                           diff="", before=before, after={}, warnings=warnings, preflight=preflight,
-                          alternatives=alternatives, request={**request, "intent": intent, **(extra or {})})
+                          alternatives=alternatives, request={**request, "intent": intent, **(extra or {})},
+                          compat=compat)
         try:
             answer = await self._send(request, dry_run=True)
         except KubeError as exc:
@@ -179,9 +183,12 @@ class Actions(ClusterReads):
             warnings = (f"the Deployment keeps maxSurge 0 / maxUnavailable 1 after this rollout (was maxSurge "
                         f"{was[0]} / maxUnavailable {was[1]}); 1 of {replicas} replicas is not serving while "
                         "each pod is replaced",)
+        # Driver/architecture compatibility of the new image on the nodes the pods can land on: FAIL blocks apply.
+        compat = await CompatChecker(self.transport, self.images).gate(live, container, image)
+        warnings = (*warnings, *(line for line in compat.lines() if not line.startswith("FAIL")))
         intent = {"action": "set-image", "container": container, "image": image, "surge0": surge0}
         return await self._plan(intent, live, "Deployment", warnings=warnings, preflight=preflight,
-                                alternatives=alternatives)
+                                alternatives=alternatives, compat=compat)
 
     async def plan_undo(self, namespace: str, name: str, to_revision: int | str | None = None) -> ActionPlan:
         """Put an older revision's pod template back (kubectl rollout undo); None: the previous one."""
@@ -238,8 +245,19 @@ class Actions(ClusterReads):
                                          alternative="surge-0")
 
     # ---- applying -----------------------------------------------------------------------------------
-    async def apply(self, plan: ActionPlan) -> ActionResult:
-        """Send the planned change (guarded by its resourceVersion); retry a 409 once on a fresh read."""
+    def refuse_if_blocked(self, plan: ActionPlan, force: bool = False) -> None:
+        """A set-image whose compat gate FAILs is refused (audited) unless ``force``."""
+        gate = plan.compat
+        if isinstance(gate, CompatGate) and gate.blocked and not force:
+            message = (f"refused: {gate.image} cannot run on the nodes deployment/{plan.name} schedules on — "
+                       f"{gate.summary}; nothing was changed (rerun with --force to roll out anyway)")
+            self._audit(plan, "refused", message, after={}, compat=gate.summary)
+            raise ActionError(EXIT_FAILED, message)
+
+    async def apply(self, plan: ActionPlan, force: bool = False) -> ActionResult:
+        """Send the planned change (guarded by its resourceVersion); retry a 409 once on a fresh read.
+        A set-image the compat gate FAILs is refused unless ``force``."""
+        self.refuse_if_blocked(plan, force)
         if self.readonly:
             message = f"read-only mode: {plan.action} refused (started with --readonly)"
             self._audit(plan, "refused", message, after={})
@@ -254,7 +272,8 @@ class Actions(ClusterReads):
             answer = await self._retry(plan)
         message = ap.success_message(plan.action, plan.name, plan.request["intent"])  # type: ignore[arg-type]
         after = ap.fields_after(plan.request["intent"], answer)  # type: ignore[arg-type]
-        self._audit(plan, "applied", "ok", after=after, retried=retried)
+        forced = {"forced": plan.compat.summary} if isinstance(plan.compat, CompatGate) and plan.compat.blocked else {}
+        self._audit(plan, "applied", "ok", after=after, retried=retried, **forced)
         return ActionResult(plan, True, message, retried)
 
     def _fail(self, plan: ActionPlan, exc: KubeError, request: Mapping[str, Any], retried: bool = False

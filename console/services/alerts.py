@@ -58,14 +58,25 @@ class Alert:
     since: datetime | None
     target: AlertTarget = field(default_factory=AlertTarget)
     summary: str = ""
+    # The source's labels, sorted (alertname, severity, …); metadata, not identity: left out of ==.
+    labels: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+    silenced_by: tuple[str, ...] = ()  # Alertmanager silence ids muting it
+    inhibited_by: tuple[str, ...] = ()  # Alertmanager: fingerprints of the alerts inhibiting it
+
+    @property
+    def muted(self) -> bool:
+        """Silenced or inhibited in Alertmanager: someone knows, nobody is notified."""
+        return bool(self.silenced_by or self.inhibited_by)
 
     @property
     def critical_firing(self) -> bool:
-        return self.state == "firing" and self.severity == "critical"
+        return self.state == "firing" and self.severity == "critical" and not self.muted
 
     def to_json(self) -> dict[str, Any]:
         doc = asdict(self)
         doc["since"] = self.since.isoformat() if self.since else None
+        doc["labels"] = dict(self.labels)
+        doc["silenced_by"], doc["inhibited_by"] = list(self.silenced_by), list(self.inhibited_by)
         return doc
 
 
@@ -120,6 +131,7 @@ def parse_prometheus_alerts(doc: Mapping[str, Any]) -> list[Alert]:
             since=parse_time(raw.get("activeAt")),
             target=target_from_labels(labels),
             summary=annotations.get("summary") or annotations.get("description") or labels.get("alertname", ""),
+            labels=tuple(sorted((str(k), str(v)) for k, v in labels.items())),
         ))
     return alerts
 

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from console.model import ClusterSnapshot, Connection, ConnState, DeploymentDetail, HpaRow, PodRow
 
+from .alerts import Alert, cluster_alerts
 from .kube import KubeError, KubeTarget, KubeTransport, read_kubeconfig_target
 from .reflector import Reflector
 from .rollout import revision_history, rollout_verdict
@@ -48,6 +49,9 @@ class ClusterService(Protocol):
 
     def hpas(self) -> tuple[HpaRow, ...]:
         """Every HorizontalPodAutoscaler of the namespace."""
+
+    def alerts(self) -> list[Alert]:
+        """Alerts derived from the watched objects (OOMKilled, CrashLoopBackOff, NotReady, ...)."""
 
 
 def _describe(exc: KubeError, resource: str, namespace: str | None) -> str:
@@ -212,6 +216,19 @@ class KubeClusterService:
 
     def hpas(self) -> tuple[HpaRow, ...]:
         return tuple(sorted((hpa_row(h) for h in self._items("horizontalpodautoscalers")), key=lambda r: r.name))
+
+    def alerts(self) -> list[Alert]:
+        """Cluster-derived alerts from the watch store: the namespace's pods and Deployments, every node."""
+        return cluster_alerts(self._items("pods"), self._items("deployments"), self._items("nodes"))
+
+    @property
+    def transport(self) -> KubeTransport | None:
+        """The connection the watches use (for one-off reads such as pod logs), once connected."""
+        return self._transport
+
+    def raw(self, resource: str) -> list[dict[str, Any]]:
+        """The watched objects of one resource ("pods", "events", "replicasets", ...) as raw JSON."""
+        return self._items(resource)
 
     def pods(self) -> tuple[PodRow, ...]:
         """Every pod of the namespace (the :pods view)."""

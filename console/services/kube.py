@@ -88,8 +88,9 @@ class KubeTransport:
         await self._client.close()
 
     async def _send(self, method: str, path: str, query: list[tuple[str, Any]] | None,
-                    body: Any, timeout: Any, content_type: str = "application/json") -> Any:
-        headers = {"Accept": "application/json", "Content-Type": content_type}
+                    body: Any, timeout: Any, content_type: str = "application/json",
+                    accept: str = "application/json") -> Any:
+        headers = {"Accept": accept, "Content-Type": content_type}
         method, url, headers, body, post = await self._client.param_serialize(
             method, path, query_params=query or [], header_params=headers, body=body,
             auth_settings=["BearerToken"],
@@ -147,5 +148,29 @@ class KubeTransport:
                         yield json.loads(line)
         except (TimeoutError, OSError, aiohttp.ClientError) as exc:
             raise KubeError(0, "Unreachable", f"watch connection lost: {exc or type(exc).__name__}") from None
+        finally:
+            resp.response.release()
+
+    async def stream_text(self, path: str, query: list[tuple[str, Any]],
+                          idle_timeout: float | None = None) -> AsyncIterator[str]:
+        """Yield the lines (without the newline) of a plain-text response as they arrive — ``pods/log``,
+        also with ``follow=true``. ``idle_timeout`` None: wait for the next line for ever. Raises
+        KubeError with the API's own message (e.g. ``pods "x" not found``) or when the connection breaks."""
+        import aiohttp
+
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=REQUEST_TIMEOUT, sock_read=idle_timeout)
+        resp = await self._send("GET", path, query, None, timeout, accept="text/plain, application/json")
+        await self._raise_for_status(resp)
+        buf = b""
+        try:
+            async for chunk in resp.response.content.iter_any():
+                buf += chunk
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    yield line.rstrip(b"\r").decode(errors="replace")
+            if buf:
+                yield buf.decode(errors="replace")
+        except (TimeoutError, OSError, aiohttp.ClientError) as exc:
+            raise KubeError(0, "Unreachable", f"log stream lost: {exc or type(exc).__name__}") from None
         finally:
             resp.response.release()

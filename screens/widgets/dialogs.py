@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Group
 from rich.syntax import Syntax
 from rich.text import Text
@@ -62,6 +64,15 @@ def plan_summary(plan: ActionPlan) -> Group:
         parts.append(Text.assemble(("GPU preflight: ", "dim"), (pf.message, style)))
         if pf.alternative and not pf.ok:
             parts.append(Text.assemble(("offered instead: ", "dim"), (pf.alternative, "yellow")))
+    gate: Any = plan.compat
+    if gate is not None:
+        style = {"OK": "green", "WARN": "bold yellow", "UNKNOWN": "yellow"}.get(str(gate.level), "bold red")
+        if gate.blocked:
+            parts.append(Text("compatibility: FAIL — blocked: the new pods would crash on these nodes. "
+                              "Press f to force the rollout anyway.", style="bold red"))
+            parts += [Text(f"✕ {line}", style="bold red") for line in gate.lines() if line.startswith("FAIL")]
+        else:
+            parts.append(Text.assemble(("compatibility: ", "dim"), (gate.summary, style)))
     for warning in plan.warnings:
         parts.append(Text(f"⚠ {warning}", style="bold yellow"))
     parts.append(Text("server dry-run diff (live → after):", style="dim"))
@@ -70,7 +81,8 @@ def plan_summary(plan: ActionPlan) -> Group:
 
 
 class ConfirmDialog(ModalScreen[str | None]):
-    """Shows a planned change and asks: apply it ("apply"), take an offered alternative (its id), or not."""
+    """Shows a planned change and asks: apply it ("apply"), take an offered alternative (its id), or not.
+    When the set-image compat gate FAILs, apply is replaced by an explicit force ("force", key f)."""
 
     DEFAULT_CSS = """
     ConfirmDialog { align: center middle; }
@@ -81,11 +93,13 @@ class ConfirmDialog(ModalScreen[str | None]):
     ConfirmDialog Horizontal { height: auto; padding: 1 0 0 0; }
     ConfirmDialog Button { margin-right: 2; }
     """
-    BINDINGS = [Binding("escape,n", "cancel", "Cancel"), Binding("y", "apply", "Apply")]
+    BINDINGS = [Binding("escape,n", "cancel", "Cancel"), Binding("y", "apply", "Apply"),
+                Binding("f", "force", "Force", show=False)]
 
     def __init__(self, plan: ActionPlan) -> None:
         super().__init__()
         self.plan = plan
+        self.blocked = bool(getattr(plan.compat, "blocked", False))
 
     def compose(self) -> ComposeResult:
         plan = self.plan
@@ -94,22 +108,33 @@ class ConfirmDialog(ModalScreen[str | None]):
             with VerticalScroll():
                 yield Static(plan_summary(plan), id="plan-summary")
             with Horizontal():
-                yield Button("Apply (y)", variant="warning", id="apply")
+                if self.blocked:
+                    yield Button("Force despite FAIL (f)", variant="error", id="force")
+                else:
+                    yield Button("Apply (y)", variant="warning", id="apply")
                 for alt_id, label in plan.alternatives:
                     yield Button(label, variant="primary", id=f"alt-{alt_id}")
                 yield Button("Cancel (esc)", id="cancel")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         button = event.button.id or ""
-        if button == "apply":
-            self.dismiss("apply")
+        if button in ("apply", "force"):
+            self.dismiss(button)
         elif button.startswith("alt-"):
             self.dismiss(button[4:])
         else:
             self.dismiss(None)
 
     def action_apply(self) -> None:
+        if self.blocked:
+            self.notify("The compatibility check says FAIL: press f to force the rollout, esc to cancel.",
+                        severity="error")
+            return
         self.dismiss("apply")
+
+    def action_force(self) -> None:
+        if self.blocked:
+            self.dismiss("force")
 
     def action_cancel(self) -> None:
         self.dismiss(None)

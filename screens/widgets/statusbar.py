@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from console.model import ClusterSnapshot, ConnState
+from console.services.alert_center import AlertSummary
 
 _STATE_STYLE = {
     ConnState.CONNECTING: ("◌", "yellow"),
@@ -28,7 +29,24 @@ def age_text(seconds: float | None) -> str:
     return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m ago"
 
 
-def render_status(snap: ClusterSnapshot, now: float | None = None, readonly: bool = False) -> Text:
+def render_alerts(summary: AlertSummary | None) -> Text:
+    """The header's alert count: only when something is firing (unacknowledged) or a source is failing."""
+    text = Text()
+    if summary is None:
+        return text
+    if summary.firing:
+        style = "bold white on red" if summary.critical else "bold black on yellow"
+        crit = f", {summary.critical} critical" if summary.critical else ""
+        text.append(f" ▲ {summary.firing} firing{crit} ", style=style)
+        text.append(" ! to see", style="dim")
+    if summary.errors:
+        text.append(f"  alerts: {len(summary.errors)} source{'s' if len(summary.errors) > 1 else ''} failing",
+                    style="red")
+    return text
+
+
+def render_status(snap: ClusterSnapshot, now: float | None = None, readonly: bool = False,
+                  alerts: AlertSummary | None = None) -> Text:
     now = time.time() if now is None else now
     text = Text()
     text.append(" llmctl ", style="bold reverse")
@@ -51,6 +69,10 @@ def render_status(snap: ClusterSnapshot, now: float | None = None, readonly: boo
         last = None if conn.last_ok is None else now - conn.last_ok
         text.append(f"{conn.state.value}: {conn.message}", style=colour)
         text.append(f"  (data {age_text(last)})", style="dim")
+    badge = render_alerts(alerts)
+    if badge:
+        text.append("  ")
+        text.append_text(badge)
     return text
 
 
@@ -65,17 +87,25 @@ class StatusBar(Static):
         super().__init__("", id="status-bar")
         self._snap: ClusterSnapshot | None = None
         self._readonly = False
+        self._alerts: AlertSummary | None = None
 
     def on_mount(self) -> None:
         self.watch(self.app, "snapshot", self._on_snapshot)
+        if hasattr(self.app, "alert_summary"):
+            self.watch(self.app, "alert_summary", self._on_alerts)
         # The age of stale data must keep counting while disconnected; once a second is enough.
         self.set_interval(1.0, self._tick)
 
     def _on_snapshot(self, snap: ClusterSnapshot) -> None:
         self._snap = snap
         self._readonly = bool(getattr(self.app, "readonly", False))
-        self.update(render_status(snap, readonly=self._readonly))
+        self.update(render_status(snap, readonly=self._readonly, alerts=self._alerts))
+
+    def _on_alerts(self, summary: AlertSummary) -> None:
+        self._alerts = summary
+        if self._snap is not None:
+            self.update(render_status(self._snap, readonly=self._readonly, alerts=summary))
 
     def _tick(self) -> None:
         if self._snap is not None and self._snap.connection.state not in (ConnState.CONNECTED,):
-            self.update(render_status(self._snap, readonly=self._readonly))
+            self.update(render_status(self._snap, readonly=self._readonly, alerts=self._alerts))

@@ -363,7 +363,8 @@ async def test_follow_reports_a_failed_rollout_and_times_out(sb: SandboxThread, 
     apps.patch_namespaced_deployment(DEP, NS, {"spec": {"progressDeadlineSeconds": 30}})
     actions, _ = await connect(sb, tmp_path / "audit.jsonl")
     try:
-        await actions.apply(await actions.plan_set_image(NS, DEP, image(sb, "v2.0.0-cuda13")))
+        # The compat gate blocks this image (CUDA 13 on driver 535); forced, to get a failing rollout.
+        await actions.apply(await actions.plan_set_image(NS, DEP, image(sb, "v2.0.0-cuda13")), force=True)
         short = await actions.follow(NS, DEP, timeout=0.2)
         assert not short.done and not short.failed, "timed out: the latest verdict, still in progress"
         verdict = await actions.follow(NS, DEP, timeout=30)

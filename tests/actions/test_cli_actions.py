@@ -109,7 +109,7 @@ def test_rollout_status_history_set_image_failure_and_undo(sb: SandboxThread, tm
 
     apps.patch_namespaced_deployment(DEP, NS, {"spec": {"progressDeadlineSeconds": 30}})
     crash = sb.ctx.catalog.ref("llm/claude-inference", "v2.0.0-cuda13")
-    failed = llmctl(sb, tmp_path, "rollout", "set-image", DEP, crash, "--yes", "--timeout", "30")
+    failed = llmctl(sb, tmp_path, "rollout", "set-image", DEP, crash, "--yes", "--force", "--timeout", "30")
     assert failed.returncode == 3, (failed.stdout, failed.stderr)
     assert f'error: deployment "{DEP}" exceeded its progress deadline' in failed.stderr
     again = llmctl(sb, tmp_path, "rollout", "status", DEP, "-o", "json")

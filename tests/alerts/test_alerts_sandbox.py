@@ -96,16 +96,22 @@ PROM_ANSWER = {"status": "success", "data": {"alerts": [
                 "namespace": "llm", "pod": "claude-inference-x"},
      "annotations": {"summary": "GPU 1 on gpu-node-1 (llm/claude-inference-x) framebuffer 91% used"},
      "state": "firing", "activeAt": "2026-11-25T10:00:00Z", "value": "0.91"}]}}
+# The project's four rules are loaded, so `llmctl alerts` evaluates none of its built-in ones.
+RULES_ANSWER = {"status": "success", "data": {"groups": [{"name": "llmctl", "rules": [
+    {"type": "alerting", "name": name} for name in ("GPUFramebufferHigh", "LLMLatencyP99High", "LLMKVCacheHigh",
+                                                    "LLMQueueWaitingHigh")]}]}}
 
 
 @pytest.fixture
 def prometheus() -> Iterator[str]:
-    """A stand-in for Prometheus's ``/api/v1/alerts`` (the real one is exercised with promtool)."""
+    """A stand-in for Prometheus's ``/api/v1/alerts`` and ``/api/v1/rules`` (the real one is exercised with
+    promtool and in test_alertmanager.py)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            body = json.dumps(PROM_ANSWER).encode() if self.path == "/api/v1/alerts" else b"{}"
-            self.send_response(200 if self.path == "/api/v1/alerts" else 404)
+            answer = {"/api/v1/alerts": PROM_ANSWER, "/api/v1/rules": RULES_ANSWER}.get(self.path.split("?")[0])
+            body = json.dumps(answer).encode() if answer else b"{}"
+            self.send_response(200 if answer else 404)
             self.send_header("Content-Type", "application/json")
             self.end_headers()
             self.wfile.write(body)

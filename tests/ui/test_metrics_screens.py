@@ -20,7 +20,7 @@ from tests.ui.helpers import rows, wait_for
 from tests.ui.static_metrics import StaticMetrics
 from tests.ui.test_snapshots import StaticCluster
 
-FAST = Settings(gpu_refresh=0.2, latency_refresh=0.2)
+FAST = Settings(gpu_refresh=0.2, latency_refresh=0.2, builtin_rules=False)
 SIZE = (160, 45)
 
 
@@ -92,7 +92,8 @@ async def test_without_a_metrics_source_the_screens_say_so() -> None:
 
 async def test_refresh_stops_while_a_screen_is_hidden() -> None:
     metrics = StaticMetrics()
-    app = LlmctlApp(StaticCluster(), Settings(gpu_refresh=0.1, latency_refresh=0.1), metrics=metrics)
+    app = LlmctlApp(StaticCluster(), Settings(gpu_refresh=0.1, latency_refresh=0.1, builtin_rules=False),
+                    metrics=metrics)
     async with app.run_test(size=SIZE) as pilot:
         app.switch_mode("gpu")
         await pilot.pause(0.5)
@@ -110,7 +111,8 @@ async def test_refresh_stops_while_a_screen_is_hidden() -> None:
 
 async def test_unreachable_is_said_plainly_keeps_the_data_and_recovers() -> None:
     metrics = StaticMetrics(now=None)
-    app = LlmctlApp(StaticCluster(), Settings(gpu_refresh=0.1, latency_refresh=0.1), metrics=metrics)
+    app = LlmctlApp(StaticCluster(), Settings(gpu_refresh=0.1, latency_refresh=0.1, builtin_rules=False),
+                    metrics=metrics)
     async with app.run_test(size=SIZE) as pilot:
         app.switch_mode("gpu")
         await pilot.pause(0.1)

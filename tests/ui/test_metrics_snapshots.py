@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from console.app import LlmctlApp
+from console.config import Settings
 from tests.ui.chart_app import ChartApp
 from tests.ui.static_metrics import StaticMetrics
 from tests.ui.test_snapshots import SIZE, AllowAll, StaticCluster
@@ -32,7 +33,7 @@ def open_mode(mode: str, settle: float) -> Any:
 
 
 def make_app() -> LlmctlApp:
-    return LlmctlApp(StaticCluster(), actions=AllowAll(), metrics=StaticMetrics())
+    return LlmctlApp(StaticCluster(), Settings(builtin_rules=False), actions=AllowAll(), metrics=StaticMetrics())
 
 
 def test_gpu_screen_snapshot(snap_compare: Any) -> None:

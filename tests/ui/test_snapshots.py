@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from console.app import LlmctlApp
+from console.config import Settings
 from console.model import (
     ClusterSnapshot,
     Connection,
@@ -118,7 +119,7 @@ class AllowAll:
 
 
 def make_app() -> LlmctlApp:
-    return LlmctlApp(StaticCluster(), actions=AllowAll(), metrics=StaticMetrics())
+    return LlmctlApp(StaticCluster(), Settings(builtin_rules=False), actions=AllowAll(), metrics=StaticMetrics())
 
 
 def test_dashboard_snapshot(snap_compare: Any) -> None:

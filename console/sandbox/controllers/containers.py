@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from console.services.compat import VersionError, driver_supports
+from console.services.compat import VersionError, arch_runs, driver_supports
 
 from ..images import CatalogImage, ImageCatalog
 from .pods import ContainerView, container_id, image_id
@@ -73,17 +73,15 @@ def node_sm(node: Mapping[str, Any]) -> int | None:
 
 
 def arch_supported(arch_list: tuple[str, ...], sm: int) -> bool:
-    """SASS for exactly this GPU (sm_XY), or PTX (compute_ZW, ZW ≤ XY) the driver can JIT; an image that
-    declares no list is assumed to be built for everything."""
+    """The compat checker's rule (console.services.compat.arch_runs): a cubin for this GPU's major with a
+    minor ≤ its own, or PTX (compute_ZW, ZW ≤ XY) the driver can JIT. An image that declares no list is
+    assumed to be built for everything (the checker says UNKNOWN for it)."""
     if not arch_list:
         return True
-    for arch in arch_list:
-        kind, _, num = arch.partition("_")
-        if not num.isdigit():
-            continue
-        if (kind == "sm" and int(num) == sm) or (kind == "compute" and int(num) <= sm):
-            return True
-    return False
+    try:
+        return arch_runs(arch_list, (sm // 10, sm % 10)) is not None
+    except ValueError:
+        return True
 
 
 def _traceback(line: int, call: str, error: str) -> tuple[str, ...]:

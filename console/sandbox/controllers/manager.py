@@ -20,6 +20,7 @@ from .kubelet import Kubelet
 from .nodes import NodeLifecycle
 from .replicaset import ReplicaSetController
 from .scheduler import Scheduler
+from .volumes import VolumeBinder
 
 if TYPE_CHECKING:
     from ..context import SandboxContext
@@ -44,7 +45,7 @@ class ControllerManager:
         self.index = StoreIndex(self.ctx.store)
         classes: list[type[Controller]] = [
             NodeLifecycle, Scheduler, Kubelet, DaemonSetController, ReplicaSetController,
-            DeploymentController, HpaController,
+            DeploymentController, HpaController, VolumeBinder,
         ]
         self.controllers = [cls(self.ctx, self.index) for cls in classes]
         self._by_plural: dict[str, list[Controller]] = {}

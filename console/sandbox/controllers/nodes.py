@@ -105,6 +105,9 @@ def make_node(name: str, index: int, preset: GpuProduct, gpus: int, *, now: str,
     mem_ki = mem_gib * 1024 * 1024
     capacity = {"cpu": str(vcpus), "ephemeral-storage": "209702892Ki", "hugepages-1Gi": "0", "hugepages-2Mi": "0",
                 "memory": f"{mem_ki}Ki", "nvidia.com/gpu": str(gpus), "pods": "110"}
+    if gpus == 0:  # a CPU-only node: no GPU Feature Discovery labels, no device plugin resource
+        labels = {k: v for k, v in labels.items() if not k.startswith(("nvidia.com/", "feature.node.kubernetes.io/"))}
+        del capacity["nvidia.com/gpu"]
     allocatable = dict(capacity, cpu=f"{vcpus * 1000 - 100 - 2 * vcpus}m", memory=f"{mem_ki - 1_782_000}Ki",
                        **{"ephemeral-storage": "192188443124"})
     return {

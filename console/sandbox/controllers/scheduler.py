@@ -95,7 +95,7 @@ def filter_node(pod: Mapping[str, Any], node: Mapping[str, Any], usage: NodeUsag
         if taint.get("effect") in ("NoSchedule", "NoExecute") and not tolerates(tolerations, taint):
             return [f"node(s) had untolerated taint {{{taint.get('key')}: {taint.get('value') or ''}}}"]
     if not affinity_matches(pod, node):
-        return ["node(s) didn't match Node's node affinity/selector"]
+        return ["node(s) didn't match Pod's node affinity/selector"]
     allocatable = node.get("status", {}).get("allocatable") or {}
     reasons = []
     if usage.pods + 1 > parse_quantity(allocatable.get("pods", 110)):

@@ -1,0 +1,716 @@
+"""The incident timeline: one ordered list of what happened to a namespace or a Deployment in the last N
+minutes, built from raw Kubernetes JSON, audit-log entries and alerts. Pure functions, no I/O (the
+collector in :mod:`console.services.incident` reads the inputs).
+
+Entry kinds and where they come from:
+
+- ``alert-start`` / ``alert-end``: alert records (``since``), resolved alerts the caller knows of, and the
+  start/end of each firing series of a Prometheus ``ALERTS{alertstate="firing"}`` range query;
+- ``event``: Warning events about the objects in scope, with count and first/last time;
+- ``restart`` / ``oomkill``: a container's last termination (``lastState.terminated``) in the pods' status;
+- ``rollout``: a revision change (ReplicaSets' ``deployment.kubernetes.io/revision`` and
+  ``revision-history``, ``creationTimestamp``), with the old → new images;
+- ``scale``: the HPA's ``SuccessfulRescale`` events, the deployment controller's ``ScalingReplicaSet``
+  events that are not steps of a rollout, and applied ``llmctl scale`` audit entries;
+- ``audit``: every audit-log entry about the namespace / Deployment (dry-runs and refusals included).
+
+The same fact seen from two sources becomes one entry (the others' facts go into its ``detail``):
+
+- a ``ScalingReplicaSet`` event within a rollout (from the revision change until an older ReplicaSet
+  is scaled down to 0) is a step of that rollout, listed in the rollout's ``detail["steps"]``;
+- a ``ScalingReplicaSet`` event right after an HPA rescale is the HPA's doing: ``detail["replicasets"]``
+  of the HPA's scale entry;
+- an applied ``scale`` / ``hpa`` audit entry and the scale the cluster then made are one scale entry
+  (the event's, with ``detail["audit"]``); a scale entry from the audit log alone only when the cluster
+  showed no event for it. The audit entry itself is always kept as an ``audit`` entry: it says who asked
+  for what (and a set-image's audit entry is likewise kept next to the rollout it started);
+- a cluster-derived alert computed from the same status as another entry (CrashLoopBackOff / OOMKilled
+  from a container's last termination, FailedScheduling and NodeNotReady from the matching Warning
+  event) is merged into that entry (``detail["alerts"]``, the alert's severity) instead of an
+  ``alert-start`` entry of its own;
+- a Prometheus alert seen both as a record (``/api/v1/alerts``) and as an ``ALERTS`` series is one span.
+
+Entries are sorted by time. Kubernetes and audit timestamps have one-second resolution, so entries of
+the same second keep cause-before-effect order: audit, rollout, scale, restart / OOM kill, event, alert;
+and within one kind, the order of the input.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from .alerts import SEVERITY_ORDER, Alert, AlertTarget, parse_time, pod_deployment, target_from_labels
+
+KINDS = ("alert-start", "alert-end", "event", "restart", "oomkill", "rollout", "scale", "audit")
+# tie order for entries of the same second: cause before effect
+_RANK = {"audit": 0, "rollout": 1, "scale": 2, "restart": 3, "oomkill": 3, "event": 4, "alert-start": 5,
+         "alert-end": 6}
+REVISION = "deployment.kubernetes.io/revision"
+REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
+CHANGE_CAUSE = "kubernetes.io/change-cause"
+_SCALED = re.compile(r"Scaled (up|down) replica set (\S+) from (\d+) to (\d+)")
+_NEW_SIZE = re.compile(r"New size: (\d+)")
+_ASSIGNED = re.compile(r"Successfully assigned \S+ to (\S+)")
+TOLERANCE = timedelta(seconds=2)  # clocks and one-second timestamps
+HPA_FOLLOW = timedelta(seconds=15)  # a ReplicaSet scaled this soon after an HPA rescale is the HPA's doing
+AUDIT_FOLLOW = timedelta(seconds=30)  # the cluster's scale this soon after an audited scale is that scale
+ALERT_MATCH = timedelta(seconds=60)
+_QUIET = ("rollingUpdate", "change-cause")  # audit fields left out of an entry's summary (kept in its detail)
+
+Obj = Mapping[str, Any]
+Ref = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One thing that happened. ``ref`` says where to jump: ``("pod", ns, name)``, ``("deployment", ns,
+    name)`` (also for a ReplicaSet's events), ``("hpa", ns, name)``, ``("node", name)`` or ``("alert", name)``;
+    in a namespace's timeline, events about other kinds give ``(kind.lower(), ns, name)``."""
+
+    time: datetime
+    kind: str  # one of KINDS
+    severity: str  # critical | error | warning | info
+    target: AlertTarget
+    summary: str
+    detail: dict[str, Any] = field(default_factory=dict, hash=False)
+    ref: Ref = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"time": iso(self.time), "kind": self.kind, "severity": self.severity,
+                "target": {k: v for k, v in vars(self.target).items() if v is not None},
+                "summary": self.summary, "detail": _jsonable(self.detail), "ref": list(self.ref)}
+
+
+@dataclass(frozen=True)
+class AlertSpan:
+    """An alert that fired from ``start`` until ``end`` (None: still firing)."""
+
+    name: str
+    severity: str
+    target: AlertTarget
+    start: datetime | None
+    end: datetime | None = None
+    summary: str = ""
+    source: str = "prometheus"
+
+
+def iso(t: datetime | None) -> str | None:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if t else None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+# ---- scope ---------------------------------------------------------------------------------------------------
+
+
+def _meta(obj: Obj) -> Obj:
+    return obj.get("metadata") or {}
+
+
+def _owner(obj: Obj, kind: str) -> Obj | None:
+    return next((o for o in _meta(obj).get("ownerReferences") or [] if o.get("kind") == kind), None)
+
+
+def _revisions(rs: Obj) -> list[int]:
+    """Every revision a ReplicaSet has had: its current one and those in revision-history (an undo)."""
+    ann = _meta(rs).get("annotations") or {}
+    out = []
+    for text in [ann.get(REVISION, ""), *str(ann.get(REVISION_HISTORY, "")).split(",")]:
+        try:
+            out.append(int(text))
+        except (TypeError, ValueError):
+            continue
+    return sorted(set(out))
+
+
+@dataclass
+class Scope:
+    """What belongs to the namespace or the Deployment: its ReplicaSets, pods (also deleted ones, by
+    name), HPAs and nodes."""
+
+    namespace: str
+    deployment: str | None
+    deployments: dict[str, Obj] = field(default_factory=dict)
+    replicasets: dict[str, list[Obj]] = field(default_factory=dict)  # deployment → its ReplicaSets
+    rs_owner: dict[str, str] = field(default_factory=dict)  # ReplicaSet → deployment
+    pods: dict[str, Obj] = field(default_factory=dict)
+    hpa_target: dict[str, str] = field(default_factory=dict)  # HPA → deployment
+    nodes: set[str] = field(default_factory=set)
+
+    @classmethod
+    def build(cls, namespace: str, deployment: str | None, deployments: Iterable[Obj], replicasets: Iterable[Obj],
+              pods: Iterable[Obj], hpas: Iterable[Obj]) -> Scope:
+        scope = cls(namespace, deployment)
+        for d in deployments:
+            if _meta(d).get("namespace", namespace) == namespace:
+                scope.deployments[_meta(d).get("name", "")] = d
+        for rs in replicasets:
+            owner = _owner(rs, "Deployment")
+            if owner is None or _meta(rs).get("namespace", namespace) != namespace:
+                continue
+            live = scope.deployments.get(owner.get("name", ""))
+            if live is not None and _meta(live).get("uid") and owner.get("uid") != _meta(live).get("uid"):
+                continue  # a ReplicaSet of an older Deployment of the same name
+            if scope.wants(owner.get("name")):
+                scope.replicasets.setdefault(owner["name"], []).append(rs)
+                scope.rs_owner[_meta(rs).get("name", "")] = owner["name"]
+        for pod in pods:
+            if _meta(pod).get("namespace", namespace) == namespace and scope.wants(pod_deployment(pod)):
+                scope.pods[_meta(pod).get("name", "")] = pod
+                if (pod.get("spec") or {}).get("nodeName"):
+                    scope.nodes.add(pod["spec"]["nodeName"])
+        for hpa in hpas:
+            ref = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
+            if ref.get("kind") == "Deployment" and scope.wants(ref.get("name")):
+                scope.hpa_target[_meta(hpa).get("name", "")] = ref["name"]
+        if deployment:
+            scope.deployments = {k: v for k, v in scope.deployments.items() if k == deployment}
+        return scope
+
+    def learn_nodes(self, events: Iterable[Obj]) -> None:
+        """Add the nodes pods in scope were scheduled to (``Scheduled`` events), also of pods gone since —
+        a lost node's pods are evicted and rescheduled elsewhere, but its NotReady events still matter."""
+        for ev in events:
+            inv = ev.get("involvedObject") or {}
+            found = _ASSIGNED.search(ev.get("message") or "") if ev.get("reason") == "Scheduled" else None
+            if found and inv.get("kind") == "Pod" and (inv.get("namespace") or self.namespace) == self.namespace:
+                dep = self.pod_deployment(inv.get("name", ""))
+                if self.wants(dep) and (dep is not None or self.deployment is None):
+                    self.nodes.add(found.group(1))
+
+    def wants(self, deployment: str | None) -> bool:
+        return self.deployment is None or deployment == self.deployment
+
+    def pod_deployment(self, name: str) -> str | None:
+        """The Deployment of a pod that may be gone: by its ReplicaSet's name (``<rs>-<suffix>``)."""
+        if name in self.pods:
+            return pod_deployment(self.pods[name])
+        rs = name.rsplit("-", 1)[0]
+        if rs in self.rs_owner:
+            return self.rs_owner[rs]
+        for dep in ([self.deployment] if self.deployment else self.deployments):
+            if re.fullmatch(rf"{re.escape(dep)}-[a-z0-9]{{5,10}}-[a-z0-9]{{5}}", name):
+                return dep
+        return None
+
+    def rs_deployment(self, name: str) -> str | None:
+        if name in self.rs_owner:
+            return self.rs_owner[name]
+        for dep in ([self.deployment] if self.deployment else self.deployments):
+            if re.fullmatch(rf"{re.escape(dep)}-[a-z0-9]{{5,10}}", name):
+                return dep
+        return None
+
+    def involved(self, inv: Obj) -> tuple[AlertTarget, Ref] | None:
+        """The target and jump reference of an event's involvedObject, or None when out of scope."""
+        kind, name, ns = inv.get("kind", ""), inv.get("name", ""), inv.get("namespace") or self.namespace
+        if kind == "Node":
+            return (AlertTarget(node=name), ("node", name)) if name in self.nodes else None
+        if ns != self.namespace:
+            return None
+        if kind == "Pod":
+            dep = self.pod_deployment(name)
+            if self.deployment and dep != self.deployment:
+                return None
+            node = ((self.pods.get(name) or {}).get("spec") or {}).get("nodeName")
+            return AlertTarget(ns, dep, name, node), ("pod", ns, name)
+        if kind == "Deployment":
+            return (AlertTarget(ns, name), ("deployment", ns, name)) if self.wants(name) else None
+        if kind == "ReplicaSet":
+            dep = self.rs_deployment(name)
+            if self.deployment and dep != self.deployment:
+                return None
+            return AlertTarget(ns, dep), (("deployment", ns, dep) if dep else ("replicaset", ns, name))
+        if kind == "HorizontalPodAutoscaler":
+            if name not in self.hpa_target:
+                return None
+            return AlertTarget(ns, self.hpa_target[name]), ("hpa", ns, name)
+        if self.deployment:
+            return None
+        return AlertTarget(ns), (kind.lower(), ns, name)
+
+    def alert_in(self, target: AlertTarget) -> bool:
+        if target.namespace is None:
+            return target.node is not None and target.node in self.nodes
+        if target.namespace != self.namespace:
+            return False
+        if not self.deployment:
+            return True
+        if target.deployment:
+            return target.deployment == self.deployment
+        if target.pod:
+            return self.pod_deployment(target.pod) == self.deployment
+        return target.node is not None and target.node in self.nodes
+
+
+# ---- the builder ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Occurrence:
+    """One sighting of a ScalingReplicaSet event (an aggregated event gives its first and last)."""
+
+    time: datetime
+    deployment: str
+    replicaset: str
+    direction: str
+    old: int
+    new: int
+    message: str
+    event: Obj
+
+
+def build_timeline(*, namespace: str, deployment: str | None = None, now: datetime | None = None,
+                   minutes: float = 60, events: Iterable[Obj] = (), pods: Iterable[Obj] = (),
+                   replicasets: Iterable[Obj] = (), deployments: Iterable[Obj] = (), hpas: Iterable[Obj] = (),
+                   audit: Iterable[Obj] = (), alerts: Iterable[Alert] = (),
+                   resolved_alerts: Iterable[tuple[Alert, datetime]] = (),
+                   alert_spans: Iterable[AlertSpan] = ()) -> list[TimelineEntry]:
+    """The timeline of ``namespace`` (or its ``deployment``) over the ``minutes`` before ``now``.
+
+    Kubernetes inputs are raw JSON objects of that namespace (Lists' ``items``); node events (namespace
+    ``default``) may be among ``events``. ``audit`` are audit-log entries (``time/action/target/before/
+    after/mode/result/user``); ``alerts`` alert records (firing ones start an entry at ``since``);
+    ``resolved_alerts`` (alert, resolved at) pairs the caller saw end; ``alert_spans`` firing spans from a
+    Prometheus ``ALERTS`` range query (:func:`alert_spans_from_range`)."""
+    end = now or datetime.now(UTC)
+    start = end - timedelta(minutes=minutes)
+    events, pods = list(events), list(pods)
+    scope = Scope.build(namespace, deployment, deployments, replicasets, pods, hpas)
+    scope.learn_nodes(events)
+    audit_entries = [(t, a) for a in audit if (t := parse_time(a.get("time"))) is not None and _audit_in(scope, a)]
+
+    occurrences = _scaling_occurrences(scope, events)
+    rollouts, steps = _rollouts(scope, occurrences, audit_entries, start, end)
+    scales = _scales(scope, events, occurrences, steps, audit_entries, start, end)
+    restarts = _restarts(scope, start, end)
+    warnings = _warning_events(scope, events, start, end)
+    entries = [*_audit_entries(scope, audit_entries, start, end), *rollouts, *scales, *restarts, *warnings]
+    entries += _alert_entries(scope, entries, list(alerts), list(resolved_alerts), list(alert_spans), start, end)
+    return sort_entries(entries)
+
+
+def sort_entries(entries: Iterable[TimelineEntry]) -> list[TimelineEntry]:
+    """By time; within a second, cause before effect (see the module docstring); then input order."""
+    return sorted(entries, key=lambda e: (e.time.replace(microsecond=0), _RANK.get(e.kind, 9)))
+
+
+def _in(t: datetime | None, start: datetime, end: datetime) -> bool:
+    return t is not None and start <= t <= end + TOLERANCE
+
+
+# ---- audit ---------------------------------------------------------------------------------------------------
+
+
+def _audit_target(entry: Obj) -> tuple[str, str, str]:
+    parts = str(entry.get("target") or "").split("/")
+    return (parts[0], parts[1], parts[2]) if len(parts) == 3 else ("", "", str(entry.get("target") or ""))
+
+
+def _audit_in(scope: Scope, entry: Obj) -> bool:
+    ns, kind, name = _audit_target(entry)
+    if ns != scope.namespace:
+        return False
+    if kind == "HorizontalPodAutoscaler":
+        return scope.deployment is None or scope.hpa_target.get(name) == scope.deployment
+    return scope.wants(name) if kind == "Deployment" else scope.deployment is None
+
+
+def _changes(before: Any, after: Any, prefix: str = "") -> list[str]:
+    if not isinstance(before, Mapping) or not isinstance(after, Mapping) or not after:
+        return []
+    out = []
+    for key in after:
+        old, new = before.get(key), after.get(key)
+        if isinstance(old, Mapping) and isinstance(new, Mapping):
+            out += _changes(old, new, f"{prefix}{key}.")
+        elif old != new and key not in _QUIET:
+            out.append(f"{prefix}{key} {old} → {new}")
+    return out
+
+
+def _audit_entries(scope: Scope, entries: list[tuple[datetime, Obj]], start: datetime,
+                   end: datetime) -> list[TimelineEntry]:
+    out = []
+    for t, a in entries:
+        if not _in(t, start, end):
+            continue
+        ns, kind, name = _audit_target(a)
+        action, mode, result = a.get("action", "?"), a.get("mode", "?"), a.get("result", "?")
+        word = "hpa" if kind == "HorizontalPodAutoscaler" else kind.lower()
+        dep = scope.hpa_target.get(name) if kind == "HorizontalPodAutoscaler" else name
+        changes = "; ".join(_changes(a.get("before"), a.get("after"))) or "no change"
+        who = a.get("user") or "unknown user"
+        summary = f"{who}: {action} {word}/{name} ({changes}) — {mode}, {result}"
+        ok = result == "ok" and mode != "refused"
+        out.append(TimelineEntry(t, "audit", "info" if ok else "warning", AlertTarget(ns, dep), summary,
+                                 {k: a.get(k) for k in ("action", "mode", "result", "user", "context", "before",
+                                                        "after", "kubectl") if k in a}, (word, ns, name)))
+    return out
+
+
+# ---- rollouts and scaling ------------------------------------------------------------------------------------
+
+
+def _event_times(ev: Obj) -> tuple[datetime | None, datetime | None, int]:
+    """(first, last, count) of a core/v1 Event, also for events.k8s.io-style ones (eventTime, series)."""
+    series = ev.get("series") or {}
+    first = parse_time(ev.get("firstTimestamp")) or parse_time(ev.get("eventTime")) \
+        or parse_time(ev.get("deprecatedFirstTimestamp")) or parse_time(_meta(ev).get("creationTimestamp"))
+    last = parse_time(ev.get("lastTimestamp")) or parse_time(series.get("lastObservedTime")) \
+        or parse_time(ev.get("deprecatedLastTimestamp")) or first
+    count = int(ev.get("count") or series.get("count") or ev.get("deprecatedCount") or 1)
+    return first, last, count
+
+
+def _scaling_occurrences(scope: Scope, events: list[Obj]) -> list[_Occurrence]:
+    out = []
+    for ev in events:
+        inv = ev.get("involvedObject") or {}
+        match = _SCALED.search(ev.get("message") or "")
+        if ev.get("reason") != "ScalingReplicaSet" or inv.get("kind") != "Deployment" or not match:
+            continue
+        if (inv.get("namespace") or scope.namespace) != scope.namespace or not scope.wants(inv.get("name")):
+            continue
+        first, last, _ = _event_times(ev)
+        for t in {first, last}:
+            if t is not None:
+                out.append(_Occurrence(t, inv.get("name", ""), match.group(2), match.group(1), int(match.group(3)),
+                                       int(match.group(4)), ev.get("message", ""), ev))
+    return sorted(out, key=lambda o: o.time)
+
+
+def _images(rs: Obj) -> list[str]:
+    spec = ((rs.get("spec") or {}).get("template") or {}).get("spec") or {}
+    return [c.get("image", "") for c in spec.get("containers") or []]
+
+
+def _rollouts(scope: Scope, occurrences: list[_Occurrence], audit: list[tuple[datetime, Obj]], start: datetime,
+              end: datetime) -> tuple[list[TimelineEntry], set[int]]:
+    """Revision changes in the window, and the ids of the ScalingReplicaSet sightings that were their steps."""
+    entries: list[TimelineEntry] = []
+    steps: set[int] = set()
+    for dep, rss in scope.replicasets.items():
+        by_rev: dict[int, Obj] = {}
+        for rs in rss:
+            for number in _revisions(rs):
+                by_rev[number] = rs
+        revs = sorted(by_rev)
+        times: list[tuple[datetime | None, str]] = []
+        undos = [t for t, a in audit if a.get("action") == "undo" and a.get("mode") == "applied"
+                 and a.get("result") == "ok" and _audit_target(a)[2] == dep]
+        for i, number in enumerate(revs):
+            prev = times[-1][0] if times else None
+            prev_rs = _meta(by_rev[revs[i - 1]]).get("name") if i else None
+            times.append(_revision_time(by_rev[number], number, prev, prev_rs, occurrences, undos))
+        mine = [o for o in occurrences if o.deployment == dep]
+        for i, number in enumerate(revs):
+            t, how = times[i]
+            next_t = times[i + 1][0] if i + 1 < len(times) else None
+            rs = by_rev[number]
+            name = _meta(rs).get("name", "")
+            span = _rollout_span(mine, name, t, next_t)
+            steps.update(id(o) for o in span)
+            if t is None or not _in(t, start, end):
+                continue
+            old_rs = by_rev[revs[i - 1]] if i else None
+            entries.append(_rollout_entry(scope, dep, number, rs, revs[i - 1] if i else None, old_rs, by_rev, t, how,
+                                          span))
+    return entries, steps
+
+
+def _revision_time(rs: Obj, number: int, prev: datetime | None, prev_rs: str | None,
+                   occurrences: list[_Occurrence], undos: list[datetime]) -> tuple[datetime | None, str]:
+    """When a ReplicaSet became revision ``number``: its creation for its first revision. A later one (an
+    undo brings an old ReplicaSet back) has no timestamp of its own; the first after the previous revision
+    of: the audited undo; the ReplicaSet scaled up from 0; the previous revision's ReplicaSet scaled down;
+    the ReplicaSet scaled up at all; else (estimated) the previous revision's time."""
+    created = parse_time(_meta(rs).get("creationTimestamp"))
+    if number == _revisions(rs)[0] and created is not None and (prev is None or created >= prev - TOLERANCE):
+        return created, "created"
+    name = _meta(rs).get("name")
+    floor = prev - TOLERANCE if prev else None
+    ups = [o for o in occurrences if o.replicaset == name and o.direction == "up"]
+    clues = (("audit", undos),
+             ("scaled up from 0", [o.time for o in ups if o.old == 0]),
+             ("previous scaled down", [o.time for o in occurrences if o.replicaset == prev_rs and o.direction == "down"
+                                       and (prev is None or o.time > prev + TOLERANCE)]),
+             ("scaled up", [o.time for o in ups]))
+    for how, times in clues:
+        later = [t for t in times if floor is None or t >= floor]
+        if later:
+            return min(later), how
+    return prev, "estimated"
+
+
+def _rollout_span(occurrences: list[_Occurrence], rs_name: str, t: datetime | None,
+                  next_t: datetime | None) -> list[_Occurrence]:
+    """The ScalingReplicaSet sightings of one rollout: from its revision change until an older ReplicaSet
+    is last scaled down to 0 (or, when none is, until the next revision)."""
+    if t is None:
+        return []
+    upper = next_t - TOLERANCE if next_t else None
+    during = [o for o in occurrences if o.time >= t - TOLERANCE and (upper is None or o.time < upper)]
+    done = [o.time for o in during if o.replicaset != rs_name and o.direction == "down" and o.new == 0]
+    finish = max(done) if done else None
+    return [o for o in during if finish is None or o.time <= finish]
+
+
+def _rollout_entry(scope: Scope, dep: str, number: int, rs: Obj, old_number: int | None, old_rs: Obj | None,
+                   by_rev: Mapping[int, Obj], t: datetime, how: str, span: list[_Occurrence]) -> TimelineEntry:
+    images, old_images = _images(rs), (_images(old_rs) if old_rs is not None else [])
+    rollback_of = next((n for n, other in by_rev.items() if other is rs and n < number), None)
+    if old_rs is None:
+        what = f"revision {number}: {', '.join(images) or '?'}"
+    else:
+        changed = [f"{a} → {b}" for a, b in zip(old_images, images, strict=False) if a != b]
+        what = f"revision {old_number} → {number}: " + (", ".join(changed) or "same images (template change)")
+    if rollback_of is not None:
+        what += f" (rollback to revision {rollback_of}'s template)"
+    cause = ((_meta(rs).get("annotations") or {}).get(CHANGE_CAUSE)) or ""
+    detail = {"revision": number, "previous_revision": old_number, "replicaset": _meta(rs).get("name"),
+              "images": images, "old_images": old_images, "change_cause": cause, "rollback_of": rollback_of,
+              "time_from": how, "steps": [{"time": o.time, "message": o.message} for o in span]}
+    ns = scope.namespace
+    return TimelineEntry(t, "rollout", "info", AlertTarget(ns, dep), f"deployment/{dep} {what}", detail,
+                         ("deployment", ns, dep))
+
+
+def _scales(scope: Scope, events: list[Obj], occurrences: list[_Occurrence], steps: set[int],
+            audit: list[tuple[datetime, Obj]], start: datetime, end: datetime) -> list[TimelineEntry]:
+    ns = scope.namespace
+    hpa_entries: list[TimelineEntry] = []
+    for ev in events:
+        inv = ev.get("involvedObject") or {}
+        if ev.get("reason") != "SuccessfulRescale" or inv.get("kind") != "HorizontalPodAutoscaler":
+            continue
+        if (inv.get("namespace") or ns) != ns or inv.get("name") not in scope.hpa_target:
+            continue
+        first, last, count = _event_times(ev)
+        t = first if _in(first, start, end) else last
+        if not _in(t, start, end):
+            continue
+        name, dep = inv["name"], scope.hpa_target[inv["name"]]
+        size = _NEW_SIZE.search(ev.get("message") or "")
+        detail = {"source": "hpa", "hpa": name, "new_size": int(size.group(1)) if size else None,
+                  "message": ev.get("message", ""), "count": count, "first": first, "last": last,
+                  "replicasets": []}
+        again = f" (×{count}, last {iso(last)})" if count > 1 else ""
+        hpa_entries.append(TimelineEntry(t, "scale", "info", AlertTarget(ns, dep),
+                                         f"HPA {name} rescaled deployment/{dep}: {ev.get('message', '')}{again}",
+                                         detail, ("hpa", ns, name)))
+    manual: list[TimelineEntry] = []
+    for o in occurrences:
+        if id(o) in steps or not _in(o.time, start, end):
+            continue
+        hpa = next((e for e in hpa_entries if e.target.deployment == o.deployment
+                    and e.time - TOLERANCE <= o.time <= e.time + HPA_FOLLOW), None)
+        if hpa is not None:
+            hpa.detail["replicasets"].append({"time": o.time, "message": o.message})
+            continue
+        manual.append(TimelineEntry(o.time, "scale", "info", AlertTarget(ns, o.deployment),
+                                    f"deployment/{o.deployment}: {o.message}",
+                                    {"source": "event", "replicaset": o.replicaset, "from": o.old, "to": o.new,
+                                     "message": o.message}, ("deployment", ns, o.deployment)))
+    out = [*hpa_entries, *manual]
+    for t, a in audit:
+        if a.get("mode") != "applied" or a.get("result") != "ok" or a.get("action") not in ("scale", "hpa"):
+            continue
+        _, kind, name = _audit_target(a)
+        record = {"time": t, "user": a.get("user"), "before": a.get("before"), "after": a.get("after")}
+        match = next((i for i, e in enumerate(out) if t - TOLERANCE <= e.time <= t + AUDIT_FOLLOW
+                      and "audit" not in e.detail
+                      and ((a["action"] == "scale" and kind == "Deployment" and e.target.deployment == name)
+                           or (a["action"] == "hpa" and e.detail.get("hpa") == name))), None)
+        if match is not None:
+            e = out[match]
+            out[match] = replace(e, summary=f"{e.summary} (llmctl {a['action']} by {a.get('user') or '?'})",
+                                 detail={**e.detail, "audit": record})
+        elif a["action"] == "scale" and _in(t, start, end):
+            before = (a.get("before") or {}).get("replicas")
+            after = (a.get("after") or {}).get("replicas")
+            out.append(TimelineEntry(t, "scale", "info", AlertTarget(scope.namespace, name),
+                                     f"deployment/{name} scaled {before} → {after} by {a.get('user') or '?'} "
+                                     "(audit log; no cluster event seen)",
+                                     {"source": "audit", "from": before, "to": after, "audit": record},
+                                     ("deployment", scope.namespace, name)))
+    return out
+
+
+# ---- pods and events -----------------------------------------------------------------------------------------
+
+
+def _restarts(scope: Scope, start: datetime, end: datetime) -> list[TimelineEntry]:
+    out = []
+    for name, pod in scope.pods.items():
+        status, node = pod.get("status") or {}, (pod.get("spec") or {}).get("nodeName")
+        dep = pod_deployment(pod)
+        for cs in [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]:
+            last = (cs.get("lastState") or {}).get("terminated") or {}
+            t = parse_time(last.get("finishedAt"))
+            if not last or not _in(t, start, end):
+                continue
+            assert t is not None
+            reason, code = last.get("reason") or "Error", last.get("exitCode")
+            oom = reason == "OOMKilled"
+            waiting = ((cs.get("state") or {}).get("waiting") or {}).get("reason")
+            restarts = cs.get("restartCount") or 0
+            now = f", now {waiting}" if waiting else ""
+            what = "OOMKilled" if oom else f"exited ({reason}, exit code {code})"
+            summary = f"{name}: container {cs.get('name')} {what}; {restarts} restart{'s' * (restarts != 1)}{now}"
+            out.append(TimelineEntry(t, "oomkill" if oom else "restart", "critical" if oom else "warning",
+                                     AlertTarget(scope.namespace, dep, name, node), summary,
+                                     {"container": cs.get("name"), "reason": reason, "exit_code": code,
+                                      "restarts": restarts, "started": parse_time(last.get("startedAt")),
+                                      "finished": t, "waiting": waiting, "image": cs.get("image"), "alerts": []},
+                                     ("pod", scope.namespace, name)))
+    return out
+
+
+def _warning_events(scope: Scope, events: list[Obj], start: datetime, end: datetime) -> list[TimelineEntry]:
+    out = []
+    for ev in events:
+        if ev.get("type") != "Warning":
+            continue
+        inv = ev.get("involvedObject") or {}
+        found = scope.involved(inv)
+        if found is None:
+            continue
+        first, last, count = _event_times(ev)
+        if first is None or last is None or last < start or first > end + TOLERANCE:
+            continue
+        t = first if first >= start else last  # an event going on since before the window: its last sighting
+        target, ref = found
+        reason = ev.get("reason", "")
+        again = f" (×{count} from {iso(first)} to {iso(last)})" if count > 1 else ""
+        summary = f"{inv.get('kind')}/{inv.get('name')}: {reason}: {ev.get('message', '')}{again}"
+        out.append(TimelineEntry(t, "event", "warning", target, summary,
+                                 {"reason": reason, "message": ev.get("message", ""), "count": count, "first": first,
+                                  "last": last, "object": f"{inv.get('kind')}/{inv.get('name')}",
+                                  "source": (ev.get("source") or {}).get("component") or ev.get("reportingComponent"),
+                                  "alerts": []}, ref))
+    return out
+
+
+# ---- alerts --------------------------------------------------------------------------------------------------
+
+
+def _worse(a: str, b: str) -> str:
+    return a if SEVERITY_ORDER.get(a, 9) <= SEVERITY_ORDER.get(b, 9) else b
+
+
+def _merge_cluster_alert(entries: list[TimelineEntry], alert: Alert) -> bool:
+    """Fold a cluster-derived alert into the entry computed from the same status; True when done."""
+    if alert.since is None:
+        return False
+    since, tgt = alert.since, alert.target
+    for i, e in enumerate(entries):
+        if abs(e.time - since) > ALERT_MATCH and not (
+                e.kind == "event" and e.detail["first"] - TOLERANCE <= since <= e.detail["last"] + ALERT_MATCH):
+            continue
+        same = (alert.name == "CrashLoopBackOff" and e.kind == "restart" and e.target.pod == tgt.pod) or \
+               (alert.name == "OOMKilled" and e.kind == "oomkill" and e.target.pod == tgt.pod) or \
+               (alert.name == "FailedScheduling" and e.kind == "event" and e.detail.get("reason") == "FailedScheduling"
+                and e.target.pod == tgt.pod) or \
+               (alert.name == "NodeNotReady" and e.kind == "event" and e.detail.get("reason") == "NodeNotReady"
+                and e.target.node == tgt.node)
+        if same:
+            entries[i] = replace(e, severity=_worse(alert.severity, e.severity),
+                                 detail={**e.detail, "alerts": [*e.detail.get("alerts", []), alert.name]})
+            return True
+    return False
+
+
+def _alert_key(name: str, target: AlertTarget) -> tuple[Any, ...]:
+    return (name, target.namespace, target.deployment, target.pod, target.node, target.gpu)
+
+
+def _alert_entries(scope: Scope, entries: list[TimelineEntry], alerts: list[Alert],
+                   resolved: list[tuple[Alert, datetime]], spans: list[AlertSpan], start: datetime,
+                   end: datetime) -> list[TimelineEntry]:
+    merged: list[AlertSpan] = [s for s in spans if scope.alert_in(s.target)]
+    for alert, ended in resolved:
+        if scope.alert_in(alert.target):
+            merged.append(AlertSpan(alert.name, alert.severity, alert.target, alert.since, ended, alert.summary,
+                                    alert.source))
+    for alert in alerts:
+        if alert.state != "firing" or not scope.alert_in(alert.target):
+            continue
+        if alert.source == "cluster" and _merge_cluster_alert(entries, alert):
+            continue
+        key = _alert_key(alert.name, alert.target)
+        same = next((i for i, s in enumerate(merged) if _alert_key(s.name, s.target) == key and (
+            s.end is None or (s.start and alert.since and abs(s.start - alert.since) <= ALERT_MATCH))), None)
+        if same is not None:  # the same alert as a record and as a series: one span, the record's words
+            merged[same] = replace(merged[same], summary=alert.summary or merged[same].summary,
+                                   severity=alert.severity or merged[same].severity)
+            continue
+        merged.append(AlertSpan(alert.name, alert.severity, alert.target, alert.since, None, alert.summary,
+                                alert.source))
+    out = []
+    for s in merged:
+        base = {"alert": s.name, "source": s.source, "start": s.start, "end": s.end}
+        what = s.summary or s.name
+        if _in(s.start, start, end):
+            assert s.start is not None
+            out.append(TimelineEntry(s.start, "alert-start", s.severity, s.target,
+                                     f"alert {s.name} firing ({s.source}): {what}", base, ("alert", s.name)))
+        if _in(s.end, start, end):
+            assert s.end is not None
+            lasted = f" after {_duration(s.end - s.start)}" if s.start else ""
+            out.append(TimelineEntry(s.end, "alert-end", "info", s.target,
+                                     f"alert {s.name} resolved{lasted} ({s.source}): {what}", base, ("alert", s.name)))
+    return out
+
+
+def _duration(delta: timedelta) -> str:
+    seconds = max(int(delta.total_seconds()), 0)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def alert_spans_from_range(doc: Mapping[str, Any], step: float, end: datetime) -> list[AlertSpan]:
+    """Firing spans from a Prometheus ``query_range`` answer for ``ALERTS{alertstate="firing"}``: one per run
+    of points no more than 1.5 steps apart; a run reaching the query's ``end`` is still firing (end None).
+
+    Raises ValueError for an error answer or one of the wrong shape."""
+    if doc.get("status") != "success":
+        raise ValueError(f"Prometheus answered {doc.get('errorType', 'error')}: {doc.get('error', doc.get('status'))}")
+    data = doc.get("data") or {}
+    if not isinstance(data.get("result"), list):
+        raise ValueError("not a query_range answer: no data.result list")
+    out = []
+    last_stamp = end.timestamp()
+    for series in data["result"]:
+        labels = series.get("metric") or {}
+        stamps = sorted(float(ts) for ts, _ in series.get("values") or [])
+        runs: list[list[float]] = []
+        for ts in stamps:
+            if runs and ts - runs[-1][-1] <= 1.5 * step:
+                runs[-1].append(ts)
+            else:
+                runs.append([ts])
+        for run in runs:
+            ongoing = run[-1] >= last_stamp - 1.5 * step
+            out.append(AlertSpan(labels.get("alertname", "?"), labels.get("severity", "none"),
+                                 target_from_labels(labels), datetime.fromtimestamp(run[0], UTC),
+                                 None if ongoing else datetime.fromtimestamp(run[-1], UTC),
+                                 f"{labels.get('alertname', '?')} firing", "prometheus"))
+    return out
+
+
+def severity_max(entries: Sequence[TimelineEntry]) -> str:
+    return min((e.severity for e in entries), key=lambda s: SEVERITY_ORDER.get(s, 9), default="none")

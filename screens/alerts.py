@@ -1,0 +1,256 @@
+"""``:alerts`` (key ``!``): every source's alerts in one list, most severe and longest-standing first.
+
+Filter (``/``), acknowledge locally (``a``), silence through Alertmanager (``s``; silences listed below,
+``x`` expires the selected one), jump to the target (``enter``: Deployment, pod, node or GPU chart),
+open the incident timeline of the target (``I``), show or hide resolved alerts (``v``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Label, Static
+
+from console.services.alert_center import AlertRow, compile_filter
+from screens.dashboard import fill_table
+from screens.widgets.statusbar import StatusBar
+
+COLUMNS = ("SEVERITY", "STATE", "SOURCE", "ALERT", "TARGET", "SINCE", "ACK", "SUMMARY")
+SILENCE_COLUMNS = ("ID", "STATE", "MATCHERS", "ENDS", "BY", "COMMENT")
+SEVERITY_STYLE = {"critical": "bold white on red", "error": "bold red", "warning": "bold yellow", "info": "cyan"}
+
+
+def duration_text(seconds: float) -> str:
+    seconds = max(int(seconds), 0)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 86400}d{seconds % 86400 // 3600}h"
+
+
+def alert_cells(row: AlertRow, now: datetime) -> tuple[object, ...]:
+    a = row.alert
+    muted = row.acknowledged or bool(getattr(a, "silenced_by", ()))
+    sev = Text(f" {a.severity} ", style=SEVERITY_STYLE.get(a.severity, "dim"))
+    state_style = {"firing": "bold red", "pending": "yellow", "resolved": "green"}.get(a.state, "")
+    state = Text(a.state, style=state_style)
+    if getattr(a, "silenced_by", ()):
+        state = Text("silenced", style="dim")
+    since = f"{duration_text((now - row.since).total_seconds())} ago"
+    if row.resolved_at is not None:
+        since = f"resolved {duration_text((now - row.resolved_at).total_seconds())} ago"
+    style = "dim" if muted or a.state == "resolved" else ""
+    return (sev, state, a.source, Text(a.name, style=style or "bold"), Text(str(a.target), style=style), since,
+            "✓" if row.acknowledged else "", Text(a.summary, style=style))
+
+
+class AlertsScreen(Screen[None]):
+    BINDINGS = [
+        Binding("enter", "jump", "Go to target"),
+        Binding("a", "acknowledge", "Ack"),
+        Binding("s", "silence", "Silence"),
+        Binding("x", "expire", "Expire silence"),
+        Binding("I", "incident", "Incident view"),
+        Binding("slash", "filter", "Filter"),
+        Binding("v", "toggle_resolved", "Resolved on/off"),
+        Binding("ctrl+r", "refresh_now", "Refresh now"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.filter_text = ""
+        self.show_resolved = True
+        self._rows: dict[str, AlertRow] = {}
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar()
+        with Vertical(id="alerts"):
+            with Vertical(classes="panel", id="alerts-panel"):
+                yield Label("Alerts", classes="panel-title", id="alerts-title")
+                yield Label("", id="alerts-status", classes="panel-status")
+                yield DataTable(id="alerts-table", cursor_type="row", zebra_stripes=True)
+                yield Static("", id="alert-detail")
+            with Vertical(classes="panel", id="silences-panel"):
+                yield Label("Silences (Alertmanager)", classes="panel-title")
+                yield Label("", id="silences-status", classes="panel-status")
+                yield DataTable(id="silences", cursor_type="row", zebra_stripes=True)
+        yield Input(placeholder="filter: text or /regex/ over severity, name, target, summary (esc clears)",
+                    id="alerts-filter")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#alerts-table", DataTable).add_columns(*COLUMNS)
+        self.query_one("#silences", DataTable).add_columns(*SILENCE_COLUMNS)
+        self.query_one("#alerts-filter", Input).display = False
+        self.watch(self.app, "alert_summary", lambda _s: self.show_alerts())
+        self.watch(self.app, "silences", lambda _s: self.show_silences())
+        self.query_one("#alerts-table", DataTable).focus()
+        self.set_interval(5.0, self.show_alerts)  # "since" keeps counting
+
+    # ---- display --------------------------------------------------------------------------------
+    def show_alerts(self) -> None:
+        app: Any = self.app
+        try:
+            pattern = compile_filter(self.filter_text)
+        except ValueError as exc:
+            self.query_one("#alerts-status", Label).update(Text(str(exc), style="bold red"))
+            return
+        rows = app.alert_center.rows(pattern, resolved=self.show_resolved)
+        now = datetime.now(UTC)
+        self._rows = {r.key: r for r in rows}
+        fill_table(self.query_one("#alerts-table", DataTable), [(r.key, alert_cells(r, now)) for r in rows])
+        summary = app.alert_summary
+        title = f"Alerts — {summary.firing} firing" + (f" ({summary.critical} critical)" if summary.critical else "")
+        if summary.muted:
+            title += f", {summary.muted} acknowledged or silenced"
+        if self.filter_text:
+            title += f"  [filter: {self.filter_text}]"
+        self.query_one("#alerts-title", Label).update(title)
+        self.query_one("#alerts-status", Label).update(app.alert_sources_text())
+        self.show_detail()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "alerts-table":
+            self.show_detail()
+
+    def show_detail(self) -> None:
+        """The selected alert in full: summary, target, source, labels, silences."""
+        row = self._selected()
+        detail = self.query_one("#alert-detail", Static)
+        if row is None:
+            detail.update(Text("no alerts" if not self.filter_text else "no alert matches the filter", style="dim"))
+            return
+        a = row.alert
+        text = Text()
+        text.append(f"{a.name} ", style="bold")
+        text.append(f"({a.severity}, {a.state}, from {a.source}) ", style="dim")
+        text.append(f"on {a.target}\n")
+        text.append(a.summary or "-")
+        labels = dict(getattr(a, "labels", ()) or ())
+        if labels:
+            text.append("\nlabels: ", style="dim")
+            text.append(", ".join(f"{k}={v}" for k, v in sorted(labels.items())), style="dim")
+        if getattr(a, "silenced_by", ()):
+            text.append(f"\nsilenced by {', '.join(a.silenced_by)}", style="yellow")
+        text.append("\nenter: go to target · I: incident timeline · a: acknowledge · s: silence", style="dim")
+        detail.update(text)
+
+    def show_silences(self) -> None:
+        app: Any = self.app
+        table = self.query_one("#silences", DataTable)
+        status = self.query_one("#silences-status", Label)
+        if not app.settings_alertmanager():
+            status.update(Text("no Alertmanager configured (start with --alertmanager URL to list and create "
+                               "silences)", style="dim"))
+            table.clear()
+            return
+        silences, error = app.silences
+        if error:
+            status.update(Text(error, style="bold red"))
+        else:
+            status.update(Text(f"{len(silences)} shown", style="dim"))
+        fill_table(table, [(s.id, (s.id[:8], s.state, ", ".join(str(m) for m in s.matchers),
+                                   s.ends_at.strftime("%Y-%m-%d %H:%M") if s.ends_at else "-",
+                                   s.created_by, s.comment)) for s in silences])
+
+    def _selected(self) -> AlertRow | None:
+        table = self.query_one("#alerts-table", DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return self._rows.get(str(key))
+
+    # ---- keys -----------------------------------------------------------------------------------
+    def action_back(self) -> None:
+        if self.query_one("#alerts-filter", Input).display:
+            self._close_filter(clear=True)
+            return
+        self.app.switch_mode("dashboard")
+
+    def action_filter(self) -> None:
+        box = self.query_one("#alerts-filter", Input)
+        box.display = True
+        box.value = self.filter_text
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "alerts-filter":
+            self.filter_text = event.value
+            self.show_alerts()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "alerts-filter":
+            self._close_filter(clear=False)
+
+    def _close_filter(self, clear: bool) -> None:
+        box = self.query_one("#alerts-filter", Input)
+        if clear:
+            self.filter_text = ""
+        box.display = False
+        self.query_one("#alerts-table", DataTable).focus()
+        self.show_alerts()
+
+    def action_toggle_resolved(self) -> None:
+        self.show_resolved = not self.show_resolved
+        self.show_alerts()
+
+    def action_refresh_now(self) -> None:
+        app: Any = self.app
+        app.poll_alert_sources()
+
+    def action_acknowledge(self) -> None:
+        row = self._selected()
+        if row is None:
+            return
+        if row.resolved_at is not None:
+            self.notify("a resolved alert needs no acknowledgement", severity="warning")
+            return
+        app: Any = self.app
+        acked = app.alert_center.acknowledge(row.key)
+        app.refresh_alert_summary()
+        self.notify(f"{'acknowledged' if acked else 'no longer acknowledged'}: {row.alert.name} {row.alert.target}"
+                    " (local to this console)")
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id == "alerts-table":
+            event.stop()
+            self.action_jump()
+
+    def action_jump(self) -> None:
+        row = self._selected()
+        if row is not None:
+            app: Any = self.app
+            app.jump_to_target(row.alert.target)
+
+    def action_incident(self) -> None:
+        row = self._selected()
+        app: Any = self.app
+        target = row.alert.target if row is not None else None
+        app.show_incident(target.deployment if target else None)
+
+    def action_silence(self) -> None:
+        row = self._selected()
+        app: Any = self.app
+        if row is None:
+            self.notify("no alert selected", severity="warning")
+            return
+        app.silence_alert(row.alert)
+
+    def action_expire(self) -> None:
+        table = self.query_one("#silences", DataTable)
+        app: Any = self.app
+        if not table.row_count:
+            self.notify("no silence to expire", severity="warning")
+            return
+        silence_id = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        app.expire_silence(silence_id)

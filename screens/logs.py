@@ -1,0 +1,187 @@
+"""A pod's log (``l`` from the incident view): the last 200 lines, follow, search, the previous container.
+
+Lines come from the pods/log API through the cluster service's connection (console.services.logs);
+``f`` follows (a streaming request), ``p`` switches to the previous container's run — a crash-looping
+container's last words — ``/`` searches (text or ``/regex/``; ``n``/``N`` next and previous match).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Label, RichLog
+
+from console.services.logs import DEFAULT_LINES, LogError, SearchError, compile_pattern
+from screens.widgets.statusbar import StatusBar
+
+MAX_LINES = 5000  # kept on screen while following
+
+
+class LogsScreen(Screen[None]):
+    BINDINGS = [
+        Binding("f", "follow", "Follow on/off"),
+        Binding("p", "previous", "Previous container"),
+        Binding("slash", "search", "Search"),
+        Binding("n", "next_match(1)", "Next match"),
+        Binding("N", "next_match(-1)", "Previous match"),
+        Binding("escape", "back", "Clear search / back"),
+    ]
+
+    def __init__(self, namespace: str, pod: str, container: str | None = None, lines: int = DEFAULT_LINES) -> None:
+        super().__init__()
+        self.namespace, self.pod, self.container, self.lines = namespace, pod, container, lines
+        self.following = False
+        self.previous = False
+        self.text: list[str] = []
+        self.pattern = ""
+        self.matches: list[int] = []
+        self.match_at = -1
+        self.error: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar()
+        with Vertical(classes="panel", id="logs-panel"):
+            yield Label(f"Logs — {self.namespace}/{self.pod}", classes="panel-title", id="logs-title")
+            yield Label("reading…", id="logs-status", classes="panel-status")
+            yield RichLog(id="log", wrap=False, highlight=False, max_lines=MAX_LINES, auto_scroll=True)
+        yield Input(placeholder="search: text or /regex/ (enter keeps it, esc clears)", id="log-search")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#log-search", Input).display = False
+        self.load()
+
+    # ---- reading --------------------------------------------------------------------------------
+    @work(exclusive=True, exit_on_error=False, group="logs")
+    async def load(self) -> None:
+        from console.services.logs import tail
+
+        app: Any = self.app
+        transport = getattr(app.cluster, "transport", None)
+        self.text = []
+        self.error = None
+        self.render_log()
+        if transport is None:
+            self.error = "not connected to the cluster"
+            self.show_status()
+            return
+        try:
+            async for line in tail(transport, self.namespace, self.pod, self.container, self.lines,
+                                   follow=self.following, previous=self.previous):
+                self.text.append(line)
+                if len(self.text) > MAX_LINES:
+                    del self.text[: len(self.text) - MAX_LINES]
+                self._append(line)
+        except LogError as exc:
+            self.error = exc.message
+        self.show_status()
+
+    def _append(self, line: str) -> None:
+        log = self.query_one("#log", RichLog)
+        log.write(self._styled(line))
+        if self.pattern:
+            self._find()
+        self.show_status()
+
+    def _styled(self, line: str) -> Text:
+        text = Text(line)
+        if self.pattern:
+            try:
+                compiled = compile_pattern(self.pattern)
+            except SearchError:
+                compiled = None
+            if compiled is not None:
+                text.highlight_regex(compiled, style="bold black on yellow")
+        return text
+
+    def render_log(self) -> None:
+        log = self.query_one("#log", RichLog)
+        log.clear()
+        for line in self.text:
+            log.write(self._styled(line))
+
+    def show_status(self) -> None:
+        parts = [f"{len(self.text)} lines", "following" if self.following else "not following",
+                 "previous container" if self.previous else "current container"]
+        if self.pattern:
+            where = f"{self.match_at + 1}/{len(self.matches)}" if self.matches else "no match"
+            parts.append(f"search {self.pattern!r}: {where}")
+        status = Text(" · ".join(parts), style="dim")
+        if self.error:
+            status = Text(self.error, style="bold red")
+        self.query_one("#logs-status", Label).update(status)
+
+    # ---- keys -----------------------------------------------------------------------------------
+    def action_follow(self) -> None:
+        if self.previous:
+            self.notify("the previous container's log cannot be followed: it has ended", severity="warning")
+            return
+        self.following = not self.following
+        self.load()
+
+    def action_previous(self) -> None:
+        self.previous = not self.previous
+        if self.previous:
+            self.following = False
+        self.load()
+
+    def action_search(self) -> None:
+        box = self.query_one("#log-search", Input)
+        box.display = True
+        box.value = self.pattern
+        box.focus()
+
+    def action_back(self) -> None:
+        box = self.query_one("#log-search", Input)
+        if box.display or self.pattern:  # first esc clears the search, the next one leaves
+            box.display = False
+            self.pattern = ""
+            self.matches = []
+            self.render_log()
+            self.show_status()
+            return
+        self.app.pop_screen()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.input.display = False
+        self.pattern = event.value
+        try:
+            compile_pattern(self.pattern)
+        except SearchError as exc:
+            self.error = str(exc)
+            self.pattern = ""
+            self.show_status()
+            return
+        self.error = None
+        self.render_log()
+        self._find()
+        if self.matches:
+            self.match_at = len(self.matches) - 1  # the newest match first: that is where a crash is
+            self._scroll_to_match()
+        self.show_status()
+
+    def _find(self) -> None:
+        from console.services.logs import search
+
+        self.matches = search(self.text, self.pattern) if self.pattern else []
+        if self.match_at >= len(self.matches):
+            self.match_at = len(self.matches) - 1
+
+    def action_next_match(self, step: int) -> None:
+        if not self.matches:
+            self.notify("no match" if self.pattern else "search first (/)", severity="warning")
+            return
+        self.match_at = (self.match_at + step) % len(self.matches)
+        self._scroll_to_match()
+        self.show_status()
+
+    def _scroll_to_match(self) -> None:
+        log = self.query_one("#log", RichLog)
+        log.auto_scroll = False
+        log.scroll_to(y=max(self.matches[self.match_at] - 2, 0), animate=False)
