@@ -139,6 +139,25 @@ def test_sandbox_source_with_a_memory_leak_fires_the_framebuffer_rule() -> None:
         sandbox.stop()
 
 
+def test_sandbox_source_with_a_latency_spike_fires_the_p99_rule() -> None:
+    sandbox = start_sandbox(seed=11)
+    metrics = SandboxMetrics(sandbox)
+    try:
+        def fired() -> list:
+            serving = wait(lambda: metrics.serving("llm").value, 10, "serving figures")
+            return [a for a in evaluate([], serving, Thresholds(), namespace="llm")
+                    if a.name == "LLMLatencyP99High" and a.target.deployment == "claude-inference"]
+
+        assert fired() == [], "claude-inference serves under 500 ms at p99 (the long-prompt pool may not)"
+        assert send_fault("latency-spike", "claude-inference", sandbox.info.kubeconfig) == 0
+        [alert] = wait(fired, 30, "LLMLatencyP99High from the sandbox's figures")
+        assert alert.target == AlertTarget(namespace="llm", deployment="claude-inference")
+        assert alert.severity == "critical" and "p99 latency" in alert.summary
+    finally:
+        metrics.close()
+        sandbox.stop()
+
+
 def test_llmctl_alerts_on_the_sandbox_evaluates_the_builtin_rules(tmp_path: Path) -> None:
     """``llmctl alerts --sandbox`` reads the simulation's figures; thresholds from the environment (a 1 %
     framebuffer line makes every held GPU fire; the others are set out of reach)."""
