@@ -207,7 +207,7 @@ class LlmctlApp(AlertsAppMixin, App[None]):
                 self.call_after_refresh(lambda: self.screen.query_one(f"#{focus}").focus())
         else:
             self.notify(f"unknown command :{word} (try :deploy, :pods, :nodes, :hpa, :builds, :gpu, :latency, "
-                        ":alerts, :compat, :help, :quit)", severity="error")
+                        ":alerts, :incident [DEPLOYMENT], :compat, :help, :quit)", severity="error")
 
     def action_help(self) -> None:
         rows: list[tuple[str, str]] = []
