@@ -9,9 +9,6 @@ alert run while it grows, and :meth:`AlertStack.wait_for_alert` waits only for w
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -25,57 +22,27 @@ from console.paths import manifests_dir
 from console.sandbox.faultcli import send_fault
 from console.sandbox.server import SandboxThread
 from tests.conftest import need_tool, start_sandbox
-from tests.metrics.prom import PrometheusServer, free_port
+from tests.metrics.prom import PrometheusServer, ServerProcess
 
 RULE_FOR = "2s"  # the test copy of the rules waits this long instead of the manifests' 2m / 5m
 
 
-class AlertmanagerServer:
-    """``prometheus-alertmanager`` in its own session, its own config and storage; no cluster gossip port."""
+class AlertmanagerServer(ServerProcess):
+    """``prometheus-alertmanager`` with its own config and storage; no cluster gossip port."""
+
+    name = "alertmanager"
 
     def __init__(self, binary: str, workdir: Path, group_wait: str = "1s") -> None:
-        self.binary = binary
-        self.workdir = workdir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(binary, workdir)
         self.config = workdir / "alertmanager.yml"
         self.config.write_text(
             "route:\n  receiver: blackhole\n"
             f"  group_wait: {group_wait}\n  group_interval: {group_wait}\n  repeat_interval: 1h\n"
             "receivers:\n  - name: blackhole\n")
-        self._proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 15.0) -> None:
-        log_path = self.workdir / "alertmanager.log"
-        log = open(log_path, "ab")  # noqa: SIM115 - handed to the child
-        self._proc = subprocess.Popen(
-            [self.binary, f"--config.file={self.config}", f"--storage.path={self.workdir / 'data'}",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address="],
-            stdout=log, stderr=log, start_new_session=True)
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise RuntimeError(f"alertmanager exited: {log_path.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as resp:
-                    if resp.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.05)
-        raise TimeoutError("alertmanager did not become ready")
-
-    def stop(self) -> None:
-        if self._proc is None:
-            return
-        if self._proc.poll() is None:
-            os.killpg(self._proc.pid, signal.SIGTERM)
-            try:
-                self._proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self._proc.pid, signal.SIGKILL)
-                self._proc.wait(5)
-        self._proc = None
+    def command(self) -> list[str]:
+        return [self.binary, f"--config.file={self.config}", f"--storage.path={self.workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address="]
 
 
 def shortened_rules(dest: Path, for_: str = RULE_FOR) -> Path:

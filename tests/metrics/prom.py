@@ -28,37 +28,38 @@ def scrape_config(targets: dict[str, str], interval: str = "1s") -> str:
             f"  evaluation_interval: {interval}\nscrape_configs:\n{jobs}")
 
 
-class PrometheusServer:
-    """``prometheus`` in its own session with a temp config and TSDB; :meth:`stop` / :meth:`start` keep both,
-    so a restart comes back on the same port with its data, as a restarted server does."""
+class ServerProcess:
+    """A server binary in its own session (its log in ``workdir``), ready when ``GET /-/ready`` answers 200;
+    :meth:`stop` sends SIGTERM to its process group (SIGKILL after 10 s). Subclasses give :meth:`command`."""
 
-    def __init__(self, binary: str, workdir: Path, targets: dict[str, str], interval: str = "1s") -> None:
+    name = "server"
+
+    def __init__(self, binary: str, workdir: Path) -> None:
         self.binary = binary
         self.workdir = workdir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.config = workdir / "prometheus.yml"
-        self.config.write_text(scrape_config(targets, interval))
         self._proc: subprocess.Popen[bytes] | None = None
 
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
     def start(self, timeout: float = 15.0) -> None:
-        log = open(self.workdir / "prometheus.log", "ab")  # noqa: SIM115 - handed to the child
-        self._proc = subprocess.Popen(
-            [self.binary, f"--config.file={self.config}", f"--storage.tsdb.path={self.workdir / 'data'}",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--web.enable-lifecycle"],
-            stdout=log, stderr=log, start_new_session=True)
+        log_path = self.workdir / f"{self.name}.log"
+        log = open(log_path, "ab")  # noqa: SIM115 - handed to the child
+        self._proc = subprocess.Popen(self.command(), stdout=log, stderr=log, start_new_session=True)
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                raise RuntimeError(f"prometheus exited: {(self.workdir / 'prometheus.log').read_text()[-2000:]}")
+                raise RuntimeError(f"{self.name} exited: {log_path.read_text()[-2000:]}")
             try:
                 with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as resp:
                     if resp.status == 200:
                         return
             except OSError:
                 time.sleep(0.05)
-        raise TimeoutError("prometheus did not become ready")
+        raise TimeoutError(f"{self.name} did not become ready")
 
     def stop(self) -> None:
         if self._proc is None:
@@ -71,6 +72,22 @@ class PrometheusServer:
                 os.killpg(self._proc.pid, signal.SIGKILL)
                 self._proc.wait(5)
         self._proc = None
+
+
+class PrometheusServer(ServerProcess):
+    """``prometheus`` with a temp config and TSDB; :meth:`stop` / :meth:`start` keep both, so a restart comes
+    back on the same port with its data, as a restarted server does."""
+
+    name = "prometheus"
+
+    def __init__(self, binary: str, workdir: Path, targets: dict[str, str], interval: str = "1s") -> None:
+        super().__init__(binary, workdir)
+        self.config = workdir / "prometheus.yml"
+        self.config.write_text(scrape_config(targets, interval))
+
+    def command(self) -> list[str]:
+        return [self.binary, f"--config.file={self.config}", f"--storage.tsdb.path={self.workdir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}", "--web.enable-lifecycle"]
 
     def requests_served(self, *handlers: str) -> float:
         """Prometheus's own count of API requests by handler (from its /metrics; it need not scrape itself)."""
