@@ -34,6 +34,7 @@ class AlertsAppMixin:
         self._alertmanager: Any = None
         self._builtin_state: Any = None
         self._alerts_started = False
+        self.prometheus_rules: set[str] | str | None = None  # Prometheus's alert rule names (or the read error)
 
     # ---- sources --------------------------------------------------------------------------------
     def settings_alertmanager(self) -> str | None:
@@ -101,9 +102,17 @@ class AlertsAppMixin:
     def poll_alert_sources(self) -> None:
         """Read every configured remote source once (worker thread); results go to the UI thread."""
         app: Any = self
+        from console.services import builtin_rules as rules
+
         results: list[tuple[str, list[Alert] | None, str | None]] = []
+        defined: set[str] | str = set()  # the alert rules Prometheus defines, or why they could not be read
         if app.settings.prometheus_url:
             results.append(("prometheus", *self._read_prometheus()))
+            try:
+                defined = rules.covered_by_prometheus(app.settings)
+            except ValueError as exc:
+                defined = str(exc)
+            self.prometheus_rules = defined
         manager = self.get_alertmanager()
         silences: tuple[list[Any], str | None] | None = None
         if manager is not None:
@@ -114,7 +123,7 @@ class AlertsAppMixin:
                 results.append(("alertmanager", None, str(exc)))
                 silences = ([], str(exc))
         if app.metrics is not None and app.settings.builtin_rules:
-            results.append(("builtin", *self._read_builtin()))
+            results.append(("builtin", *self._read_builtin(defined)))
         app.call_from_thread(self._apply_polled, results, silences)
 
     def _read_prometheus(self) -> tuple[list[Alert] | None, str | None]:
@@ -129,7 +138,7 @@ class AlertsAppMixin:
             reason = getattr(exc, "reason", None) or exc
             return None, f"Prometheus unreachable at {public_url(app.settings.prometheus_url)}: {reason}"
 
-    def _read_builtin(self) -> tuple[list[Alert] | None, str | None]:
+    def _read_builtin(self, covered: set[str] | str) -> tuple[list[Alert] | None, str | None]:
         from console.services import builtin_rules as rules
         from console.services.metrics import ErrorKind
 
@@ -137,10 +146,8 @@ class AlertsAppMixin:
         s = app.settings
         if self._builtin_state is None:
             self._builtin_state = rules.BuiltinRuleState()
-        try:
-            covered = rules.covered_by_prometheus(s)
-        except ValueError as exc:
-            return None, f"built-in rules: {exc}"
+        if isinstance(covered, str):  # unknown coverage: say so rather than double-report
+            return None, f"built-in rules: {covered}"
         wanted = set(rules.RULES) - covered
         if not wanted:
             return [], None
@@ -187,6 +194,9 @@ class AlertsAppMixin:
                 text.append(f"{name}: reading…", style="yellow")
             elif group == "cluster":
                 text.append(f"{name} ✓ (live, from the watches)", style="green")
+            elif group == "prometheus" and isinstance(self.prometheus_rules, set):
+                text.append(f"{name} ✓ {int((now - updated).total_seconds())}s ago "
+                            f"({len(self.prometheus_rules)} alert rules defined)", style="green")
             else:
                 text.append(f"{name} ✓ {int((now - updated).total_seconds())}s ago", style="green")
         return text

@@ -222,7 +222,7 @@ async def test_silence_from_the_panel_reaches_alertmanager_and_expires(alert_sta
         assert not [r for r in rows(table) if FB in r[3] and r[2] == "prometheus" and r[1] == "firing"], \
             "Prometheus's copy of an alert Alertmanager shows is not listed twice"
         status = str(app.screen.query_one("#alerts-status").render())
-        assert "Prometheus ✓" in status and "Alertmanager ✓" in status
+        assert "Prometheus ✓" in status and "alert rules defined" in status and "Alertmanager ✓" in status
 
         index = next(i for i, r in enumerate(rows(table)) if FB in r[3] and r[2] == "alertmanager")
         table.move_cursor(row=index)
