@@ -95,7 +95,14 @@ class AlertsScreen(Screen[None]):
         self.watch(self.app, "alert_summary", lambda _s: self.show_alerts())
         self.watch(self.app, "silences", lambda _s: self.show_silences())
         self.query_one("#alerts-table", DataTable).focus()
-        self.set_interval(5.0, self.show_alerts)  # "since" keeps counting
+        self._ticker = self.set_interval(5.0, self.show_alerts)  # "since" keeps counting, while shown
+
+    def on_screen_suspend(self) -> None:
+        self._ticker.pause()
+
+    def on_screen_resume(self) -> None:
+        self._ticker.resume()
+        self.show_alerts()
 
     # ---- display --------------------------------------------------------------------------------
     def show_alerts(self) -> None:

@@ -112,8 +112,16 @@ class IncidentScreen(ActionsMixin, Screen[None]):
         self.watch(app, "snapshot", lambda _s: self.rebuild())
         self.watch(app, "alert_summary", lambda _s: self.rebuild())
         self.query_one("#timeline", DataTable).focus()
+        self._ticker = self.set_interval(10.0, self.rebuild, pause=self.frozen_now is not None)
+        # (the window slides and ages count even when nothing happens; paused while another screen is on top)
+
+    def on_screen_suspend(self) -> None:
+        self._ticker.pause()
+
+    def on_screen_resume(self) -> None:
         if self.frozen_now is None:
-            self.set_interval(10.0, self.rebuild)  # the window slides and ages count even when nothing happens
+            self._ticker.resume()
+        self.rebuild()
 
     # ---- data -----------------------------------------------------------------------------------
     def now(self) -> datetime:
