@@ -198,10 +198,11 @@ async def self_subject_rules_review(request: web.Request) -> web.Response:
     """What the calling user may do in a namespace (``kubectl auth can-i --list``)."""
     body = await read_object(request)
     user: User = request[USER]
-    verbs = sorted(user.verbs)
-    rules = [{"verbs": verbs, "apiGroups": ["*"], "resources": ["*"]},
-             {"verbs": ["create"], "apiGroups": ["authorization.k8s.io"],
-              "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"]}]
+    namespace = (body.get("spec") or {}).get("namespace") or None
+    verbs = sorted(user.verbs) if user.namespaces is None or namespace in user.namespaces else []
+    rules = [{"verbs": verbs, "apiGroups": ["*"], "resources": ["*"]}] if verbs else []
+    rules.append({"verbs": ["create"], "apiGroups": ["authorization.k8s.io"],
+                  "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"]})
     status = {"resourceRules": rules, "nonResourceRules": [{"verbs": ["get"], "nonResourceURLs": ["*"]}],
               "incomplete": False}
     return json_response({"kind": "SelfSubjectRulesReview", "apiVersion": "authorization.k8s.io/v1",

@@ -1,9 +1,11 @@
 """Who is calling the sandbox API and what they may do: bearer tokens → users → allowed verbs.
 
-Two users, like a cluster with RBAC set up for an operator and a read-only observer: the admin may
-do anything, the viewer only ``get``/``list``/``watch`` (so the console can show what a read-only
-person sees: 403 Forbidden with the API server's own wording). Tokens are random per sandbox run
-and never logged.
+Three users, like a cluster with RBAC set up for an administrator, a read-only observer and a team:
+the admin may do anything; the viewer only ``get``/``list``/``watch`` (so the console can show what a
+read-only person sees: 403 Forbidden with the API server's own wording); the operator may do anything
+inside namespace ``llm`` and nothing outside it — no nodes, no cluster-wide pod list — as a team with a
+RoleBinding to ``edit`` in its own namespace. Every user may ask what it may do (access reviews).
+Tokens are random per sandbox run and never logged.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from .errors import ApiError
 
 ADMIN = "sandbox-admin"
 VIEWER = "sandbox-viewer"
+OPERATOR = "sandbox-llm-operator"
+OPERATOR_NAMESPACE = "llm"
+USERS = (ADMIN, VIEWER, OPERATOR)
 READ_VERBS = frozenset({"get", "list", "watch"})
 ALL_VERBS = frozenset({"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"})
 # The sandbox's own endpoints (faults) live in this pseudo API group: admin only.
@@ -27,10 +32,11 @@ class User:
     name: str
     groups: tuple[str, ...]
     verbs: frozenset[str]
+    namespaces: frozenset[str] | None = None  # None: cluster-wide; else only inside these namespaces
 
     @property
     def is_admin(self) -> bool:
-        return self.verbs >= ALL_VERBS
+        return self.verbs >= ALL_VERBS and self.namespaces is None
 
 
 class Authenticator:
@@ -41,12 +47,15 @@ class Authenticator:
         self._by_name = {u.name: t for t, u in self._tokens.items()}
 
     @classmethod
-    def create(cls, admin_token: str | None = None, viewer_token: str | None = None) -> Authenticator:
-        """Tokens for the admin and the viewer: fresh random ones unless given (a restarted sandbox
-        keeps the credentials of its kubeconfig, so clients reconnect as on a real cluster)."""
+    def create(cls, admin_token: str | None = None, viewer_token: str | None = None,
+               operator_token: str | None = None) -> Authenticator:
+        """Tokens for the admin, the viewer and the operator: fresh random ones unless given (a restarted
+        sandbox keeps the credentials of its kubeconfig, so clients reconnect as on a real cluster)."""
         admin = User(ADMIN, ("system:masters", "system:authenticated"), ALL_VERBS)
         viewer = User(VIEWER, ("system:authenticated",), READ_VERBS)
-        return cls({admin_token or secrets.token_urlsafe(32): admin, viewer_token or secrets.token_urlsafe(32): viewer})
+        operator = User(OPERATOR, ("system:authenticated",), ALL_VERBS, frozenset({OPERATOR_NAMESPACE}))
+        return cls({admin_token or secrets.token_urlsafe(32): admin, viewer_token or secrets.token_urlsafe(32): viewer,
+                    operator_token or secrets.token_urlsafe(32): operator})
 
     def __repr__(self) -> str:  # never show tokens, even in a traceback or debugger
         return f"Authenticator(users={sorted(self._by_name)})"
@@ -87,16 +96,23 @@ class Authenticator:
         subresource: str | None = None,
         group: str = "",
     ) -> bool:
-        """Whether ``user`` may ``verb`` the resource (namespace and subresource do not matter here,
-        but are part of the question so a finer policy can be added without changing callers)."""
+        """Whether ``user`` may ``verb`` the resource: by verb, and for a namespace-bound user only inside
+        its namespaces (a cluster-scoped or all-namespaces request is outside). Subresources follow
+        their resource."""
         if group == SANDBOX_GROUP:
             return user.is_admin
+        if group == "authorization.k8s.io" and resource in ("selfsubjectaccessreviews", "selfsubjectrulesreviews"):
+            return verb == "create"  # system:basic-user: everyone may ask
+        if user.namespaces is not None and namespace not in user.namespaces:
+            return False
         return verb in user.verbs
 
     def reason(self, user: User, verb: str, allowed: bool) -> str:
         """The ``status.reason`` of an access review, worded like the RBAC authorizer's."""
         if not allowed:
             return ""
+        if user.namespaces is not None:
+            return f'RBAC: allowed by RoleBinding "{user.name}" of ClusterRole "edit" to User "{user.name}"'
         role = "cluster-admin" if user.is_admin else "view"
         return f'RBAC: allowed by ClusterRoleBinding "{user.name}" of ClusterRole "{role}" to User "{user.name}"'
 

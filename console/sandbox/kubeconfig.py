@@ -13,14 +13,15 @@ from typing import Any
 
 import yaml
 
-from .auth import ADMIN, VIEWER, Authenticator
+from .auth import ADMIN, OPERATOR, USERS, VIEWER, Authenticator
 
 CLUSTER = "sandbox"
 NAMESPACE = "llm"
 
 
 def kubeconfig_dict(api_url: str, auth: Authenticator, ca_pem: bytes | None = None) -> dict[str, Any]:
-    """The kubeconfig as data: one cluster, an admin context (current) and a read-only viewer context.
+    """The kubeconfig as data: one cluster, an admin context (current), a read-only viewer context and an
+    operator context bound to namespace ``llm``.
 
     ``ca_pem``: the certificate to trust when ``api_url`` is https (the sandbox's self-signed one).
     """
@@ -28,7 +29,7 @@ def kubeconfig_dict(api_url: str, auth: Authenticator, ca_pem: bytes | None = No
     if ca_pem:
         cluster["certificate-authority-data"] = base64.b64encode(ca_pem).decode()
     contexts, users = [], []
-    for user in (ADMIN, VIEWER):
+    for user in USERS:
         contexts.append({"name": user, "context": {"cluster": CLUSTER, "user": user, "namespace": NAMESPACE}})
         users.append({"name": user, "user": {"token": auth.token_for(user)}})
     return {
@@ -67,4 +68,4 @@ def read_credentials(path: str | os.PathLike[str]) -> Authenticator | None:
         return None
     if not (tokens.get(ADMIN) and tokens.get(VIEWER)):
         return None
-    return Authenticator.create(tokens[ADMIN], tokens[VIEWER])
+    return Authenticator.create(tokens[ADMIN], tokens[VIEWER], tokens.get(OPERATOR))

@@ -47,16 +47,17 @@ def test_access_reviews_answer_for_the_caller(k8s_viewer: k8s.ApiClient, k8s_adm
     assert admin.allowed is True and "cluster-admin" in admin.reason
 
 
-def test_kubeconfig_has_two_contexts_and_is_private(api_server: ApiServer, tmp_path) -> None:
+def test_kubeconfig_has_three_contexts_and_is_private(api_server: ApiServer, tmp_path) -> None:
     path = write_kubeconfig(tmp_path / "sub" / "kubeconfig", api_server.url, api_server.auth)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     doc = yaml.safe_load(path.read_text())
     assert doc["current-context"] == "sandbox-admin"
     assert {c["name"]: c["context"]["namespace"] for c in doc["contexts"]} == \
-        {"sandbox-admin": "llm", "sandbox-viewer": "llm"}
+        {"sandbox-admin": "llm", "sandbox-viewer": "llm", "sandbox-llm-operator": "llm"}
     assert [c["name"] for c in doc["clusters"]] == ["sandbox"]
     tokens = {u["name"]: u["user"]["token"] for u in doc["users"]}
-    assert tokens == {"sandbox-admin": api_server.auth.admin_token, "sandbox-viewer": api_server.auth.viewer_token}
+    assert tokens == {"sandbox-admin": api_server.auth.admin_token, "sandbox-viewer": api_server.auth.viewer_token,
+                      "sandbox-llm-operator": api_server.auth.token_for("sandbox-llm-operator")}
     path.chmod(0o644)
     write_kubeconfig(path, api_server.url, api_server.auth)  # rewriting tightens an existing file
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
