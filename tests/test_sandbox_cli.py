@@ -32,7 +32,7 @@ def test_sandbox_command_end_to_end(tmp_path: Path) -> None:
         kc = yaml.safe_load(kubeconfig.read_text())
         assert {c["name"] for c in kc["contexts"]} == {"sandbox-admin", "sandbox-viewer", "sandbox-llm-operator"}
         tokens = [u["user"]["token"] for u in kc["users"]]
-        assert len(set(tokens)) == 2
+        assert len(set(tokens)) == 3
         assert not any(t in line for t in tokens), "the ready line must not carry a token"
         assert oct(kubeconfig.stat().st_mode & 0o777) == "0o600"
 
