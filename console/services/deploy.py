@@ -31,11 +31,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from console.model import RolloutVerdict
 
 from . import deploy_diff as dd
 from .actions_reads import ClusterReads
@@ -50,159 +47,38 @@ from .deploy_checks import (
     node_facts,
 )
 from .deploy_progress import STEPS, DeployProgress, ProgressStore
+from .deploy_reports import (
+    ApplyReport,
+    DeployError,
+    DeployPlan,
+    ObjectPlan,
+    ObjectResult,
+    PodReport,
+    PreflightReport,
+    RolloutReport,
+    VerifyReport,
+    exit_code,
+)
+from .deploy_watch import RolloutSteps
 from .kube import KubeError, KubeTarget, KubeTransport, read_kubeconfig_target
-from .manifests import CONTAINER, Rendered, RenderedObject, alert_groups, render
+from .manifests import CONTAINER, Rendered, RenderedObject, render
 from .manifests_values import NodeFacts, Values
-from .pods import cold_start_seconds, pod_status, pod_why
-from .rollout import rollout_verdict
-from .validate import EXIT_FAILED, EXIT_ROLLOUT_FAILED, EXIT_USAGE
+from .validate import EXIT_FAILED, EXIT_USAGE
 
 MERGE_PATCH = "application/merge-patch+json"
-POLL_S = 0.5
 
 __all__ = [
     "STEPS", "ApplyReport", "Check", "DeployEngine", "DeployError", "DeployPlan", "DeployProgress", "ObjectPlan",
     "ObjectResult", "PodReport", "PreflightReport", "ProgressStore", "RolloutReport", "Status", "VerifyReport",
+    "exit_code",
 ]
-
-
-class DeployError(Exception):
-    """A step that cannot go on; ``code`` is the CLI's exit code (1 failed/refused, 2 invalid, 3 rollout failed)."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-# ---- reports --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class PreflightReport:
-    checks: tuple[Check, ...]
-    facts: NodeFacts = field(default_factory=NodeFacts)
-    local_registry: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return not any(c.status is Status.FAIL for c in self.checks)
-
-    @property
-    def failures(self) -> list[Check]:
-        return [c for c in self.checks if c.status is Status.FAIL]
-
-
-@dataclass(frozen=True)
-class ObjectPlan:
-    """One rendered object against the cluster. ``state``: new | changed | unchanged | kept."""
-
-    obj: RenderedObject
-    state: str
-    diff: str = ""
-    changed: tuple[str, ...] = ()
-    note: str = ""
-    live: dict[str, Any] | None = field(default=None, repr=False, compare=False)
-    ignored: tuple[tuple[str, ...], ...] = ()
-
-    @property
-    def ref(self) -> str:
-        return self.obj.ref
-
-    @property
-    def kind(self) -> str:
-        return self.obj.kind
-
-    @property
-    def is_change(self) -> bool:
-        return self.state in ("new", "changed")
-
-
-@dataclass(frozen=True)
-class DeployPlan:
-    namespace: str
-    objects: tuple[ObjectPlan, ...]
-
-    @property
-    def changes(self) -> list[ObjectPlan]:
-        return [o for o in self.objects if o.is_change]
-
-    @property
-    def namespace_new(self) -> bool:
-        return any(o.kind == "Namespace" and o.state == "new" for o in self.objects)
-
-    def summary(self) -> str:
-        counts = {s: sum(o.state == s for o in self.objects) for s in ("new", "changed", "unchanged", "kept")}
-        if not self.changes:
-            return f"no changes: {len(self.objects)} objects match the values"
-        parts = [f"{counts['new']} to create", f"{counts['changed']} to change", f"{counts['unchanged']} unchanged"]
-        if counts["kept"]:
-            parts.append(f"{counts['kept']} kept as they are")
-        return ", ".join(parts)
-
-
-@dataclass(frozen=True)
-class ObjectResult:
-    ref: str
-    state: str
-    ok: bool
-    message: str
-    checked: bool = True  # False: the server could not check it (dry-run into a namespace not yet created)
-
-
-@dataclass(frozen=True)
-class ApplyReport:
-    mode: str  # dry-run | applied
-    ok: bool
-    results: tuple[ObjectResult, ...]
-    message: str
-    rolled_back: tuple[str, ...] = ()
-
-    @property
-    def failures(self) -> list[ObjectResult]:
-        return [r for r in self.results if not r.ok]
-
-
-@dataclass(frozen=True)
-class PodReport:
-    deployment: str
-    name: str
-    status: str  # kubectl's STATUS column
-    ready: bool
-    node: str
-    cold_start_s: float | None  # creation to Ready, once Ready
-    why: str  # the scheduler's message, a waiting reason, the last crash
-
-
-@dataclass(frozen=True)
-class RolloutReport:
-    verdicts: tuple[tuple[str, RolloutVerdict], ...]
-    pods: tuple[PodReport, ...] = ()
-    scheduling: tuple[str, ...] = ()  # distinct FailedScheduling messages
-    timed_out: bool = False
-
-    @property
-    def done(self) -> bool:
-        return bool(self.verdicts) and all(v.done for _, v in self.verdicts)
-
-    @property
-    def failed(self) -> bool:
-        return any(v.failed for _, v in self.verdicts)
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    checks: tuple[Check, ...]
-
-    @property
-    def ok(self) -> bool:
-        return not any(c.status is Status.FAIL for c in self.checks)
-
 
 # ---- the engine -----------------------------------------------------------------------------------------
 MetricsReader = Callable[[str], Any]  # namespace → MetricsResult[tuple[ServingStats, ...]]
 RulesReader = Callable[[], Mapping[str, Any]]  # → Prometheus /api/v1/rules answer
 
 
-class DeployEngine(ClusterReads):
+class DeployEngine(RolloutSteps, ClusterReads):
     """The deploy steps for one kube context (see the module docstring)."""
 
     def __init__(self, transport: KubeTransport, target: KubeTarget, audit: AuditLog, *, readonly: bool = False,
@@ -568,135 +444,3 @@ class DeployEngine(ClusterReads):
                 if exc.code != 404:
                     self._audit(op, "applied", self._reason(exc, "delete", op.obj), action="deploy-rollback")
         return tuple(gone)
-
-    # ---- rollout --------------------------------------------------------------------------------------
-    async def rollout_snapshot(self, rendered: Rendered) -> RolloutReport:
-        """The Deployments' verdicts and their pods, once."""
-        ns = rendered.values.namespace
-        verdicts, pods, scheduling = [], [], []
-        for obj in rendered.by_kind("Deployment"):
-            try:
-                live = await self.transport.get(obj.path())
-            except KubeError as exc:
-                raise self._deploy_error(exc, "get", obj) from None
-            verdicts.append((obj.name, rollout_verdict(live)))
-            labels = ((live.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-            selector = ",".join(f"{k}={v}" for k, v in labels.items())
-            try:
-                listed = await self._list(f"/api/v1/namespaces/{ns}/pods", [("labelSelector", selector)])
-            except KubeError:
-                listed = []
-            for pod in sorted(listed, key=lambda p: p["metadata"]["name"]):
-                if (pod.get("metadata") or {}).get("deletionTimestamp"):
-                    continue
-                status, ready, _, _ = pod_status(pod)
-                why = pod_why(pod)
-                conditions = (pod.get("status") or {}).get("conditions") or []
-                unschedulable = any(c.get("type") == "PodScheduled" and c.get("status") == "False" for c in conditions)
-                if unschedulable and why and why not in scheduling:
-                    scheduling.append(why)
-                total = len((pod.get("spec") or {}).get("containers") or [])
-                pods.append(PodReport(obj.name, pod["metadata"]["name"], status, ready == total and total > 0,
-                                      (pod.get("spec") or {}).get("nodeName") or "", cold_start_seconds(pod), why))
-        return RolloutReport(tuple(verdicts), tuple(pods), tuple(scheduling))
-
-    async def watch(self, rendered: Rendered, timeout: float = 600.0,
-                    on_update: Callable[[RolloutReport], None] | None = None) -> RolloutReport:
-        """Follow the rollout until every Deployment is rolled out, one fails, or ``timeout`` seconds pass."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        last: RolloutReport | None = None
-        while True:
-            report = await self.rollout_snapshot(rendered)
-            if report != last and on_update is not None:
-                on_update(report)
-            last = report
-            if report.done or report.failed:
-                return report
-            if loop.time() >= deadline:
-                return RolloutReport(report.verdicts, report.pods, report.scheduling, timed_out=True)
-            await asyncio.sleep(POLL_S)
-
-    # ---- verify ---------------------------------------------------------------------------------------
-    async def verify(self, rendered: Rendered, timeout: float = 60.0) -> VerifyReport:
-        values = rendered.values
-        checks = [await self._pods_ready(rendered)]
-        checks.append(await self._metrics_check(values, timeout))
-        checks.append(await self._rules_check(rendered))
-        return VerifyReport(tuple(checks))
-
-    async def _pods_ready(self, rendered: Rendered) -> Check:
-        snap = await self.rollout_snapshot(rendered)
-        short = []
-        for name, verdict in snap.verdicts:
-            pods = [p for p in snap.pods if p.deployment == name]
-            ready = sum(p.ready for p in pods)
-            if not verdict.done:
-                short.append(f"{name}: {verdict.message}")
-            elif pods and ready < len(pods):
-                short.append(f"{name}: {ready}/{len(pods)} pods Ready")
-        if short:
-            return Check("pods-ready", Status.FAIL, "; ".join(short))
-        starts = [p.cold_start_s for p in snap.pods if p.cold_start_s is not None]
-        tail = f"; cold start {min(starts):.0f}–{max(starts):.0f} s" if starts else ""
-        return Check("pods-ready", Status.OK, f"{sum(p.ready for p in snap.pods)} pods Ready in "
-                                              f"{len(snap.verdicts)} Deployment(s){tail}")
-
-    async def _metrics_check(self, values: Values, timeout: float) -> Check:
-        if self.metrics is None:
-            return Check("metrics", Status.SKIP, "no metrics source: give --prometheus URL (or run on --sandbox) to "
-                                                 "check that metrics arrive")
-        serving = [d for d in values.deployments() if not d.endswith("-router")]
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        why = ""
-        while True:
-            result = await asyncio.to_thread(self.metrics.serving, values.namespace)
-            rows = {r.deployment: r for r in (result.value or ())}
-            have = [d for d in serving if d in rows and (rows[d].pods or 0) > 0]
-            if len(have) == len(serving):
-                source = getattr(self.metrics, "source", "metrics")
-                figures = "; ".join(f"{d}: {rows[d].pods:.0f} pods" + (f", {rows[d].qps:.1f} QPS" if rows[d].qps
-                                                                        is not None else "")
-                                    for d in serving)
-                return Check("metrics", Status.OK, f"metrics arriving from {source}: {figures}")
-            why = result.error.message if result.error else f"no serving metrics yet for " \
-                f"{', '.join(d for d in serving if d not in have)}"
-            if loop.time() >= deadline:
-                return Check("metrics", Status.FAIL, f"after {timeout:g}s: {why}",
-                             "check that Prometheus picks up the ServiceMonitor (its serviceMonitorSelector must "
-                             f"match labels {values.monitoring.labels}) and that the pods serve /metrics")
-            await asyncio.sleep(1.0)
-
-    async def _rules_check(self, rendered: Rendered) -> Check:
-        values = rendered.values
-        if not values.monitoring.prometheus_rule:
-            return Check("alert-rules", Status.SKIP, "monitoring.prometheusRule is false")
-        wanted = alert_groups()
-        if self.rules is None:
-            obj = rendered.by_kind("PrometheusRule")[0]
-            try:
-                await self.transport.get(obj.path())
-            except KubeError as exc:
-                return Check("alert-rules", Status.FAIL, f"{obj.ref}: {exc.message}")
-            return Check("alert-rules", Status.SKIP, f"{obj.ref} exists; no Prometheus given (--prometheus URL) to "
-                                                     "check it is loaded")
-        try:
-            doc = await asyncio.to_thread(self.rules)
-        except Exception as exc:  # urllib errors, bad JSON: say why, do not fail the deploy on it
-            return Check("alert-rules", Status.WARN, f"could not read Prometheus's rules: {exc}")
-        groups = {g.get("name") for g in ((doc.get("data") or {}).get("groups") or [])}
-        missing = [g for g in wanted if g not in groups]
-        if missing:
-            return Check("alert-rules", Status.FAIL, f"Prometheus has not loaded rule groups {', '.join(missing)}",
-                         f"check that its ruleSelector matches labels {values.monitoring.labels}")
-        return Check("alert-rules", Status.OK, f"Prometheus has loaded {', '.join(wanted)}")
-
-
-def exit_code(rollout: RolloutReport | None = None) -> int:
-    """The CLI's exit code for a rollout: 3 failed, 1 still in progress, 0 done."""
-    if rollout is None:
-        return 0
-    if rollout.failed:
-        return EXIT_ROLLOUT_FAILED
-    return 0 if rollout.done else EXIT_FAILED
