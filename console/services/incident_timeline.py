@@ -37,223 +37,33 @@ and within one kind, the order of the input.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .alerts import SEVERITY_ORDER, Alert, AlertTarget, parse_time, pod_deployment, target_from_labels
-
-KINDS = ("alert-start", "alert-end", "event", "restart", "oomkill", "rollout", "scale", "audit")
-# tie order for entries of the same second: cause before effect
-_RANK = {"audit": 0, "rollout": 1, "scale": 2, "restart": 3, "oomkill": 3, "event": 4, "alert-start": 5,
-         "alert-end": 6}
-REVISION = "deployment.kubernetes.io/revision"
-REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
-CHANGE_CAUSE = "kubernetes.io/change-cause"
-_SCALED = re.compile(r"Scaled (up|down) replica set (\S+) from (\d+) to (\d+)")
-_NEW_SIZE = re.compile(r"New size: (\d+)")
-_ASSIGNED = re.compile(r"Successfully assigned \S+ to (\S+)")
-TOLERANCE = timedelta(seconds=2)  # clocks and one-second timestamps
-HPA_FOLLOW = timedelta(seconds=15)  # a ReplicaSet scaled this soon after an HPA rescale is the HPA's doing
-AUDIT_FOLLOW = timedelta(seconds=30)  # the cluster's scale this soon after an audited scale is that scale
-ALERT_MATCH = timedelta(seconds=60)
-_QUIET = ("rollingUpdate", "change-cause")  # audit fields left out of an entry's summary (kept in its detail)
-
-Obj = Mapping[str, Any]
-Ref = tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class TimelineEntry:
-    """One thing that happened. ``ref`` says where to jump: ``("pod", ns, name)``, ``("deployment", ns,
-    name)`` (also for a ReplicaSet's events), ``("hpa", ns, name)``, ``("node", name)`` or ``("alert", name)``;
-    in a namespace's timeline, events about other kinds give ``(kind.lower(), ns, name)``."""
-
-    time: datetime
-    kind: str  # one of KINDS
-    severity: str  # critical | error | warning | info
-    target: AlertTarget
-    summary: str
-    detail: dict[str, Any] = field(default_factory=dict, hash=False)
-    ref: Ref = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {"time": iso(self.time), "kind": self.kind, "severity": self.severity,
-                "target": {k: v for k, v in vars(self.target).items() if v is not None},
-                "summary": self.summary, "detail": _jsonable(self.detail), "ref": list(self.ref)}
-
-
-@dataclass(frozen=True)
-class AlertSpan:
-    """An alert that fired from ``start`` until ``end`` (None: still firing)."""
-
-    name: str
-    severity: str
-    target: AlertTarget
-    start: datetime | None
-    end: datetime | None = None
-    summary: str = ""
-    source: str = "prometheus"
-
-
-def iso(t: datetime | None) -> str | None:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if t else None
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return iso(value)
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-# ---- scope ---------------------------------------------------------------------------------------------------
-
-
-def _meta(obj: Obj) -> Obj:
-    return obj.get("metadata") or {}
-
-
-def _owner(obj: Obj, kind: str) -> Obj | None:
-    return next((o for o in _meta(obj).get("ownerReferences") or [] if o.get("kind") == kind), None)
-
-
-def _revisions(rs: Obj) -> list[int]:
-    """Every revision a ReplicaSet has had: its current one and those in revision-history (an undo)."""
-    ann = _meta(rs).get("annotations") or {}
-    out = []
-    for text in [ann.get(REVISION, ""), *str(ann.get(REVISION_HISTORY, "")).split(",")]:
-        try:
-            out.append(int(text))
-        except (TypeError, ValueError):
-            continue
-    return sorted(set(out))
-
-
-@dataclass
-class Scope:
-    """What belongs to the namespace or the Deployment: its ReplicaSets, pods (also deleted ones, by
-    name), HPAs and nodes."""
-
-    namespace: str
-    deployment: str | None
-    deployments: dict[str, Obj] = field(default_factory=dict)
-    replicasets: dict[str, list[Obj]] = field(default_factory=dict)  # deployment → its ReplicaSets
-    rs_owner: dict[str, str] = field(default_factory=dict)  # ReplicaSet → deployment
-    pods: dict[str, Obj] = field(default_factory=dict)
-    hpa_target: dict[str, str] = field(default_factory=dict)  # HPA → deployment
-    nodes: set[str] = field(default_factory=set)
-
-    @classmethod
-    def build(cls, namespace: str, deployment: str | None, deployments: Iterable[Obj], replicasets: Iterable[Obj],
-              pods: Iterable[Obj], hpas: Iterable[Obj]) -> Scope:
-        scope = cls(namespace, deployment)
-        for d in deployments:
-            if _meta(d).get("namespace", namespace) == namespace:
-                scope.deployments[_meta(d).get("name", "")] = d
-        for rs in replicasets:
-            owner = _owner(rs, "Deployment")
-            if owner is None or _meta(rs).get("namespace", namespace) != namespace:
-                continue
-            live = scope.deployments.get(owner.get("name", ""))
-            if live is not None and _meta(live).get("uid") and owner.get("uid") != _meta(live).get("uid"):
-                continue  # a ReplicaSet of an older Deployment of the same name
-            if scope.wants(owner.get("name")):
-                scope.replicasets.setdefault(owner["name"], []).append(rs)
-                scope.rs_owner[_meta(rs).get("name", "")] = owner["name"]
-        for pod in pods:
-            if _meta(pod).get("namespace", namespace) == namespace and scope.wants(pod_deployment(pod)):
-                scope.pods[_meta(pod).get("name", "")] = pod
-                if (pod.get("spec") or {}).get("nodeName"):
-                    scope.nodes.add(pod["spec"]["nodeName"])
-        for hpa in hpas:
-            ref = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
-            if ref.get("kind") == "Deployment" and scope.wants(ref.get("name")):
-                scope.hpa_target[_meta(hpa).get("name", "")] = ref["name"]
-        if deployment:
-            scope.deployments = {k: v for k, v in scope.deployments.items() if k == deployment}
-        return scope
-
-    def learn_nodes(self, events: Iterable[Obj]) -> None:
-        """Add the nodes pods in scope were scheduled to (``Scheduled`` events), also of pods gone since —
-        a lost node's pods are evicted and rescheduled elsewhere, but its NotReady events still matter."""
-        for ev in events:
-            inv = ev.get("involvedObject") or {}
-            found = _ASSIGNED.search(ev.get("message") or "") if ev.get("reason") == "Scheduled" else None
-            if found and inv.get("kind") == "Pod" and (inv.get("namespace") or self.namespace) == self.namespace:
-                dep = self.pod_deployment(inv.get("name", ""))
-                if self.wants(dep) and (dep is not None or self.deployment is None):
-                    self.nodes.add(found.group(1))
-
-    def wants(self, deployment: str | None) -> bool:
-        return self.deployment is None or deployment == self.deployment
-
-    def pod_deployment(self, name: str) -> str | None:
-        """The Deployment of a pod that may be gone: by its ReplicaSet's name (``<rs>-<suffix>``)."""
-        if name in self.pods:
-            return pod_deployment(self.pods[name])
-        rs = name.rsplit("-", 1)[0]
-        if rs in self.rs_owner:
-            return self.rs_owner[rs]
-        for dep in ([self.deployment] if self.deployment else self.deployments):
-            if re.fullmatch(rf"{re.escape(dep)}-[a-z0-9]{{5,10}}-[a-z0-9]{{5}}", name):
-                return dep
-        return None
-
-    def rs_deployment(self, name: str) -> str | None:
-        if name in self.rs_owner:
-            return self.rs_owner[name]
-        for dep in ([self.deployment] if self.deployment else self.deployments):
-            if re.fullmatch(rf"{re.escape(dep)}-[a-z0-9]{{5,10}}", name):
-                return dep
-        return None
-
-    def involved(self, inv: Obj) -> tuple[AlertTarget, Ref] | None:
-        """The target and jump reference of an event's involvedObject, or None when out of scope."""
-        kind, name, ns = inv.get("kind", ""), inv.get("name", ""), inv.get("namespace") or self.namespace
-        if kind == "Node":
-            return (AlertTarget(node=name), ("node", name)) if name in self.nodes else None
-        if ns != self.namespace:
-            return None
-        if kind == "Pod":
-            dep = self.pod_deployment(name)
-            if self.deployment and dep != self.deployment:
-                return None
-            node = ((self.pods.get(name) or {}).get("spec") or {}).get("nodeName")
-            return AlertTarget(ns, dep, name, node), ("pod", ns, name)
-        if kind == "Deployment":
-            return (AlertTarget(ns, name), ("deployment", ns, name)) if self.wants(name) else None
-        if kind == "ReplicaSet":
-            dep = self.rs_deployment(name)
-            if self.deployment and dep != self.deployment:
-                return None
-            return AlertTarget(ns, dep), (("deployment", ns, dep) if dep else ("replicaset", ns, name))
-        if kind == "HorizontalPodAutoscaler":
-            if name not in self.hpa_target:
-                return None
-            return AlertTarget(ns, self.hpa_target[name]), ("hpa", ns, name)
-        if self.deployment:
-            return None
-        return AlertTarget(ns), (kind.lower(), ns, name)
-
-    def alert_in(self, target: AlertTarget) -> bool:
-        if target.namespace is None:
-            return target.node is not None and target.node in self.nodes
-        if target.namespace != self.namespace:
-            return False
-        if not self.deployment:
-            return True
-        if target.deployment:
-            return target.deployment == self.deployment
-        if target.pod:
-            return self.pod_deployment(target.pod) == self.deployment
-        return target.node is not None and target.node in self.nodes
-
+from .alerts import SEVERITY_ORDER, Alert, AlertTarget, parse_time, pod_deployment
+from .incident_alerts import _alert_entries, alert_spans_from_range  # noqa: F401 (re-exported)
+from .incident_model import (  # noqa: F401  (KINDS, AlertSpan and TimelineEntry are re-exported)
+    _NEW_SIZE,
+    _QUIET,
+    _RANK,
+    _SCALED,
+    ALERT_MATCH,
+    AUDIT_FOLLOW,
+    CHANGE_CAUSE,
+    HPA_FOLLOW,
+    KINDS,
+    TOLERANCE,
+    AlertSpan,
+    Obj,
+    Scope,
+    TimelineEntry,
+    _in,
+    _meta,
+    _revisions,
+    iso,
+)
 
 # ---- the builder ---------------------------------------------------------------------------------------------
 
@@ -305,10 +115,6 @@ def build_timeline(*, namespace: str, deployment: str | None = None, now: dateti
 def sort_entries(entries: Iterable[TimelineEntry]) -> list[TimelineEntry]:
     """By time; within a second, cause before effect (see the module docstring); then input order."""
     return sorted(entries, key=lambda e: (e.time.replace(microsecond=0), _RANK.get(e.kind, 9)))
-
-
-def _in(t: datetime | None, start: datetime, end: datetime) -> bool:
-    return t is not None and start <= t <= end + TOLERANCE
 
 
 # ---- audit ---------------------------------------------------------------------------------------------------
@@ -601,114 +407,6 @@ def _warning_events(scope: Scope, events: list[Obj], start: datetime, end: datet
                                   "last": last, "object": f"{inv.get('kind')}/{inv.get('name')}",
                                   "source": (ev.get("source") or {}).get("component") or ev.get("reportingComponent"),
                                   "alerts": []}, ref))
-    return out
-
-
-# ---- alerts --------------------------------------------------------------------------------------------------
-
-
-def _worse(a: str, b: str) -> str:
-    return a if SEVERITY_ORDER.get(a, 9) <= SEVERITY_ORDER.get(b, 9) else b
-
-
-def _merge_cluster_alert(entries: list[TimelineEntry], alert: Alert) -> bool:
-    """Fold a cluster-derived alert into the entry computed from the same status; True when done."""
-    if alert.since is None:
-        return False
-    since, tgt = alert.since, alert.target
-    for i, e in enumerate(entries):
-        if abs(e.time - since) > ALERT_MATCH and not (
-                e.kind == "event" and e.detail["first"] - TOLERANCE <= since <= e.detail["last"] + ALERT_MATCH):
-            continue
-        same = (alert.name == "CrashLoopBackOff" and e.kind == "restart" and e.target.pod == tgt.pod) or \
-               (alert.name == "OOMKilled" and e.kind == "oomkill" and e.target.pod == tgt.pod) or \
-               (alert.name == "FailedScheduling" and e.kind == "event" and e.detail.get("reason") == "FailedScheduling"
-                and e.target.pod == tgt.pod) or \
-               (alert.name == "NodeNotReady" and e.kind == "event" and e.detail.get("reason") == "NodeNotReady"
-                and e.target.node == tgt.node)
-        if same:
-            entries[i] = replace(e, severity=_worse(alert.severity, e.severity),
-                                 detail={**e.detail, "alerts": [*e.detail.get("alerts", []), alert.name]})
-            return True
-    return False
-
-
-def _alert_key(name: str, target: AlertTarget) -> tuple[Any, ...]:
-    return (name, target.namespace, target.deployment, target.pod, target.node, target.gpu)
-
-
-def _alert_entries(scope: Scope, entries: list[TimelineEntry], alerts: list[Alert],
-                   resolved: list[tuple[Alert, datetime]], spans: list[AlertSpan], start: datetime,
-                   end: datetime) -> list[TimelineEntry]:
-    merged: list[AlertSpan] = [s for s in spans if scope.alert_in(s.target)]
-    for alert, ended in resolved:
-        if scope.alert_in(alert.target):
-            merged.append(AlertSpan(alert.name, alert.severity, alert.target, alert.since, ended, alert.summary,
-                                    alert.source))
-    for alert in alerts:
-        if alert.state != "firing" or not scope.alert_in(alert.target):
-            continue
-        if alert.source == "cluster" and _merge_cluster_alert(entries, alert):
-            continue
-        key = _alert_key(alert.name, alert.target)
-        same = next((i for i, s in enumerate(merged) if _alert_key(s.name, s.target) == key and (
-            s.end is None or (s.start and alert.since and abs(s.start - alert.since) <= ALERT_MATCH))), None)
-        if same is not None:  # the same alert as a record and as a series: one span, the record's words
-            merged[same] = replace(merged[same], summary=alert.summary or merged[same].summary,
-                                   severity=alert.severity or merged[same].severity)
-            continue
-        merged.append(AlertSpan(alert.name, alert.severity, alert.target, alert.since, None, alert.summary,
-                                alert.source))
-    out = []
-    for s in merged:
-        base = {"alert": s.name, "source": s.source, "start": s.start, "end": s.end}
-        what = s.summary or s.name
-        if _in(s.start, start, end):
-            assert s.start is not None
-            out.append(TimelineEntry(s.start, "alert-start", s.severity, s.target,
-                                     f"alert {s.name} firing ({s.source}): {what}", base, ("alert", s.name)))
-        if _in(s.end, start, end):
-            assert s.end is not None
-            lasted = f" after {_duration(s.end - s.start)}" if s.start else ""
-            out.append(TimelineEntry(s.end, "alert-end", "info", s.target,
-                                     f"alert {s.name} resolved{lasted} ({s.source}): {what}", base, ("alert", s.name)))
-    return out
-
-
-def _duration(delta: timedelta) -> str:
-    seconds = max(int(delta.total_seconds()), 0)
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
-
-
-def alert_spans_from_range(doc: Mapping[str, Any], step: float, end: datetime) -> list[AlertSpan]:
-    """Firing spans from a Prometheus ``query_range`` answer for ``ALERTS{alertstate="firing"}``: one per run
-    of points no more than 1.5 steps apart; a run reaching the query's ``end`` is still firing (end None).
-
-    Raises ValueError for an error answer or one of the wrong shape."""
-    if doc.get("status") != "success":
-        raise ValueError(f"Prometheus answered {doc.get('errorType', 'error')}: {doc.get('error', doc.get('status'))}")
-    data = doc.get("data") or {}
-    if not isinstance(data.get("result"), list):
-        raise ValueError("not a query_range answer: no data.result list")
-    out = []
-    last_stamp = end.timestamp()
-    for series in data["result"]:
-        labels = series.get("metric") or {}
-        stamps = sorted(float(ts) for ts, _ in series.get("values") or [])
-        runs: list[list[float]] = []
-        for ts in stamps:
-            if runs and ts - runs[-1][-1] <= 1.5 * step:
-                runs[-1].append(ts)
-            else:
-                runs.append([ts])
-        for run in runs:
-            ongoing = run[-1] >= last_stamp - 1.5 * step
-            out.append(AlertSpan(labels.get("alertname", "?"), labels.get("severity", "none"),
-                                 target_from_labels(labels), datetime.fromtimestamp(run[0], UTC),
-                                 None if ongoing else datetime.fromtimestamp(run[-1], UTC),
-                                 f"{labels.get('alertname', '?')} firing", "prometheus"))
     return out
 
 
