@@ -14,6 +14,7 @@ from textual.reactive import reactive
 
 from console import __version__
 from console.app_alerts import AlertsAppMixin
+from console.app_wizard import WIZARD_COMMANDS, WizardAppMixin
 from console.config import Settings
 from console.model import ClusterSnapshot, ConnState
 from console.paths import asset
@@ -52,7 +53,7 @@ class ClusterChanged(Message):
         return isinstance(message, ClusterChanged)
 
 
-class LlmctlApp(AlertsAppMixin, App[None]):
+class LlmctlApp(AlertsAppMixin, WizardAppMixin, App[None]):
     TITLE = "llmctl"
     SUB_TITLE = __version__
     CSS_PATH = str(asset("llmctl.tcss"))
@@ -195,6 +196,8 @@ class LlmctlApp(AlertsAppMixin, App[None]):
             self.exit()
         elif word in ("help", "?"):
             self.action_help()
+        elif word in WIZARD_COMMANDS:
+            self.open_wizard()
         elif word in ("incident", "inc", "timeline"):
             args = command.split()[1:]
             self.show_incident(args[0] if args else None)
@@ -206,8 +209,8 @@ class LlmctlApp(AlertsAppMixin, App[None]):
             if focus:
                 self.call_after_refresh(lambda: self.screen.query_one(f"#{focus}").focus())
         else:
-            self.notify(f"unknown command :{word} (try :deploy, :pods, :nodes, :hpa, :builds, :gpu, :latency, "
-                        ":alerts, :incident [DEPLOYMENT], :compat, :help, :quit)", severity="error")
+            self.notify(f"unknown command :{word} (try :deploy, :deploy-new, :pods, :nodes, :hpa, :builds, :gpu, "
+                        ":latency, :alerts, :incident [DEPLOYMENT], :compat, :help, :quit)", severity="error")
 
     def action_help(self) -> None:
         rows: list[tuple[str, str]] = []
@@ -220,4 +223,5 @@ class LlmctlApp(AlertsAppMixin, App[None]):
         rows += [(f":{alias}", f"go to {mode}" + (f" ({focus})" if focus else ""))
                  for alias, (mode, focus) in COMMANDS.items()
                  if alias in ("deploy", "pods", "nodes", "hpa", "builds", "gpu", "latency", "alerts", "compat")]
+        rows.append((":deploy-new, :wizard", "guided deployment of a new model (wizard)"))
         self.push_screen(HelpScreen(rows))

@@ -42,7 +42,10 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                         help="write one file per kind into DIR (default: one multi-document stream on stdout)")
     deploy = sub.add_parser("deploy", parents=[common],
                             help="first deployment from a values file: preflight, diff, dry-run, apply, verify")
-    deploy.add_argument("-f", "--file", required=True, metavar="VALUES", help="values file (YAML)")
+    deploy.add_argument("-f", "--file", metavar="VALUES",
+                        help="values file (YAML); with --guided: where the wizard starts")
+    deploy.add_argument("--guided", action="store_true",
+                        help="the interactive wizard: preflight, model and resources, render, diff, apply, verify")
     deploy.add_argument("--yes", "-y", action="store_true", help="apply without asking (needed without a terminal)")
     deploy.add_argument("--dry-run", action="store_true",
                         help="stop after the server-side dry-run: nothing is changed")
@@ -80,6 +83,13 @@ def _values_or_exit(path: str) -> Values | int:
 
 
 def run(args: argparse.Namespace, settings: Settings | None = None) -> int:
+    if getattr(args, "guided", False):
+        from console.cli_wizard import run_guided
+
+        return run_guided(args, settings or Settings())
+    if not args.file:
+        print("llmctl deploy: -f/--file VALUES is required (or --guided for the wizard)", file=sys.stderr)
+        return EXIT_USAGE
     loaded = _values_or_exit(args.file)
     if isinstance(loaded, int):
         return loaded

@@ -99,6 +99,7 @@ class DashboardScreen(ActionsMixin, DeploymentTrendsMixin, Screen[None]):
     BINDINGS = [
         Binding("g", "focus_nodes", "GPU nodes"),
         Binding("d", "focus_deployments", "Deployments"),
+        Binding("D", "app.deploy_wizard", "New deployment", show=False),
         Binding("enter", "open", "Open", show=False),
         Binding("slash", "filter", "Filter"),
         Binding("N", "sort('name')", "Sort name", show=False),
