@@ -287,6 +287,7 @@ class AlertsAppMixin:
         deployment = target.deployment or self._deployment_of_pod(target.pod)
         if target.gpu is not None:
             app.switch_mode("gpu")
+            app.call_after_refresh(lambda: app.screen.select_gpu(target.node, target.gpu))
         elif deployment and any(d.name == deployment for d in app.snapshot.deployments):
             app.show_deployment(deployment)
         elif target.node:

@@ -76,6 +76,23 @@ class GpuScreen(MetricsPolling, Screen[None]):
         self.history: dict[str, Series] = {}
         self.at: float | None = None
         self.error: MetricsError | None = None
+        self._select: str | None = None  # a row key to put the cursor on once it is listed (a jump from an alert)
+
+    def select_gpu(self, node: str | None, gpu: str) -> None:
+        """Put the cursor on one GPU's row (now, or when the next figures list it)."""
+        self._select = f"gpu:{node}/{gpu}" if node else None
+        self._apply_selection()
+
+    def _apply_selection(self) -> None:
+        if self._select is None:
+            return
+        table = self.query_one("#gpus", DataTable)
+        for index in range(table.row_count):
+            if table.coordinate_to_cell_key((index, 0)).row_key.value == self._select:
+                table.move_cursor(row=index, animate=False)
+                table.focus()
+                self._select = None
+                return
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
@@ -113,6 +130,7 @@ class GpuScreen(MetricsPolling, Screen[None]):
         if history.value is not None:
             self.history = history.value
         fill_table(self.query_one("#gpus", DataTable), table_rows(self.gpus, self.history))
+        self._apply_selection()
         nodes = len({g.node for g in self.gpus})
         self.query_one("#gpus-title", Label).update(
             f"GPUs — {len(self.gpus)} on {nodes} nodes · {source} · window {self.window} (keys 1–4)")

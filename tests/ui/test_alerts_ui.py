@@ -142,3 +142,27 @@ def test_alerts_panel_snapshot(snap_compare: Any) -> None:
         await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=open_alerts)
+
+
+class GpuAlertCluster(StaticCluster):
+    def alerts(self) -> list[Alert]:
+        return [Alert("builtin", "GPUFramebufferHigh", "warning", "firing", datetime.now(UTC),
+                      AlertTarget("llm", None, "claude-inference-6d9c8-fghij", "gpu-node-2", "0"),
+                      "GPU 0 on gpu-node-2 framebuffer 91.0% used (> 80%)")]
+
+
+async def test_jump_from_a_gpu_alert_selects_that_gpu() -> None:
+    from screens.gpu import GpuScreen
+    from tests.ui.static_metrics import StaticMetrics
+
+    app = LlmctlApp(GpuAlertCluster(), Settings(builtin_rules=False), actions=AllowAll(), metrics=StaticMetrics())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("exclamation_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, AlertsScreen), what="alerts screen")
+        table = app.screen.query_one("#alerts-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 1, what="the GPU alert")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, GpuScreen), what="GPU screen")
+        gpus = app.screen.query_one("#gpus", DataTable)
+        await wait_for(pilot, lambda: gpus.row_count and gpus.coordinate_to_cell_key(
+            gpus.cursor_coordinate).row_key.value == "gpu:gpu-node-2/0", what="the cursor on gpu-node-2 GPU 0")
