@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import console.cli_deploy as cli_deploy
@@ -183,6 +184,20 @@ def sandbox_thread(settings: Settings) -> Any:
     from console.sandbox.server import SandboxThread
 
     return SandboxThread(SandboxConfig(speed=settings.sandbox_speed, scenario=settings.sandbox_scenario))
+
+
+@contextlib.contextmanager
+def cluster_access(settings: Settings) -> Iterator[tuple[str | None, Any]]:
+    """For a headless command: the kubeconfig to use and, with --sandbox, the in-process sandbox (started
+    here, stopped on the way out); without --sandbox, the configured kubeconfig and None."""
+    if not settings.sandbox:
+        yield settings.kubeconfig, None
+        return
+    thread = sandbox_thread(settings)
+    try:
+        yield thread.start().kubeconfig, thread
+    finally:
+        thread.stop()
 
 
 def _cluster_service(settings: Settings) -> tuple[Any, Any]:

@@ -15,9 +15,7 @@ Exit codes: 0 nothing critical is firing, 1 something critical is firing or a so
 from __future__ import annotations
 
 import argparse
-import base64
 import json
-import ssl
 import sys
 import urllib.error
 import urllib.request
@@ -70,17 +68,9 @@ def read_cluster(kubeconfig: str | None, context: str | None, namespace: str | N
 
 def read_prometheus(settings: Settings) -> dict[str, Any]:
     """Prometheus's ``/api/v1/alerts`` answer (credentials only in the request's headers)."""
-    url = settings.prometheus_url.rstrip("/") + "/api/v1/alerts"  # type: ignore[union-attr]
-    req = urllib.request.Request(url, headers={"Accept": "application/json"})
-    if settings.prometheus_token:
-        req.add_header("Authorization", f"Bearer {settings.prometheus_token}")
-    elif settings.prometheus_username:
-        basic = f"{settings.prometheus_username}:{settings.prometheus_password or ''}".encode()
-        req.add_header("Authorization", f"Basic {base64.b64encode(basic).decode()}")
-    tls = ssl._create_unverified_context() if settings.prometheus_insecure else None  # the user asked for it
-    with urllib.request.urlopen(req, timeout=TIMEOUT_S, context=tls) as resp:
-        doc: dict[str, Any] = json.loads(resp.read())
-        return doc
+    from console.services.prom_http import settings_get
+
+    return settings_get(settings, "/api/v1/alerts", timeout=TIMEOUT_S)
 
 
 def builtin_alerts(settings: Settings, sandbox: Any = None) -> tuple[list[Alert], list[str]]:
@@ -175,18 +165,10 @@ def format_table(alerts: list[Alert], now: datetime | None = None) -> str:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    sandbox = None
-    kubeconfig = settings.kubeconfig
-    try:
-        if settings.sandbox:
-            from console.cli import sandbox_thread
+    from console.cli import cluster_access
 
-            sandbox = sandbox_thread(settings)
-            kubeconfig = sandbox.start().kubeconfig
+    with cluster_access(settings) as (kubeconfig, sandbox):
         alerts, errors = collect(settings, kubeconfig, sandbox)
-    finally:
-        if sandbox is not None:
-            sandbox.stop()
     critical = sum(a.critical_firing for a in alerts)
     if args.output == "json":
         print(json.dumps({"alerts": [a.to_json() for a in alerts], "critical_firing": critical,

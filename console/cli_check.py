@@ -116,21 +116,14 @@ def print_report(report: CompatReport, stream: Any = None) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    sandbox = None
-    kubeconfig = settings.kubeconfig
-    try:
-        if settings.sandbox:
-            from console.cli import sandbox_thread
+    from console.cli import cluster_access
 
-            sandbox = sandbox_thread(settings)
-            kubeconfig = sandbox.start().kubeconfig
-        report = asyncio.run(collect(settings, kubeconfig, args))
+    try:
+        with cluster_access(settings) as (kubeconfig, _sandbox):
+            report = asyncio.run(collect(settings, kubeconfig, args))
     except KeyboardInterrupt:
         print("llmctl: interrupted", file=sys.stderr)
         return 130
-    finally:
-        if sandbox is not None:
-            sandbox.stop()
     if args.output == "json":
         print(json.dumps(report.to_json(), indent=2, default=str))
         for error in report.errors:  # the table shows them; with JSON they also go to stderr

@@ -16,11 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import json
-import ssl
 import sys
-import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -133,19 +129,10 @@ def prometheus_rules_reader(settings: Settings) -> Any:
     """A function returning Prometheus's ``/api/v1/rules`` (credentials only in the request headers)."""
     if not settings.prometheus_url:
         return None
-    url = settings.prometheus_url.rstrip("/") + "/api/v1/rules"
+    from console.services.prom_http import settings_get
 
     def read() -> dict[str, Any]:
-        req = urllib.request.Request(url, headers={"Accept": "application/json"})
-        if settings.prometheus_token:
-            req.add_header("Authorization", f"Bearer {settings.prometheus_token}")
-        elif settings.prometheus_username:
-            basic = f"{settings.prometheus_username}:{settings.prometheus_password or ''}".encode()
-            req.add_header("Authorization", f"Basic {base64.b64encode(basic).decode()}")
-        tls = ssl._create_unverified_context() if settings.prometheus_insecure else None  # the user asked for it
-        with urllib.request.urlopen(req, timeout=10, context=tls) as resp:
-            doc: dict[str, Any] = json.loads(resp.read())
-            return doc
+        return settings_get(settings, "/api/v1/rules")
 
     return read
 

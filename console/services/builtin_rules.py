@@ -20,9 +20,6 @@ No I/O except :func:`fetch_rules`; no Textual.
 
 from __future__ import annotations
 
-import base64
-import json
-import ssl
 import threading
 import urllib.error
 import urllib.request
@@ -33,6 +30,7 @@ from typing import Any
 
 from .alerts import Alert, AlertTarget
 from .metrics import GpuSample, ServingStats, public_url
+from .prom_http import auth_headers, get_json
 
 FB_HIGH, P99_HIGH, KV_HIGH, QUEUE_HIGH = "GPUFramebufferHigh", "LLMLatencyP99High", "LLMKVCacheHigh", \
     "LLMQueueWaitingHigh"
@@ -125,16 +123,9 @@ def fetch_rules(url: str, *, token: str | None = None, username: str | None = No
     """Prometheus's ``/api/v1/rules?type=alert`` answer. Raises ValueError with a message that names the
     server (never the credentials, which only go into the request's header)."""
     where = public_url(url.rstrip("/"))
-    req = urllib.request.Request(url.rstrip("/") + "/api/v1/rules?type=alert", headers={"Accept": "application/json"})
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    elif username:
-        req.add_header("Authorization", "Basic " + base64.b64encode(f"{username}:{password or ''}".encode()).decode())
-    tls = ssl._create_unverified_context() if insecure else None  # the user asked for no verification
     try:
-        with urllib.request.urlopen(req, timeout=timeout, context=tls) as resp:
-            doc: dict[str, Any] = json.loads(resp.read())
-            return doc
+        return get_json(url, "/api/v1/rules", {"type": "alert"}, headers=auth_headers(token, username, password),
+                        insecure=insecure, timeout=timeout)
     except urllib.error.HTTPError as exc:
         raise ValueError(f"Prometheus at {where} answered HTTP {exc.code} to /api/v1/rules") from None
     except (urllib.error.URLError, OSError) as exc:

@@ -15,6 +15,7 @@ from typing import Any
 
 from .compat import Level, Verdict
 from .compat_facts import GPU, ImageFacts
+from .rollout import tolerated
 
 Obj = dict[str, Any]
 MIN_KUBE = (1, 25)
@@ -234,17 +235,6 @@ def _expr_ok(labels: Mapping[str, str], expr: Mapping[str, Any]) -> bool:
     return False
 
 
-def _tolerated(taint: Mapping[str, Any], tolerations: Sequence[Mapping[str, Any]]) -> bool:
-    for tol in tolerations:
-        if tol.get("effect") and tol.get("effect") != taint.get("effect"):
-            continue
-        if tol.get("operator") == "Exists" and (not tol.get("key") or tol.get("key") == taint.get("key")):
-            return True
-        if tol.get("key") == taint.get("key") and tol.get("value", "") == taint.get("value", ""):
-            return True
-    return False
-
-
 def can_schedule_on(pod_spec: Mapping[str, Any], node: Mapping[str, Any]) -> bool:
     """Whether the pod's placement rules admit this node — nodeSelector, required node affinity
     (matchExpressions), NoSchedule/NoExecute taints, and a GPU on the node when the pod asks for one.
@@ -260,7 +250,7 @@ def can_schedule_on(pod_spec: Mapping[str, Any], node: Mapping[str, Any]) -> boo
     tolerations = pod_spec.get("tolerations") or []
     # node.kubernetes.io/* taints (unreachable, not-ready, pressure) are conditions that pass, not placement.
     if any(t.get("effect") in ("NoSchedule", "NoExecute") and not str(t.get("key", "")).startswith(
-            "node.kubernetes.io/") and not _tolerated(t, tolerations) for t in (node.get("spec") or {}).get("taints")
+            "node.kubernetes.io/") and not tolerated(t, tolerations) for t in (node.get("spec") or {}).get("taints")
            or []):
         return False
     wants_gpu = any(parse_quantity(((c.get("resources") or {}).get("limits") or {}).get(GPU))

@@ -15,11 +15,9 @@ Everything the screens need is importable from here: ``build_timeline``, ``Timel
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import math
-import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -50,6 +48,7 @@ from .incident_timeline import (
 )
 from .kube import KubeError, KubeTransport, read_kubeconfig_target
 from .metrics import MetricsService, public_url
+from .prom_http import auth_headers, get_json
 
 __all__ = ["KINDS", "AlertSpan", "Figures", "Incident", "IncidentError", "NodeProblem", "TimelineEntry",
            "alert_spans_from_range", "build_timeline", "collect_incident", "render_markdown", "sort_entries",
@@ -175,29 +174,10 @@ def read_audit(audit: AuditLog | None) -> tuple[list[dict[str, Any]], list[str]]
 
 def _prometheus_get(url: str, path: str, params: Mapping[str, Any], headers: Mapping[str, str],
                     insecure: bool) -> dict[str, Any]:
-    full = f"{url.rstrip('/')}{path}" + (f"?{urllib.parse.urlencode(params)}" if params else "")
-    req = urllib.request.Request(full, headers={"Accept": "application/json", **headers})
-    tls = ssl._create_unverified_context() if insecure else None  # the user asked for no verification
-    try:
-        with urllib.request.urlopen(req, timeout=PROMETHEUS_TIMEOUT, context=tls) as resp:
-            doc: dict[str, Any] = json.loads(resp.read())
-            return doc
-    except urllib.error.HTTPError as exc:  # Prometheus answers errors as JSON too
-        try:
-            doc = json.loads(exc.read())
-        except ValueError:
-            raise ValueError(f"HTTP {exc.code}") from None
-        return doc
+    return get_json(url, path, params, headers=headers, insecure=insecure, timeout=PROMETHEUS_TIMEOUT)
 
 
-def prometheus_headers(token: str | None = None, username: str | None = None,
-                       password: str | None = None) -> dict[str, str]:
-    """The Authorization header for Prometheus (credentials only ever go into request headers)."""
-    if token:
-        return {"Authorization": f"Bearer {token}"}
-    if username:
-        return {"Authorization": "Basic " + base64.b64encode(f"{username}:{password or ''}".encode()).decode()}
-    return {}
+prometheus_headers = auth_headers  # (the name callers know)
 
 
 async def _prometheus(url: str, start: datetime, end: datetime, headers: Mapping[str, str], insecure: bool,

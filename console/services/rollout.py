@@ -145,7 +145,8 @@ def resolve_surge(strategy: Obj | None, replicas: int) -> tuple[int, int]:
 
 
 # ---- GPU preflight --------------------------------------------------------------------------------
-def _tolerated(taint: Obj, tolerations: Sequence[Obj]) -> bool:
+def tolerated(taint: Obj, tolerations: Sequence[Obj]) -> bool:
+    """Whether one of the pod's tolerations tolerates the node's taint (key, value or Exists, effect)."""
     for tol in tolerations:
         if tol.get("effect") and tol.get("effect") != taint.get("effect"):
             continue
@@ -167,7 +168,7 @@ def node_accepts(node: Obj, node_selector: Mapping[str, str] | None,
         return False
     if tolerations is None:
         return True
-    return all(t.get("effect") not in ("NoSchedule", "NoExecute") or _tolerated(t, tolerations)
+    return all(t.get("effect") not in ("NoSchedule", "NoExecute") or tolerated(t, tolerations)
                for t in (node.get("spec") or {}).get("taints") or [])
 
 
