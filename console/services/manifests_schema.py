@@ -273,3 +273,30 @@ SCHEMA: dict[str, Key] = {
         "routerReplicas": Key("int", 1, low=1, high=MAX_REPLICAS),
     }),
 }
+
+
+# ---- problems ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the values: the key path (``autoscaling.minReplicas``), what, and the line."""
+
+    path: str
+    message: str
+    line: int | None = None
+
+    def text(self, source: str | None = None) -> str:
+        where = f"{source}:{self.line}: " if source and self.line else (f"line {self.line}: " if self.line else "")
+        return f"{where}{self.path}: {self.message}" if self.path else f"{where}{self.message}"
+
+
+class ValuesError(ValueError):
+    """The values cannot be used; ``problems`` lists every reason (the message has them one per line)."""
+
+    def __init__(self, problems: list[Problem], source: str | None = None) -> None:
+        self.problems = problems
+        self.source = source
+        super().__init__("\n".join(p.text(source) for p in problems))
+
+    @property
+    def message(self) -> str:
+        return str(self)

@@ -17,16 +17,15 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 # re-exported: callers import the values types from here
+from .manifests_nodes import NodeFacts, check_against_nodes, gpus_for_model  # noqa: F401 (re-exported)
 from .manifests_schema import (  # noqa: F401
     _DURATION,
     _ENV_NAME,
@@ -53,39 +52,14 @@ from .manifests_schema import (  # noqa: F401
     Pool,
     Pools,
     Probes,
+    Problem,
     Resources,
     Storage,
     Strategy,
     Values,
+    ValuesError,
     _label_value,
 )
-
-
-# ---- problems ----------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with the values: the key path (``autoscaling.minReplicas``), what, and the line."""
-
-    path: str
-    message: str
-    line: int | None = None
-
-    def text(self, source: str | None = None) -> str:
-        where = f"{source}:{self.line}: " if source and self.line else (f"line {self.line}: " if self.line else "")
-        return f"{where}{self.path}: {self.message}" if self.path else f"{where}{self.message}"
-
-
-class ValuesError(ValueError):
-    """The values cannot be used; ``problems`` lists every reason (the message has them one per line)."""
-
-    def __init__(self, problems: list[Problem], source: str | None = None) -> None:
-        self.problems = problems
-        self.source = source
-        super().__init__("\n".join(p.text(source) for p in problems))
-
-    @property
-    def message(self) -> str:
-        return str(self)
 
 
 # ---- quantities --------------------------------------------------------------------------------------
@@ -514,37 +488,3 @@ def values_to_dict(values: Values) -> dict[str, Any]:
                 out[key] = value
         return out
     return walk(SCHEMA, values)
-
-
-# ---- checks that need the cluster's nodes ------------------------------------------------------------
-@dataclass(frozen=True)
-class NodeFacts:
-    """What the GPU nodes offer, as far as known: the most GPUs one node has, and GPU memory (MiB)."""
-
-    max_gpus_per_node: int | None = None
-    gpu_memory_mib: int | None = None
-    gpu_nodes: int | None = None
-
-
-def gpus_for_model(size_gib: float, gpu_memory_mib: int) -> int:
-    """GPUs one replica needs for a model of ``size_gib`` weights on GPUs of ``gpu_memory_mib``
-    (weights × 1.2 for activations, the CUDA context and KV-cache headroom; whole GPUs)."""
-    if gpu_memory_mib <= 0:
-        raise ValueError("gpu_memory_mib must be positive")
-    return max(1, math.ceil(size_gib * MODEL_OVERHEAD * 1024 / gpu_memory_mib))
-
-
-def check_against_nodes(values: Values, facts: NodeFacts) -> list[Problem]:
-    """Combinations the cluster's GPU nodes make impossible (empty when facts are unknown)."""
-    problems = []
-    if facts.max_gpus_per_node is not None and facts.gpu_nodes and values.gpus_per_replica > facts.max_gpus_per_node:
-        problems.append(Problem("gpusPerReplica", f"{values.gpus_per_replica} GPUs per replica, but the largest GPU "
-                                f"node has {facts.max_gpus_per_node} allocatable nvidia.com/gpu: a pod's GPUs all come "
-                                "from one node, so it could never be scheduled"))
-    if values.model.size_gib and facts.gpu_memory_mib:
-        need = gpus_for_model(values.model.size_gib, facts.gpu_memory_mib)
-        if need > values.gpus_per_replica:
-            problems.append(Problem("model.sizeGiB", f"a {values.model.size_gib:g} GiB model needs about {need} GPUs "
-                                    f"of {facts.gpu_memory_mib // 1024} GiB (weights × {MODEL_OVERHEAD}), but "
-                                    f"gpusPerReplica is {values.gpus_per_replica}"))
-    return problems
