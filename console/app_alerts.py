@@ -127,13 +127,13 @@ class AlertsAppMixin:
         app.call_from_thread(self._apply_polled, results, silences)
 
     def _read_prometheus(self) -> tuple[list[Alert] | None, str | None]:
-        from console.cli_alerts import read_prometheus
         from console.services.alerts import parse_prometheus_alerts
         from console.services.metrics import public_url
+        from console.services.prom_http import settings_get
 
         app: Any = self
         try:
-            return parse_prometheus_alerts(read_prometheus(app.settings)), None
+            return parse_prometheus_alerts(settings_get(app.settings, "/api/v1/alerts")), None
         except Exception as exc:
             reason = getattr(exc, "reason", None) or exc
             return None, f"Prometheus unreachable at {public_url(app.settings.prometheus_url)}: {reason}"

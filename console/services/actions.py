@@ -17,7 +17,6 @@ Credentials stay inside the kubernetes client: nothing here logs or prints a tok
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Mapping
 from dataclasses import replace
@@ -30,7 +29,7 @@ from .actions_reads import KIND_WORD, ClusterReads
 from .audit import AuditError, AuditLog, rfc3339_now
 from .compat_check import CompatChecker
 from .compat_matrix import CompatGate
-from .kube import KubeError, KubeTarget, KubeTransport, read_kubeconfig_target
+from .kube import KubeError, KubeTarget, KubeTransport, connect_target
 from .rollout import (
     preflight_rollout,
     preflight_scale,
@@ -67,12 +66,9 @@ class Actions(ClusterReads):
                       readonly: bool = False) -> Actions:
         """Load the kubeconfig (no request is sent yet)."""
         try:
-            target = await asyncio.to_thread(read_kubeconfig_target, kubeconfig, context)
-            transport = await KubeTransport.connect(kubeconfig, context)
+            target, transport = await connect_target(kubeconfig, context)
         except KubeError as exc:
             raise ActionError(EXIT_FAILED, exc.message) from None
-        except Exception as exc:  # the client's own kubeconfig errors
-            raise ActionError(EXIT_FAILED, f"cannot load kubeconfig: {exc}") from None
         return cls(transport, target, audit, readonly)
 
     async def close(self) -> None:

@@ -60,7 +60,7 @@ from .deploy_reports import (
     exit_code,
 )
 from .deploy_watch import RolloutSteps
-from .kube import KubeError, KubeTarget, KubeTransport, read_kubeconfig_target
+from .kube import KubeError, KubeTarget, KubeTransport, connect_target
 from .manifests import CONTAINER, Rendered, RenderedObject, render
 from .manifests_values import NodeFacts, Values
 from .validate import EXIT_FAILED, EXIT_USAGE
@@ -97,12 +97,9 @@ class DeployEngine(RolloutSteps, ClusterReads):
                       ) -> DeployEngine:
         """Load the kubeconfig (no request is sent yet)."""
         try:
-            target = await asyncio.to_thread(read_kubeconfig_target, kubeconfig, context)
-            transport = await KubeTransport.connect(kubeconfig, context)
+            target, transport = await connect_target(kubeconfig, context)
         except KubeError as exc:
             raise DeployError(EXIT_FAILED, exc.message) from None
-        except Exception as exc:  # the client's own kubeconfig errors
-            raise DeployError(EXIT_FAILED, f"cannot load kubeconfig: {exc}") from None
         return cls(transport, target, audit, **kwargs)
 
     async def close(self) -> None:
@@ -333,17 +330,20 @@ class DeployEngine(RolloutSteps, ClusterReads):
         except AuditError as exc:
             raise DeployError(EXIT_FAILED, str(exc)) from None
 
-    async def _dry_run_one(self, op: ObjectPlan) -> ObjectResult:
-        verb = "create" if op.state == "new" else "patch"
+    async def _send_one(self, op: ObjectPlan, dry_run: bool) -> ObjectResult:
+        """Send one change (server dry-run or for real), audit it, and say how it went."""
+        mode = "dry-run" if dry_run else "applied"
         try:
-            await self._send(op, dry_run=True)
+            await self._send(op, dry_run=dry_run)
         except KubeError as exc:
-            message = self._reason(exc, verb, op.obj)
-            self._audit(op, "dry-run", message)
+            message = self._reason(exc, "create" if op.state == "new" else "patch", op.obj)
+            self._audit(op, mode, message)
             return ObjectResult(op.ref, op.state, False, message)
-        self._audit(op, "dry-run", "ok")
-        return ObjectResult(op.ref, op.state, True, f"{op.ref} would be {'created' if op.state == 'new' else 'changed'}"
-                                                    " (server dry-run)")
+        self._audit(op, mode, "ok")
+        if dry_run:
+            return ObjectResult(op.ref, op.state, True,
+                                f"{op.ref} would be {'created' if op.state == 'new' else 'changed'} (server dry-run)")
+        return ObjectResult(op.ref, op.state, True, f"{op.ref} {'created' if op.state == 'new' else 'configured'}")
 
     async def dry_run(self, plan: DeployPlan) -> ApplyReport:
         """Every change with ``dryRun=All``; nothing changes. In a namespace that does not exist yet only the
@@ -355,7 +355,7 @@ class DeployEngine(RolloutSteps, ClusterReads):
                                             f'namespace "{plan.namespace}" does not exist yet (apply creates it '
                                             "first, then dry-runs every object before applying any)", checked=False))
                 continue
-            results.append(await self._dry_run_one(op))
+            results.append(await self._send_one(op, dry_run=True))
         ok = all(r.ok for r in results)
         message = "nothing to change" if not results else \
             ("server dry-run passed" if ok else f"server dry-run failed for {sum(not r.ok for r in results)} of "
@@ -390,16 +390,16 @@ class DeployEngine(RolloutSteps, ClusterReads):
         if plan.namespace_new:
             ns_op = next(o for o in changes if o.kind == "Namespace")
             rest = [o for o in changes if o is not ns_op]
-            check = await self._dry_run_one(ns_op)
+            check = await self._send_one(ns_op, dry_run=True)
             if not check.ok:
                 return ApplyReport("applied", False, (check,), f"nothing applied: {check.message}")
-            result = await self._apply_one(ns_op)
+            result = await self._send_one(ns_op, dry_run=False)
             results.append(result)
             if not result.ok:
                 return ApplyReport("applied", False, tuple(results), f"nothing applied: {result.message}")
             created.append(ns_op)
             say(result.message)
-        checks = [await self._dry_run_one(op) for op in rest]
+        checks = [await self._send_one(op, dry_run=True) for op in rest]
         failed = [c for c in checks if not c.ok]
         if failed:
             rolled = await self._rollback(created, say)
@@ -407,7 +407,7 @@ class DeployEngine(RolloutSteps, ClusterReads):
                                f"nothing applied: the server dry-run failed for {len(failed)} of {len(checks)} "
                                f"objects — {failed[0].message}", rolled)
         for op in rest:
-            result = await self._apply_one(op)
+            result = await self._send_one(op, dry_run=False)
             results.append(result)
             if not result.ok:
                 rolled = await self._rollback(created, say)
@@ -419,17 +419,6 @@ class DeployEngine(RolloutSteps, ClusterReads):
                 created.append(op)
             say(result.message)
         return ApplyReport("applied", True, tuple(results), f"applied: {plan.summary()}")
-
-    async def _apply_one(self, op: ObjectPlan) -> ObjectResult:
-        verb = "create" if op.state == "new" else "patch"
-        try:
-            await self._send(op, dry_run=False)
-        except KubeError as exc:
-            message = self._reason(exc, verb, op.obj)
-            self._audit(op, "applied", message)
-            return ObjectResult(op.ref, op.state, False, message)
-        self._audit(op, "applied", "ok")
-        return ObjectResult(op.ref, op.state, True, f"{op.ref} {'created' if op.state == 'new' else 'configured'}")
 
     async def _rollback(self, created: list[ObjectPlan], say: Callable[[str], None]) -> tuple[str, ...]:
         """Delete what this run created, newest first (a namespace last)."""

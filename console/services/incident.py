@@ -46,7 +46,7 @@ from .incident_timeline import (
     build_timeline,
     sort_entries,
 )
-from .kube import KubeError, KubeTransport, read_kubeconfig_target
+from .kube import KubeError, KubeTransport, connect_target
 from .metrics import MetricsService, public_url
 from .prom_http import auth_headers, get_json
 
@@ -246,12 +246,9 @@ async def collect_incident(transport: KubeTransport | None = None, namespace: st
     own = transport is None
     if own:
         try:
-            target = await asyncio.to_thread(read_kubeconfig_target, kubeconfig, context)
-            transport = await KubeTransport.connect(kubeconfig, context)
+            target, transport = await connect_target(kubeconfig, context)
         except KubeError as exc:
             raise IncidentError(EXIT_FAILED, f"cluster unreadable: {exc.message}") from None
-        except Exception as exc:  # the client's own kubeconfig errors
-            raise IncidentError(EXIT_FAILED, f"cluster unreadable: cannot load kubeconfig: {exc}") from None
         ctx_name, namespace = target.context, namespace or target.namespace
     assert transport is not None
     if not namespace:

@@ -69,6 +69,18 @@ def read_kubeconfig_target(kubeconfig: str | None, context: str | None) -> KubeT
     return KubeTarget(name, ctx.get("user", ""), cluster.get("server", ""), ctx.get("namespace") or "default")
 
 
+async def _lines(content: Any) -> AsyncIterator[bytes]:
+    """The lines (without the newline) of a streamed body as they arrive; a last unterminated line too."""
+    buf = b""
+    async for chunk in content.iter_any():
+        buf += chunk
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            yield line
+    if buf:
+        yield buf
+
+
 class KubeTransport:
     """GET/stream raw JSON through an official ``kubernetes.aio`` ApiClient."""
 
@@ -138,14 +150,10 @@ class KubeTransport:
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=REQUEST_TIMEOUT, sock_read=idle_timeout)
         resp = await self._send("GET", path, query, None, timeout)
         await self._raise_for_status(resp)
-        buf = b""
         try:
-            async for chunk in resp.response.content.iter_any():
-                buf += chunk
-                while b"\n" in buf:
-                    line, buf = buf.split(b"\n", 1)
-                    if line.strip():
-                        yield json.loads(line)
+            async for line in _lines(resp.response.content):
+                if line.strip():
+                    yield json.loads(line)
         except (TimeoutError, OSError, aiohttp.ClientError) as exc:
             raise KubeError(0, "Unreachable", f"watch connection lost: {exc or type(exc).__name__}") from None
         finally:
@@ -161,16 +169,23 @@ class KubeTransport:
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=REQUEST_TIMEOUT, sock_read=idle_timeout)
         resp = await self._send("GET", path, query, None, timeout, accept="text/plain, application/json")
         await self._raise_for_status(resp)
-        buf = b""
         try:
-            async for chunk in resp.response.content.iter_any():
-                buf += chunk
-                while b"\n" in buf:
-                    line, buf = buf.split(b"\n", 1)
-                    yield line.rstrip(b"\r").decode(errors="replace")
-            if buf:
-                yield buf.decode(errors="replace")
+            async for line in _lines(resp.response.content):
+                yield line.rstrip(b"\r").decode(errors="replace")
         except (TimeoutError, OSError, aiohttp.ClientError) as exc:
             raise KubeError(0, "Unreachable", f"log stream lost: {exc or type(exc).__name__}") from None
         finally:
             resp.response.release()
+
+
+async def connect_target(kubeconfig: str | None, context: str | None) -> tuple[KubeTarget, KubeTransport]:
+    """The kubeconfig's target and a transport to it (no request is sent yet). Every failure is a
+    :class:`KubeError`: the client's own kubeconfig errors become ``BadKubeconfig``."""
+    try:
+        target = await asyncio.to_thread(read_kubeconfig_target, kubeconfig, context)
+        transport = await KubeTransport.connect(kubeconfig, context)
+    except KubeError:
+        raise
+    except Exception as exc:  # the client's own kubeconfig errors
+        raise KubeError(0, "BadKubeconfig", f"cannot load kubeconfig: {exc}") from None
+    return target, transport
