@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -123,4 +124,22 @@ def load_settings(
     settings = replace(settings, **_from_file(path or config_path()))
     settings = replace(settings, **_from_env(dict(os.environ if env is None else env)))
     given = {k: v for k, v in (flags or {}).items() if v is not None and k in {f.name for f in fields(Settings)}}
-    return replace(settings, **given)
+    settings = replace(settings, **given)
+    for name in ("prometheus_url", "alertmanager_url"):
+        _check_url(name, getattr(settings, name))
+    return settings
+
+
+def _check_url(name: str, url: str | None) -> None:
+    """An http(s)://host[:port][/path] URL, or a ConfigError naming the setting (never echoing a password)."""
+    if url is None:
+        return
+    what = name.removesuffix("_url").capitalize()
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise ConfigError(f"{what} URL is malformed ({exc}): expected http(s)://host:port") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{what} URL must look like http(s)://host:port, not {parts.scheme or 'no scheme'}"
+                          f"://{parts.hostname or ''}")

@@ -15,9 +15,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from console.app import LlmctlApp  # noqa: E402
-from console.services.builds import DockerBuildService  # noqa: E402
-from console.services.builds_model import BuildRequest  # noqa: E402
+from console.builds.engine import DockerBuildService  # noqa: E402
+from console.builds.model import BuildRequest  # noqa: E402
 from tests.builds.conftest import write_context  # noqa: E402
 from tests.infra_docker import (  # noqa: E402
     make_base_image,
@@ -26,12 +25,12 @@ from tests.infra_docker import (  # noqa: E402
     stop_engine,
     stop_registry,
 )
-from tests.ui.helpers import rows, wait_for  # noqa: E402
+from tests.ui.helpers import console_app, rows, wait_for  # noqa: E402
 from tests.ui.test_snapshots import AllowAll, StaticCluster  # noqa: E402
 
 
 async def shoot(host: str, registry: str, context: Path) -> None:
-    app = LlmctlApp(StaticCluster(), actions=AllowAll(), builds=DockerBuildService(host))
+    app = console_app(StaticCluster(), actions=AllowAll(), builds=DockerBuildService(host))
     async with app.run_test(size=(150, 44)) as pilot:
         app.switch_mode("builds")
         await pilot.pause(0.5)

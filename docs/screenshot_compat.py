@@ -22,8 +22,7 @@ from tests.ui.test_snapshots import make_app  # noqa: E402
 
 
 async def main() -> None:
-    app = make_app()
-    app.compat = StaticCompat()
+    app = make_app(compat=StaticCompat())
     async with app.run_test(size=(150, 36)) as pilot:
         await app.switch_mode("compat")
         screen = app.screen

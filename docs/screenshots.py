@@ -9,13 +9,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from console.app import LlmctlApp  # noqa: E402
 from console.config import Settings  # noqa: E402
+from console.kube.cluster import KubeClusterService  # noqa: E402
 from console.sandbox.context import SandboxConfig  # noqa: E402
 from console.sandbox.faultcli import send_fault  # noqa: E402
 from console.sandbox.metrics_source import SandboxMetrics  # noqa: E402
 from console.sandbox.server import SandboxThread  # noqa: E402
-from console.services.cluster import KubeClusterService  # noqa: E402
+from tests.ui.helpers import console_app  # noqa: E402
 
 
 async def main() -> None:
@@ -24,8 +24,8 @@ async def main() -> None:
     try:
         # The direct metrics source runs on simulated time: at speed 40 the charts' 15 minutes pass in ~23 s.
         metrics = SandboxMetrics(sandbox, interval_s=5.0)
-        app = LlmctlApp(KubeClusterService(sandbox.info.kubeconfig, sandbox=True),
-                        Settings(gpu_refresh=1.0, latency_refresh=1.0), metrics=metrics)
+        app = console_app(KubeClusterService(sandbox.info.kubeconfig, sandbox=True),
+                          Settings(gpu_refresh=1.0, latency_refresh=1.0), metrics=metrics)
         async with app.run_test(size=(140, 32)) as pilot:
             await pilot.pause(3.0)
             app.save_screenshot(str(ROOT / "docs" / "dashboard.svg"))

@@ -7,16 +7,14 @@ All I/O happens in the actions service, called from a worker; nothing here talks
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from textual import work
 from textual.binding import Binding
 
-from console.model import ActionPlan, DeploymentRow
+from console.core.model import ActionPlan, DeploymentRow
+from screens.host import host
 from screens.widgets.dialogs import ConfirmDialog, FormDialog
-
-if TYPE_CHECKING:
-    from console.app import LlmctlApp
 
 ACTION_BINDINGS = [
     Binding("s", "scale", "Scale"),
@@ -41,14 +39,12 @@ ROLLOUT_ACTIONS = {"set-image", "undo", "restart", "resume", "scale"}
 class ActionsMixin:
     """Mix into a Screen that implements :meth:`selected_deployment`."""
 
-    app: LlmctlApp
-
     def selected_deployment(self) -> DeploymentRow | None:
         raise NotImplementedError
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ACTION_PERMISSIONS:
-            return True if self.app.action_allowed(action) else None  # None: shown disabled
+            return True if host(self).action_allowed(action) else None  # None: shown disabled  # type: ignore[arg-type]
         return True
 
     def action_scale(self) -> None:
@@ -94,7 +90,7 @@ class ActionsMixin:
         if kind == "set-image":
             return await actions.plan_set_image(ns, name, values["image"])
         if kind == "undo":
-            from console.services.actions import ActionError
+            from console.actions.service import ActionError
 
             rev = values["revision"]
             if rev and not rev.isdigit():
@@ -112,9 +108,9 @@ class ActionsMixin:
 
     @work(exclusive=True, exit_on_error=False, group="action")
     async def run_action(self, kind: str) -> None:
-        from console.services.actions import ActionError
+        from console.actions.service import ActionError
 
-        app = self.app
+        app = host(self)  # type: ignore[arg-type]
         row = self.selected_deployment()
         if row is None:
             app.notify("Select a Deployment first.", severity="warning")
@@ -135,7 +131,7 @@ class ActionsMixin:
             if values is None:
                 return
         try:
-            actions = await app.get_actions()
+            actions = await app.services.actions.get()
             plan = await self._plan(actions, kind, row, values)
             while True:
                 choice = await app.push_screen_wait(ConfirmDialog(plan))

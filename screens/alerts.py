@@ -8,7 +8,6 @@ open the incident timeline of the target (``I``), show or hide resolved alerts (
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -17,24 +16,15 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
-from console.services.alert_center import AlertRow, compile_filter
-from screens.dashboard import fill_table
+from console.alerts.center import AlertRow, compile_filter
+from console.core.units import human_duration
+from screens.host import host
 from screens.widgets.statusbar import StatusBar
+from screens.widgets.table import fill_table
 
 COLUMNS = ("SEVERITY", "STATE", "SOURCE", "ALERT", "TARGET", "SINCE", "ACK", "SUMMARY")
 SILENCE_COLUMNS = ("ID", "STATE", "MATCHERS", "ENDS", "BY", "COMMENT")
 SEVERITY_STYLE = {"critical": "bold white on red", "error": "bold red", "warning": "bold yellow", "info": "cyan"}
-
-
-def duration_text(seconds: float) -> str:
-    seconds = max(int(seconds), 0)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m"
-    if seconds < 86400:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    return f"{seconds // 86400}d{seconds % 86400 // 3600}h"
 
 
 def alert_cells(row: AlertRow, now: datetime) -> tuple[object, ...]:
@@ -45,9 +35,9 @@ def alert_cells(row: AlertRow, now: datetime) -> tuple[object, ...]:
     state = Text(a.state, style=state_style)
     if getattr(a, "silenced_by", ()):
         state = Text("silenced", style="dim")
-    since = f"{duration_text((now - row.since).total_seconds())} ago"
+    since = f"{human_duration((now - row.since).total_seconds())} ago"
     if row.resolved_at is not None:
-        since = f"resolved {duration_text((now - row.resolved_at).total_seconds())} ago"
+        since = f"resolved {human_duration((now - row.resolved_at).total_seconds())} ago"
     style = "dim" if muted or a.state == "resolved" else ""
     return (sev, state, a.source, Text(a.name, style=style or "bold"), Text(str(a.target), style=style), since,
             "✓" if row.acknowledged else "", Text(a.summary, style=style))
@@ -106,13 +96,13 @@ class AlertsScreen(Screen[None]):
 
     # ---- display --------------------------------------------------------------------------------
     def show_alerts(self) -> None:
-        app: Any = self.app
+        app = host(self)
         try:
             pattern = compile_filter(self.filter_text)
         except ValueError as exc:
             self.query_one("#alerts-status", Label).update(Text(str(exc), style="bold red"))
             return
-        rows = app.alert_center.rows(pattern, resolved=self.show_resolved)
+        rows = app.alerts.center.rows(pattern, resolved=self.show_resolved)
         now = datetime.now(UTC)
         self._rows = {r.key: r for r in rows}
         fill_table(self.query_one("#alerts-table", DataTable), [(r.key, alert_cells(r, now)) for r in rows])
@@ -123,7 +113,7 @@ class AlertsScreen(Screen[None]):
         if self.filter_text:
             title += f"  [filter: {self.filter_text}]"
         self.query_one("#alerts-title", Label).update(title)
-        self.query_one("#alerts-status", Label).update(app.alert_sources_text())
+        self.query_one("#alerts-status", Label).update(app.alerts.sources_text())
         self.show_detail()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -153,10 +143,10 @@ class AlertsScreen(Screen[None]):
         detail.update(text)
 
     def show_silences(self) -> None:
-        app: Any = self.app
+        app = host(self)
         table = self.query_one("#silences", DataTable)
         status = self.query_one("#silences-status", Label)
-        if not app.settings_alertmanager():
+        if app.services.alertmanager is None:
             status.update(Text("no Alertmanager configured (start with --alertmanager URL to list and create "
                                "silences)", style="dim"))
             table.clear()
@@ -212,8 +202,8 @@ class AlertsScreen(Screen[None]):
         self.show_alerts()
 
     def action_refresh_now(self) -> None:
-        app: Any = self.app
-        app.poll_alert_sources()
+        app = host(self)
+        app.alerts.poll()
 
     def action_acknowledge(self) -> None:
         row = self._selected()
@@ -222,9 +212,9 @@ class AlertsScreen(Screen[None]):
         if row.resolved_at is not None:
             self.notify("a resolved alert needs no acknowledgement", severity="warning")
             return
-        app: Any = self.app
-        acked = app.alert_center.acknowledge(row.key)
-        app.refresh_alert_summary()
+        app = host(self)
+        acked = app.alerts.center.acknowledge(row.key)
+        app.alerts.refresh_summary()
         self.notify(f"{'acknowledged' if acked else 'no longer acknowledged'}: {row.alert.name} {row.alert.target}"
                     " (local to this console)")
 
@@ -236,28 +226,28 @@ class AlertsScreen(Screen[None]):
     def action_jump(self) -> None:
         row = self._selected()
         if row is not None:
-            app: Any = self.app
+            app = host(self)
             app.jump_to_target(row.alert.target)
 
     def action_incident(self) -> None:
         row = self._selected()
-        app: Any = self.app
+        app = host(self)
         target = row.alert.target if row is not None else None
         app.show_incident(target.deployment if target else None)
 
     def action_silence(self) -> None:
         row = self._selected()
-        app: Any = self.app
+        app = host(self)
         if row is None:
             self.notify("no alert selected", severity="warning")
             return
-        app.silence_alert(row.alert)
+        app.alerts.silence(row.alert)
 
     def action_expire(self) -> None:
         table = self.query_one("#silences", DataTable)
-        app: Any = self.app
+        app = host(self)
         if not table.row_count:
             self.notify("no silence to expire", severity="warning")
             return
         silence_id = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
-        app.expire_silence(silence_id)
+        app.alerts.expire(silence_id)

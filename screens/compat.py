@@ -20,8 +20,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
-from console.services.compat import Level
-from console.services.compat_matrix import CompatReport, ImageRow, NodePool
+from console.compat.matrix import CompatReport, ImageRow, NodePool
+from console.compat.rules import Level
+from screens.host import host
 from screens.widgets.statusbar import StatusBar
 
 STYLE = {Level.OK: "bold green", Level.WARN: "bold yellow", Level.UNKNOWN: "bold bright_blue", Level.FAIL: "bold red"}
@@ -128,11 +129,11 @@ class CompatScreen(Screen[None]):
     # ---- data -----------------------------------------------------------------------------------------
     async def _service_now(self) -> Any:
         if self._service is None:
-            self._service = await self.app.get_compat()  # type: ignore[attr-defined]
+            self._service = await host(self).services.compat.get()
         return self._service
 
     async def _namespace(self) -> str:
-        app: Any = self.app
+        app = host(self)
         for _ in range(100):  # the cluster service learns it from the kubeconfig once it has connected
             if app.snapshot.namespace:
                 return str(app.snapshot.namespace)

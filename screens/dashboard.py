@@ -11,13 +11,15 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label
 
-from console.model import ClusterSnapshot, ConnState, DeploymentRow, GpuNode
-from console.services.metrics import DeploymentTrend
+from console.core.metrics import DeploymentTrend
+from console.core.model import ClusterSnapshot, DeploymentRow, GpuNode
+from console.core.units import age
 from screens.actions_flow import ACTION_BINDINGS, ActionsMixin
+from screens.builds.line import LastBuildLine
 from screens.dashboard_trends import TREND_COLUMNS, DeploymentTrendsMixin, trend_cells
-from screens.format import age, verdict_text
-from screens.widgets.buildline import LastBuildLine
+from screens.format import verdict_text
 from screens.widgets.statusbar import StatusBar
+from screens.widgets.table import fill_table, panel_status
 
 NODE_COLUMNS = ("NODE", "READY", "PRODUCT", "DRIVER", "CUDA", "CC", "GPU MEM", "ALLOC", "USED", "FREE")
 DEPLOY_COLUMNS = ("DEPLOYMENT", "READY", "UP-TO-DATE", "AVAILABLE", "GPU/REPLICA", "GPUS", "REV", "AGE",
@@ -63,34 +65,6 @@ def product_summary(nodes: list[GpuNode]) -> str:
         f = free[key]
         free[key] = None if f is None or n.free is None else f + (n.free if n.ready else 0)
     return " · ".join(f"{p} {total[p]} ({'?' if free[p] is None else free[p]} free)" for p in sorted(total))
-
-
-def panel_status(snap: ClusterSnapshot, resource: str, count: int, shown: int | None = None) -> Text:
-    problem = snap.problem(resource)
-    if problem:
-        return Text(problem, style="bold red")
-    if resource not in snap.synced:
-        if snap.connection.state is ConnState.ERROR:
-            return Text(snap.connection.message, style="bold red")
-        return Text("connecting…", style="yellow")
-    if shown is not None and shown != count:
-        return Text(f"{shown} of {count} shown (filter)", style="dim")
-    return Text(f"{count} shown", style="dim")
-
-
-def fill_table(table: DataTable, rows: list[tuple[str, tuple[object, ...]]]) -> None:
-    """Replace a table's rows, keeping the cursor on the same key."""
-    cursor_key = None
-    if table.row_count and table.cursor_row < table.row_count:
-        cursor_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-    table.clear()
-    for key, cells in rows:
-        table.add_row(*cells, key=key)
-    if cursor_key is not None:
-        for index, (key, _) in enumerate(rows):
-            if key == cursor_key:
-                table.move_cursor(row=index, animate=False)
-                break
 
 
 class DashboardScreen(ActionsMixin, DeploymentTrendsMixin, Screen[None]):

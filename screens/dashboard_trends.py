@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.text import Text
 
-from console.services.metrics import DeploymentTrend, MetricsService
+from console.core.metrics import DeploymentTrend, MetricsService
 from screens.metrics_poll import MetricsPolling
 from screens.widgets.chart import level_style, seconds_label, sparkline
 

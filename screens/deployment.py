@@ -9,9 +9,11 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
-from console.model import ClusterSnapshot, DeploymentDetail, DeploymentRow
+from console.core.model import ClusterSnapshot, DeploymentDetail, DeploymentRow
+from console.core.units import age
 from screens.actions_flow import ACTION_BINDINGS, ActionsMixin
-from screens.format import age, verdict_text
+from screens.format import verdict_text
+from screens.host import host
 from screens.widgets.statusbar import StatusBar
 
 POD_COLUMNS = ("POD", "STATUS", "READY", "RESTARTS", "NODE", "COLD START", "AGE", "WHY")
@@ -70,7 +72,7 @@ class DeploymentScreen(ActionsMixin, Screen[None]):
         return self._detail.row if self._detail else None
 
     def show_snapshot(self, snap: ClusterSnapshot) -> None:
-        detail = self.app.cluster.deployment_detail(self.deployment_name)
+        detail = host(self).services.cluster.deployment_detail(self.deployment_name)
         self._detail = detail
         head = self.query_one("#deployment-head", Static)
         if detail is None:
@@ -116,6 +118,6 @@ class DeploymentScreen(ActionsMixin, Screen[None]):
         return text
 
     def _fill(self, selector: str, rows: list[tuple[str, tuple[object, ...]]]) -> None:
-        from screens.dashboard import fill_table
+        from screens.widgets.table import fill_table
 
         fill_table(self.query_one(selector, DataTable), rows)

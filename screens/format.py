@@ -1,27 +1,10 @@
-"""Small text formatters shared by the screens (ages, verdicts)."""
+"""How the screens show a rollout verdict (ages and sizes are in console.core.units)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from rich.text import Text
 
-from console.model import RolloutVerdict
-
-
-def age(timestamp: str, now: datetime | None = None) -> str:
-    """kubectl-style age of an RFC 3339 timestamp: 45s, 12m, 3h, 5d."""
-    if not timestamp:
-        return "-"
-    try:
-        then = datetime.strptime(timestamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
-    except ValueError:
-        return "-"
-    seconds = max(int(((now or datetime.now(UTC)) - then).total_seconds()), 0)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size * (2 if unit != "m" else 1):
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
+from console.core.model import RolloutVerdict
 
 
 def verdict_text(verdict: RolloutVerdict | None, short: bool = False) -> Text:

@@ -16,11 +16,11 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label
 
-from console.services.metrics import GpuSample, MetricsError, MetricsResult, MetricsService, Series
-from screens.dashboard import fill_table
+from console.core.metrics import GpuSample, MetricsError, MetricsResult, MetricsService, Series
 from screens.metrics_poll import METRICS_SCREEN_BINDINGS, MetricsPolling
 from screens.widgets.chart import Chart, bar, freshness, level_style, sparkline
 from screens.widgets.statusbar import StatusBar
+from screens.widgets.table import fill_table
 
 COLUMNS = ("NODE / GPU", "MODEL", "FRAMEBUFFER", "USED / TOTAL", "UTIL", "TEMP", "POD", "HISTORY")
 SPARK_WIDTH = 16

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from rich.text import Text
@@ -21,12 +20,15 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
-from console.model import DeploymentRow
-from console.services.incident import TimelineEntry, build_timeline
+from console.audit import AuditLog
+from console.core.model import DeploymentRow
+from console.core.units import human_duration
+from console.incident.service import TimelineEntry, build_timeline
 from screens.actions_flow import ActionsMixin
-from screens.alerts import SEVERITY_STYLE, duration_text
-from screens.dashboard import fill_table
+from screens.alerts import SEVERITY_STYLE
+from screens.host import host
 from screens.widgets.statusbar import StatusBar
+from screens.widgets.table import fill_table
 
 WINDOWS = (15, 30, 60, 120, 240, 720)
 COLUMNS = ("TIME (UTC)", "AGO", "KIND", "SEVERITY", "TARGET", "WHAT HAPPENED")
@@ -37,10 +39,8 @@ KIND_STYLE = {"alert-start": "bold red", "alert-end": "green", "event": "yellow"
 class AuditCache:
     """The audit log's entries, re-read only when the file changes."""
 
-    def __init__(self, path: str | None) -> None:
-        from console.services.audit import AuditLog
-
-        self.log = AuditLog(Path(path) if path else None)
+    def __init__(self, log: AuditLog) -> None:
+        self.log = log
         self._stamp: tuple[float, int] | None = None
         self._entries: list[dict[str, Any]] = []
         self.error: str | None = None
@@ -65,7 +65,7 @@ class AuditCache:
 
 
 def entry_cells(e: TimelineEntry, now: datetime) -> tuple[object, ...]:
-    return (e.time.astimezone(UTC).strftime("%H:%M:%S"), f"-{duration_text((now - e.time).total_seconds())}",
+    return (e.time.astimezone(UTC).strftime("%H:%M:%S"), f"-{human_duration((now - e.time).total_seconds())}",
             Text(e.kind, style=KIND_STYLE.get(e.kind, "")), Text(e.severity, style=SEVERITY_STYLE.get(e.severity, "")),
             _target(e), e.summary)
 
@@ -106,8 +106,8 @@ class IncidentScreen(ActionsMixin, Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        app: Any = self.app
-        self._audit = AuditCache(app.settings.audit_log)
+        app = host(self)
+        self._audit = AuditCache(app.services.audit)
         self.query_one("#timeline", DataTable).add_columns(*COLUMNS)
         self.watch(app, "snapshot", lambda _s: self.rebuild())
         self.watch(app, "alert_summary", lambda _s: self.rebuild())
@@ -128,14 +128,12 @@ class IncidentScreen(ActionsMixin, Screen[None]):
         return self.frozen_now or datetime.now(UTC)
 
     def rebuild(self) -> None:
-        app: Any = self.app
+        app = host(self)
         if not self.is_current and self.entries:
             return
-        raw = getattr(app.cluster, "raw", None)
-        if raw is None:
-            return
+        raw = app.services.cluster.raw
         namespace = app.snapshot.namespace
-        center = app.alert_center
+        center = app.alerts.center
         assert self._audit is not None
         self.entries = build_timeline(
             namespace=namespace, deployment=self.deployment, now=self.now(), minutes=self.minutes,
@@ -145,7 +143,7 @@ class IncidentScreen(ActionsMixin, Screen[None]):
         self.show()
 
     def show(self) -> None:
-        app: Any = self.app
+        app = host(self)
         now = self.now()
         newest_first = list(reversed(self.entries))
         fill_table(self.query_one("#timeline", DataTable),
@@ -214,8 +212,8 @@ class IncidentScreen(ActionsMixin, Screen[None]):
                 return entry.ref[-1]
             if entry.target.pod:
                 return entry.target.pod
-        app: Any = self.app
-        pods = [p for p in app.cluster.pods()
+        app = host(self)
+        pods = [p for p in app.services.cluster.pods()
                 if self.deployment is None or p.name.startswith(f"{self.deployment}-")]
         pods.sort(key=lambda p: (-p.restarts, p.name))
         return pods[0].name if pods else None
@@ -227,14 +225,14 @@ class IncidentScreen(ActionsMixin, Screen[None]):
         if pod is None:
             self.app.notify("no pod involved in this entry", severity="warning")
             return
-        app: Any = self.app
+        app = host(self)
         self.app.push_screen(LogsScreen(app.snapshot.namespace, pod))
 
     def action_jump(self) -> None:
         entry = self.selected()
         if entry is None:
             return
-        app: Any = self.app
+        app = host(self)
         kind = entry.ref[0] if entry.ref else ""
         if kind == "alert":
             app.switch_mode("alerts")
@@ -249,7 +247,7 @@ class IncidentScreen(ActionsMixin, Screen[None]):
 
     def selected_deployment(self) -> DeploymentRow | None:
         """What ``u``/``s`` act on: the scoped Deployment, else the selected entry's."""
-        app: Any = self.app
+        app = host(self)
         entry = self.selected()
         name = self.deployment or (entry.target.deployment if entry is not None else None)
         return next((d for d in app.snapshot.deployments if d.name == name), None)

@@ -16,11 +16,11 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label
 
-from console.services.metrics import MetricsError, MetricsResult, MetricsService, ServingStats
-from screens.dashboard import fill_table
+from console.core.metrics import MetricsError, MetricsResult, MetricsService, ServingStats
 from screens.metrics_poll import METRICS_SCREEN_BINDINGS, MetricsPolling
 from screens.widgets.chart import Chart, freshness, seconds_label
 from screens.widgets.statusbar import StatusBar
+from screens.widgets.table import fill_table
 
 COLUMNS = ("DEPLOYMENT", "PODS", "QPS", "p50", "p95", "p99", "TTFT p95", "RUNNING", "WAITING", "KV-CACHE")
 P99_LINE_S = 0.5  # the source article: request_latency_99 > 500 ms triggers scale-out

@@ -1,13 +1,11 @@
 """A pod's log (``l`` from the incident view): the last 200 lines, follow, search, the previous container.
 
-Lines come from the pods/log API through the cluster service's connection (console.services.logs);
+Lines come from the pods/log API through the cluster service's connection (console.kube.logs);
 ``f`` follows (a streaming request), ``p`` switches to the previous container's run — a crash-looping
 container's last words — ``/`` searches (text or ``/regex/``; ``n``/``N`` next and previous match).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from rich.text import Text
 from textual import work
@@ -17,7 +15,8 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, RichLog
 
-from console.services.logs import DEFAULT_LINES, LogError, SearchError, compile_pattern
+from console.kube.logs import DEFAULT_LINES, LogError, SearchError, compile_pattern
+from screens.host import host
 from screens.widgets.statusbar import StatusBar
 
 MAX_LINES = 5000  # kept on screen while following
@@ -60,10 +59,10 @@ class LogsScreen(Screen[None]):
     # ---- reading --------------------------------------------------------------------------------
     @work(exclusive=True, exit_on_error=False, group="logs")
     async def load(self) -> None:
-        from console.services.logs import tail
+        from console.kube.logs import tail
 
-        app: Any = self.app
-        transport = getattr(app.cluster, "transport", None)
+        app = host(self)
+        transport = app.services.cluster.transport
         self.text = []
         self.error = None
         self.render_log()
@@ -167,7 +166,7 @@ class LogsScreen(Screen[None]):
         self.show_status()
 
     def _find(self) -> None:
-        from console.services.logs import search
+        from console.kube.logs import search
 
         self.matches = search(self.text, self.pattern) if self.pattern else []
         if self.match_at >= len(self.matches):

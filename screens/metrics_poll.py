@@ -18,7 +18,8 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.worker import get_current_worker
 
-from console.services.metrics import WINDOWS, ErrorKind, MetricsError, MetricsService
+from console.core.metrics import WINDOWS, ErrorKind, MetricsError, MetricsService
+from screens.host import host
 
 NOT_CONFIGURED = MetricsError(ErrorKind.NOT_CONFIGURED, "Prometheus not configured: start with --prometheus URL "
                                                         "(or LLMCTL_PROMETHEUS_URL, or prometheus_url in the config)")
@@ -50,7 +51,7 @@ class MetricsPolling:
 
     @property
     def metrics(self) -> MetricsService | None:
-        return getattr(self.app, "metrics", None)  # type: ignore[attr-defined]
+        return host(self).services.metrics
 
     @property
     def window_s(self) -> float:
@@ -58,7 +59,7 @@ class MetricsPolling:
 
     def poll_interval(self) -> float:
         """The configured refresh, but never faster than the source's data changes (its scrape interval)."""
-        configured = float(getattr(self.app.settings, self.refresh_setting))  # type: ignore[attr-defined]
+        configured = float(getattr(host(self).settings, self.refresh_setting))
         return max(configured, self.metrics.min_refresh_s()) if self.metrics is not None else configured
 
     def show_not_configured(self, chart: Any) -> None:

@@ -8,11 +8,12 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label
 
-from console.model import ClusterSnapshot
-from screens.dashboard import fill_table, panel_status
+from console.core.model import ClusterSnapshot
+from console.core.units import age
 from screens.deployment import POD_COLUMNS, status_text
-from screens.format import age
+from screens.host import host
 from screens.widgets.statusbar import StatusBar
+from screens.widgets.table import fill_table, panel_status
 
 
 class PodsScreen(Screen[None]):
@@ -33,7 +34,7 @@ class PodsScreen(Screen[None]):
         self.watch(self.app, "snapshot", self.show_snapshot)
 
     def show_snapshot(self, snap: ClusterSnapshot) -> None:
-        pods = self.app.cluster.pods()
+        pods = host(self).services.cluster.pods()
         fill_table(self.query_one(DataTable), [
             (p.name, (p.name, status_text(p.status, p.ready), p.ready, str(p.restarts), p.node or "-",
                       f"{p.cold_start_s:.0f}s" if p.cold_start_s is not None else "-", age(p.created), p.why))
@@ -61,7 +62,7 @@ class HpaScreen(Screen[None]):
         self.watch(self.app, "snapshot", self.show_snapshot)
 
     def show_snapshot(self, snap: ClusterSnapshot) -> None:
-        hpas = self.app.cluster.hpas()
+        hpas = host(self).services.cluster.hpas()
         fill_table(self.query_one(DataTable), [
             (h.name, (h.name, f"deployment/{h.target}", str(h.min_replicas), str(h.max_replicas), str(h.current),
                       str(h.desired), h.metrics or "-", h.conditions or "-")) for h in hpas])

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from console.paths import manifests_dir
+from console.core.paths import manifests_dir
 from console.sandbox.faultcli import send_fault
 from console.sandbox.server import SandboxThread
 from tests.conftest import need_tool, start_sandbox

@@ -142,15 +142,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_registry(workdir: Path, binary: str = "docker-registry", timeout: float = 15.0) -> Registry:
-    """docker-registry serving from workdir on 127.0.0.1:<free port>; waits for /v2/."""
+def start_registry(workdir: Path, binary: str = "docker-registry", timeout: float = 15.0, *, storage: str = "",
+                   storage_extra: str = "", extra: str = "") -> Registry:
+    """docker-registry serving from workdir (or ``storage``) on 127.0.0.1:<free port>; waits for /v2/ to answer
+    (401 counts: ``extra`` config, e.g. an ``auth:`` section, may ask for credentials)."""
+    import urllib.error
     import urllib.request
 
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     config = workdir / "config.yml"
-    config.write_text(f"version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {workdir}/data\n"
-                      f"http:\n  addr: 127.0.0.1:{port}\n  secret: llmctl-test-only\n")
+    config.write_text(f"version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
+                      f"    rootdirectory: {storage or workdir / 'data'}\n{storage_extra}"
+                      f"http:\n  addr: 127.0.0.1:{port}\n  secret: llmctl-test-only\n{extra}")
     log = open(workdir / "registry.log", "wb")  # noqa: SIM115
     process = subprocess.Popen([binary, "serve", str(config)], stdout=log, stderr=subprocess.STDOUT,
                                stdin=subprocess.DEVNULL, start_new_session=True,
@@ -159,7 +163,11 @@ def start_registry(workdir: Path, binary: str = "docker-registry", timeout: floa
     deadline = time.monotonic() + timeout
     while True:
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1).close()
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/", timeout=1).close()
+            except urllib.error.HTTPError as exc:
+                if exc.code != 401:
+                    raise
             return Registry(f"127.0.0.1:{port}", process)
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:

@@ -8,10 +8,10 @@ import threading
 from kubernetes import client, config
 from textual.widgets import DataTable, Label
 
-from console.app import LlmctlApp
+from console.kube.cluster import KubeClusterService
 from console.sandbox.server import SandboxThread
-from console.services.cluster import KubeClusterService
 from screens.widgets.statusbar import StatusBar
+from tests.ui.helpers import console_app
 
 
 async def wait_for(pilot, predicate, timeout: float = 15.0) -> None:
@@ -35,7 +35,7 @@ async def test_first_frame_waits_for_nothing_then_dashboard_fills(sandbox: Sandb
         return sandbox.info.kubeconfig
 
     service = KubeClusterService(None, None, None, sandbox=True, prepare=prepare)
-    app = LlmctlApp(service)
+    app = console_app(service)
     async with app.run_test(size=(150, 40)) as pilot:
         await pilot.pause(0.1)
         nodes = app.screen.query_one("#nodes", DataTable)
@@ -79,7 +79,7 @@ async def test_unreachable_cluster_is_said_plainly(tmp_path) -> None:
         "users: [{name: u, user: {token: not-a-secret}}]\n"
         "contexts: [{name: dead, context: {cluster: dead, user: u, namespace: llm}}]\n"
     )
-    app = LlmctlApp(KubeClusterService(str(kubeconfig)))
+    app = console_app(KubeClusterService(str(kubeconfig)))
     async with app.run_test(size=(150, 40)) as pilot:
         bar = app.screen.query_one(StatusBar)
         await wait_for(pilot, lambda: "disconnected" in str(bar.render()))

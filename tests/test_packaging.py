@@ -32,8 +32,8 @@ def test_wheel_carries_data_and_finds_it_when_installed(tmp_path: Path) -> None:
     site = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],
                    check=True)
-    code = ("import console.paths as p; print(p.asset('llmctl.tcss')); "
-            "from console.services.compat import driver_table; print(driver_table().min_driver('12.2.2'))")
+    code = ("import console.core.paths as p; print(p.asset('llmctl.tcss')); "
+            "from console.compat.versions import driver_table; print(driver_table().min_driver('12.2.2'))")
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(site)}).stdout.split()
     assert out[0].startswith(str(site)), f"asset found outside the installed copy: {out[0]}"

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from console.services.compat import VersionError, driver_table
-
 from .context import SandboxContext
 from .controllers.base import DEFAULT_NAMESPACE, parse_workload_target
 from .controllers.containers import node_driver, node_sm
 from .controllers.nodes import EVICTION_SECONDS, UNREACHABLE, set_node_reachable
+from .cuda import driver_table
 from .errors import ApiError
 from .store import Obj, copy_object
 
@@ -79,10 +78,7 @@ def _image_fault(ctx: SandboxContext, kind: str, d: Obj) -> str:
     if kind == "image-pull-error" or image is None:
         return f"{ns}/{name} rolls out {ref}, which the registry does not have: ErrImagePull, then ImagePullBackOff"
     if kind == "cuda-too-new":
-        try:
-            need = driver_table().min_driver(image.cuda_version or "")
-        except VersionError:
-            need = "a newer driver"
+        need = driver_table().minimum(image.cuda_version or "") or "a newer driver"
         return (f"{ns}/{name} rolls out {ref} (CUDA {image.cuda_version}, needs driver >= {need}); the nodes run "
                 f"{node_driver(node) or 'an older driver'}: CrashLoopBackOff, 'CUDA driver version is "
                 "insufficient for CUDA runtime version'")

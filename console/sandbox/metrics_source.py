@@ -2,7 +2,7 @@
 
 ``llmctl --sandbox`` without a Prometheus uses this, so the GPU and Latency screens work with nothing
 else installed; with ``--prometheus URL`` the console reads the same sandbox through a real Prometheus
-instead (console/cli_top.py decides). It lives in the sandbox because it knows the simulation; the
+instead (console/cli/top.py decides). It lives in the sandbox because it knows the simulation; the
 services never import the sandbox.
 
 Every read runs on the sandbox's loop (``SandboxThread.call``: the simulation is not thread-safe), and
@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from console.services.metrics import (
+from console.core.metrics import (
     DeploymentTrend,
     ErrorKind,
     GpuSample,
@@ -81,7 +81,7 @@ def sample(history: History, sim: Any, now: float) -> None:
 
 
 class SandboxMetrics:
-    """:class:`console.services.metrics.MetricsService` over a :class:`SandboxThread`'s simulation."""
+    """:class:`console.core.metrics.MetricsService` over a :class:`SandboxThread`'s simulation."""
 
     def __init__(self, sandbox: Any, interval_s: float = 2.0) -> None:
         """``interval_s``: simulated seconds between history samples."""

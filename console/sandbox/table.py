@@ -12,14 +12,25 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from console.services.pods import _meta, _spec, _status, pod_status
-
 from .clock import parse_timestamp
+from .podstatus import pod_cells
 from .selectors import selector_to_string
 
 Obj = dict[str, Any]
 Column = tuple[str, str, int]  # (name, type, priority)
 TABLE_ACCEPT = "as=Table"
+
+
+def _meta(obj: Obj) -> Obj:
+    return obj.get("metadata") or {}
+
+
+def _spec(obj: Obj) -> Obj:
+    return obj.get("spec") or {}
+
+
+def _status(obj: Obj) -> Obj:
+    return obj.get("status") or {}
 
 
 def wants_table(accept: str | None) -> bool:
@@ -67,17 +78,15 @@ def age(timestamp: str | None, now: datetime | None = None) -> str:
 
 
 # ---- pods -------------------------------------------------------------------------------------------
-# kubectl's STATUS column lives with the console's services so both show a pod the same way.
-pod_status_reason = pod_status
-
-
 def _pod_row(pod: Obj) -> list[Any]:
-    reason, ready, restarts, last = pod_status_reason(pod)
-    shown_restarts = f"{restarts} ({age(last)} ago)" if restarts and last else str(restarts)
+    cells = pod_cells(pod)  # READY, STATUS, RESTARTS: the sandbox's own printPod (podstatus.py)
+    restarts = cells.restarts
+    shown_restarts = f"{restarts} ({age(cells.last_restart)} ago)" if restarts and cells.last_restart \
+        else str(restarts)
     status, spec = _status(pod), _spec(pod)
     nominated = status.get("nominatedNodeName") or "<none>"
     gates = spec.get("readinessGates") or []
-    return [_meta(pod).get("name"), f"{ready}/{len(spec.get('containers') or [])}", reason, shown_restarts,
+    return [_meta(pod).get("name"), f"{cells.ready}/{cells.total}", cells.status, shown_restarts,
             age(_meta(pod).get("creationTimestamp")), status.get("podIP") or "<none>",
             spec.get("nodeName") or "<none>", nominated, f"{len(gates)}/{len(gates)}" if gates else "<none>"]
 

@@ -18,7 +18,7 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
-from console.services.metrics import MetricsError, Series
+from console.core.metrics import MetricsError, Series
 from screens.widgets.statusbar import age_text
 
 # Braille dot bits by (column in cell, row in cell from the top).

@@ -13,7 +13,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
-from console.model import ActionPlan
+from console.core.model import ActionPlan
 
 
 class FormDialog(ModalScreen[dict[str, str] | None]):
@@ -144,7 +144,7 @@ class CommandPrompt(ModalScreen[str | None]):
     """``:`` command mode (k9s style): type a view alias such as ``deploy``, ``pods``, ``nodes``, ``hpa``."""
 
     DEFAULT_CSS = """
-    CommandPrompt { align: center bottom; }
+    CommandPrompt { align: center bottom; background: transparent; }
     CommandPrompt Input { width: 100%; border: tall $accent; }
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel")]

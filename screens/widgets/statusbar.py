@@ -7,8 +7,10 @@ import time
 from rich.text import Text
 from textual.widgets import Static
 
-from console.model import ClusterSnapshot, ConnState
-from console.services.alert_center import AlertSummary
+from console.alerts.center import AlertSummary
+from console.core.model import ClusterSnapshot, ConnState
+from console.core.units import clock
+from screens.host import host
 
 _STATE_STYLE = {
     ConnState.CONNECTING: ("◌", "yellow"),
@@ -22,11 +24,7 @@ _STATE_STYLE = {
 def age_text(seconds: float | None) -> str:
     if seconds is None:
         return "no data yet"
-    if seconds < 60:
-        return f"{int(seconds)}s ago"
-    if seconds < 3600:
-        return f"{int(seconds // 60)}m{int(seconds % 60):02d}s ago"
-    return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m ago"
+    return f"{clock(seconds)} ago"
 
 
 def render_alerts(summary: AlertSummary | None) -> Text:
@@ -90,15 +88,15 @@ class StatusBar(Static):
         self._alerts: AlertSummary | None = None
 
     def on_mount(self) -> None:
-        self.watch(self.app, "snapshot", self._on_snapshot)
-        if hasattr(self.app, "alert_summary"):
-            self.watch(self.app, "alert_summary", self._on_alerts)
+        app = host(self)
+        self._readonly = app.readonly
+        self.watch(app, "snapshot", self._on_snapshot)
+        self.watch(app, "alert_summary", self._on_alerts)
         # The age of stale data must keep counting while disconnected; once a second is enough.
         self.set_interval(1.0, self._tick)
 
     def _on_snapshot(self, snap: ClusterSnapshot) -> None:
         self._snap = snap
-        self._readonly = bool(getattr(self.app, "readonly", False))
         self.update(render_status(snap, readonly=self._readonly, alerts=self._alerts))
 
     def _on_alerts(self, summary: AlertSummary) -> None:

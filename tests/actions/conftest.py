@@ -12,10 +12,10 @@ from typing import Any
 import yaml
 from kubernetes import client, config
 
+from console.actions.service import Actions
+from console.audit import AuditLog
+from console.kube.transport import KubeTransport, read_kubeconfig_target
 from console.sandbox.server import SandboxThread
-from console.services.actions import Actions
-from console.services.audit import AuditLog
-from console.services.kube import KubeTransport, read_kubeconfig_target
 
 NS, DEP, HPA = "llm", "claude-inference", "claude-hpa"
 ADMIN, VIEWER = "sandbox-admin", "sandbox-viewer"

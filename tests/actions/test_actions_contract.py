@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from console.actions.service import ActionError, Actions
+from console.audit import FIELDS, AuditLog
+from console.kube.transport import KubeError
 from console.sandbox.server import SandboxThread
-from console.services.actions import ActionError, Actions
-from console.services.audit import FIELDS, AuditLog
-from console.services.kube import KubeError
 from tests.actions.conftest import (
     DEP,
     HPA,

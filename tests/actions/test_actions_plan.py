@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from console.services import actions_plan as ap
-from console.services.validate import ActionError
+from console.actions import plan as ap
+from console.actions.validate import ActionError
 
 
 def live(**spec: Any) -> dict[str, Any]:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from console.audit import FIELDS, AuditLog
 from console.sandbox.server import SandboxThread
-from console.services.audit import FIELDS, AuditLog
 from tests.actions.conftest import DEP, HPA, NS, apps_api, eventually, hpa_api, marks, rolled_out, tokens
 
 ROOT = Path(__file__).resolve().parents[2]

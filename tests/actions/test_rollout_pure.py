@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from console.services.rollout import (
+from console.core.rollout import (
     equal_ignore_hash,
     pods_that_fit,
     preflight_rollout,

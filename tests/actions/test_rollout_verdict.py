@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from console.model import RolloutVerdict
-from console.services.rollout import rollout_verdict
+from console.core.model import RolloutVerdict
+from console.core.rollout import rollout_verdict
 
 NAME = "claude-inference"
 WAIT = f'Waiting for deployment "{NAME}" rollout to finish: '

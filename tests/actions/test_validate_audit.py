@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from console.services.audit import FIELDS, AuditLog, scrub
-from console.services.validate import (
+from console.actions.validate import (
     ActionError,
     image_reference_problem,
     parse_hpa,
@@ -19,6 +18,7 @@ from console.services.validate import (
     pick_container,
     split_image_spec,
 )
+from console.audit import FIELDS, AuditLog, scrub
 
 GOOD_IMAGES = [
     "nginx",
@@ -153,7 +153,7 @@ def test_audit_fixes_a_loose_file_mode(tmp_path: Path) -> None:
 
 
 def test_audit_unwritable_is_an_error(tmp_path: Path) -> None:
-    from console.services.audit import AuditError
+    from console.audit import AuditError
 
     blocker = tmp_path / "file"
     blocker.write_text("")

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from console.services.alert_center import AlertCenter, alert_key, compile_filter
-from console.services.alerts import Alert, AlertTarget
+from console.alerts.center import AlertCenter, alert_key, compile_filter
+from console.alerts.model import Alert, AlertTarget
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

@@ -19,16 +19,15 @@ from typing import Any
 import pytest
 from textual.widgets import DataTable, Input
 
-from console.app import LlmctlApp
+from console.alerts.alertmanager import AlertmanagerClient, AlertmanagerError, matchers_for
+from console.audit import AuditLog
 from console.config import Settings
-from console.services.alertmanager import AlertmanagerClient, AlertmanagerError, matchers_for
-from console.services.audit import AuditLog
-from console.services.cluster import KubeClusterService
+from console.kube.cluster import KubeClusterService
 from screens.alerts import AlertsScreen
 from screens.widgets.dialogs import FormDialog
 from tests.infra_alertmanager import AlertStack, wait
 from tests.metrics.prom import free_port
-from tests.ui.helpers import rows, wait_for
+from tests.ui.helpers import console_app, rows, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 FB = "GPUFramebufferHigh"
@@ -208,7 +207,7 @@ async def test_silence_from_the_panel_reaches_alertmanager_and_expires(alert_sta
     audit = tmp_path / "audit.jsonl"
     settings = Settings(prometheus_url=alert_stack.prometheus.url, alertmanager_url=alert_stack.alertmanager.url,
                         alerts_refresh=1.0, audit_log=str(audit), builtin_rules=False)
-    app = LlmctlApp(KubeClusterService(alert_stack.kubeconfig), settings)
+    app = console_app(KubeClusterService(alert_stack.kubeconfig), settings)
     am = AlertmanagerClient(alert_stack.alertmanager.url)
     async with app.run_test(size=(170, 45)) as pilot:
         await pilot.press("exclamation_mark")

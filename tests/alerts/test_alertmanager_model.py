@@ -1,4 +1,4 @@
-"""console.services.alertmanager without a server: matchers, durations, prefilled matchers, Alertmanager's
+"""console.alerts.alertmanager without a server: matchers, durations, prefilled matchers, Alertmanager's
 alert JSON, merging with Prometheus's alerts, and credentials kept out of messages and reprs."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from console.services.alertmanager import (
+from console.alerts.alertmanager import (
     AlertmanagerClient,
     AlertmanagerError,
     Matcher,
@@ -19,8 +19,8 @@ from console.services.alertmanager import (
     parse_matchers,
     parse_silence_duration,
 )
-from console.services.alerts import Alert, AlertTarget, parse_prometheus_alerts
-from console.services.audit import AuditLog
+from console.alerts.model import Alert, AlertTarget, parse_prometheus_alerts
+from console.audit import AuditLog
 from tests.metrics.prom import free_port
 
 

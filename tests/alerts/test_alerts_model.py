@@ -1,4 +1,4 @@
-"""console.services.alerts over crafted JSON: Prometheus's /api/v1/alerts, pods/Deployments/nodes, ordering."""
+"""console.alerts.model over crafted JSON: Prometheus's /api/v1/alerts, pods/Deployments/nodes, ordering."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from console.cli_alerts import format_table
-from console.services.alerts import (
+from console.alerts.model import (
     Alert,
     AlertTarget,
     cluster_alerts,
@@ -16,6 +15,7 @@ from console.services.alerts import (
     pod_deployment,
     sort_alerts,
 )
+from console.cli.alerts import format_table
 
 T0 = "2026-11-25T10:00:00Z"
 T1 = "2026-11-25T10:05:00Z"

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from kubernetes import client, config
 
+from console.alerts.model import Alert, cluster_alerts
 from console.sandbox.faultcli import send_fault
 from console.sandbox.server import SandboxThread
-from console.services.alerts import Alert, cluster_alerts
 from tests.actions.conftest import eventually, rolled_out
 from tests.conftest import start_sandbox
 

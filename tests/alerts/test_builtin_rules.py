@@ -1,4 +1,4 @@
-"""console.services.builtin_rules: thresholds at / below / above, covered rules left out, first-seen times;
+"""console.alerts.builtin: thresholds at / below / above, covered rules left out, first-seen times;
 and the rules over the sandbox's in-process metrics source with the gpu-memory-leak fault."""
 
 from __future__ import annotations
@@ -12,18 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from console.config import load_settings
-from console.sandbox.faultcli import send_fault
-from console.sandbox.metrics_source import SandboxMetrics
-from console.services.alerts import AlertTarget
-from console.services.builtin_rules import (
+from console.alerts.builtin import (
     RULES,
     BuiltinRuleState,
     Thresholds,
     covered_rules,
     evaluate,
 )
-from console.services.metrics import GpuSample, ServingStats
+from console.alerts.model import AlertTarget
+from console.config import load_settings
+from console.core.metrics import GpuSample, ServingStats
+from console.sandbox.faultcli import send_fault
+from console.sandbox.metrics_source import SandboxMetrics
 from tests.conftest import start_sandbox
 from tests.infra_alertmanager import wait
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from console.paths import manifests_dir
+from console.core.paths import manifests_dir
 from tests.conftest import need_tool
 
 ALERTS = {"GPUFramebufferHigh", "LLMLatencyP99High", "LLMKVCacheHigh", "LLMQueueWaitingHigh"}

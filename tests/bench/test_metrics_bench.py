@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
+from console.metrics.service import PrometheusMetrics
 from console.sandbox.exporters import render_dcgm, render_vllm
 from console.sandbox.sim import Simulation
-from console.services.metrics import PrometheusMetrics
 from tests.conftest import need_tool
 from tests.metrics.prom import PrometheusServer
 from tests.sandbox_metrics.builders import add_deployment, add_node, add_pod, make_context

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from console.services.builds import DockerBuildService
+from console.builds.engine import DockerBuildService
 from tests.conftest import IN_CI, need_tool
 from tests.infra_docker import (
     Engine,

@@ -8,8 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from console.app import LlmctlApp
-from console.services.builds_model import (
+from console.builds.model import (
     BuildEvent,
     BuildRequest,
     BuildSucceeded,
@@ -23,7 +22,7 @@ from console.services.builds_model import (
     StepOutput,
     StepStarted,
 )
-from tests.ui.helpers import rows, wait_for
+from tests.ui.helpers import console_app, rows, wait_for
 from tests.ui.test_snapshots import AllowAll, StaticCluster
 
 REF = "registry.local/llm/claude-inference:v1.1.0"
@@ -108,5 +107,5 @@ def test_builds_snapshot(snap_compare: Any, tmp_path: Any) -> None:
         await wait_for(pilot, lambda: rows(table)[0][1] == "succeeded")
         await pilot.pause(0.3)
 
-    app = LlmctlApp(StaticCluster(), actions=AllowAll(), builds=RecordedBuilds())
+    app = console_app(StaticCluster(), actions=AllowAll(), builds=RecordedBuilds())
     assert snap_compare(app, terminal_size=(150, 40), run_before=build)

@@ -9,11 +9,11 @@ from pathlib import Path
 from textual.widgets import DataTable, Input, RichLog, Static
 
 from console.app import LlmctlApp
-from console.services.builds import DockerBuildService
-from screens.builds import BuildsScreen
+from console.builds.engine import DockerBuildService
+from screens.builds.screen import BuildsScreen
 from tests.builds.conftest import write_context
 from tests.infra_docker import Engine, Registry
-from tests.ui.helpers import rows, wait_for
+from tests.ui.helpers import console_app, rows, wait_for
 from tests.ui.test_snapshots import AllowAll, StaticCluster
 
 SIZE = (160, 48)
@@ -32,7 +32,7 @@ async def test_build_shown_live_then_layers_lint_push_and_dashboard_line(docker_
                                                                          tmp_path: Path) -> None:
     ctx = write_context(tmp_path, f"FROM local/busybox:1\nENV RUN_ID={uuid.uuid4().hex}\n"
                                   "RUN echo warming up; sleep 1; echo warmed\nCOPY app.py /app/\n")
-    app = LlmctlApp(StaticCluster(), actions=AllowAll(), builds=DockerBuildService(docker_engine.host))
+    app = console_app(StaticCluster(), actions=AllowAll(), builds=DockerBuildService(docker_engine.host))
     async with app.run_test(size=SIZE) as pilot:
         await open_builds(pilot)
         screen = app.screen
@@ -91,12 +91,12 @@ async def test_build_shown_live_then_layers_lint_push_and_dashboard_line(docker_
 
 async def test_cancel_from_the_screen(docker_engine: Engine, tmp_path: Path) -> None:
     ctx = write_context(tmp_path, f"FROM local/busybox:1\nRUN echo {uuid.uuid4().hex}; sleep 30\n")
-    app = LlmctlApp(StaticCluster(), actions=AllowAll(), builds=DockerBuildService(docker_engine.host))
+    app = console_app(StaticCluster(), actions=AllowAll(), builds=DockerBuildService(docker_engine.host))
     async with app.run_test(size=SIZE) as pilot:
         await open_builds(pilot)
         screen = app.screen
         assert isinstance(screen, BuildsScreen)
-        from console.services.builds_model import BuildRequest
+        from console.builds.model import BuildRequest
 
         screen.begin_build(BuildRequest(str(ctx), tags=("llmctl-ui/slow:v1",)))
         table = screen.query_one("#builds-list", DataTable)
@@ -108,7 +108,7 @@ async def test_cancel_from_the_screen(docker_engine: Engine, tmp_path: Path) -> 
 
 
 async def test_unreachable_engine_is_said_with_how_to_point_docker_host(tmp_path: Path) -> None:
-    app = LlmctlApp(StaticCluster(), actions=AllowAll(), builds=DockerBuildService(f"unix://{tmp_path}/none.sock"))
+    app = console_app(StaticCluster(), actions=AllowAll(), builds=DockerBuildService(f"unix://{tmp_path}/none.sock"))
     async with app.run_test(size=SIZE) as pilot:
         await open_builds(pilot)
         status = app.screen.query_one("#engine-status", Static)

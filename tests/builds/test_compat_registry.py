@@ -1,30 +1,44 @@
 """Contract: image facts read from a real docker-registry over the HTTP API v2 without pulling — images built by
 the suite (busybox base) whose config sets CUDA_VERSION and the arch-list label, pushed, then removed from the
 engine; manifest lists / OCI indexes resolved to linux/amd64; unknown repository or tag, unreachable registry;
-Basic auth (htpasswd) with and without credentials, never echoing the password. Also the Docker Engine source."""
+Basic auth (htpasswd) with and without credentials, never echoing the password; Bearer tokens from the realm a
+real registry's challenge names; the catalog and tag lists the guided deployment offers. Also the Docker
+Engine source."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
-import os
-import subprocess
+import re
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 import warnings
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from console.services.compat import Level, judge
-from console.services.compat_facts import NodeFacts
-from console.services.compat_registry import MANIFEST_LIST, OCI_INDEX, EngineImageSource, RegistryClient
+from console.compat.facts import NodeFacts
+from console.compat.registry import (
+    MANIFEST_LIST,
+    OCI_INDEX,
+    EngineImageSource,
+    RegistryClient,
+    RegistryError,
+)
+from console.compat.rules import Level, judge
+from console.deploy.wizard import registry_images
 from tests.conftest import need_tool
-from tests.infra_docker import Engine, Registry, free_port, remove_tree, stop_registry
+from tests.infra_docker import Engine, Registry, free_port, remove_tree, start_registry, stop_registry
 
 A10G = NodeFacts("gpu-node-1", "NVIDIA-A10G", "535.104.05", "12.2", (8, 6), 23028, 4, 4, gfd=True)
 PASSWORD = "pw-7f3a9c-not-in-logs"
@@ -154,29 +168,9 @@ def auth_registry(docker_engine: Engine) -> Iterator[Registry]:
 
         hashed = _crypt.crypt(PASSWORD, _crypt.METHOD_BLOWFISH)
     (workdir / "htpasswd").write_text(f"alice:{hashed}\n")
-    port = free_port()
-    (workdir / "config.yml").write_text(
-        f"version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {workdir}/data\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n  secret: llmctl-test-only\n"
-        f"auth:\n  htpasswd:\n    realm: llmctl-test\n    path: {workdir}/htpasswd\n")
-    log = open(workdir / "registry.log", "wb")  # noqa: SIM115
-    process = subprocess.Popen([binary, "serve", str(workdir / "config.yml")], stdout=log, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, start_new_session=True,
-                               env={**os.environ, "OTEL_TRACES_EXPORTER": "none"})
-    log.close()
-    reg = Registry(f"127.0.0.1:{port}", process)
+    reg = start_registry(workdir, binary,
+                         extra=f"auth:\n  htpasswd:\n    realm: llmctl-test\n    path: {workdir}/htpasswd\n")
     try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                urllib.request.urlopen(f"http://{reg.address}/v2/", timeout=1).close()
-            except urllib.error.HTTPError as exc:
-                if exc.code == 401:
-                    break
-            except OSError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, (workdir / "registry.log").read_text()
-            time.sleep(0.05)
         dk = docker_client(docker_engine)
         try:
             dockerfile = f"FROM {docker_engine.base_image}\n" + "\n".join(IMAGES["cuda122"]) + "\n"
@@ -215,3 +209,153 @@ def test_engine_source(docker_engine: Engine, pushed: dict[str, str]) -> None:
     missing = source.facts("compat/app:nope")
     assert missing.error == f"image compat/app:nope is not in the Docker Engine at {docker_engine.host} (pull or " \
                             "build it)"
+
+
+# ---- what a registry holds: the guided deployment's image list ------------------------------------------------
+
+
+def test_catalog_and_tags(registry: Registry, pushed: dict[str, str]) -> None:
+    client = RegistryClient(credentials={})
+    assert "compat/app" in client.repositories(registry.address)
+    assert set(IMAGES) <= set(client.tags(registry.address, "compat/app"))
+    images = registry_images(registry.address)
+    assert set(pushed.values()) <= set(images) and images == client.images(registry.address)
+    assert len(registry_images(registry.address, limit=2)) == 2
+    dead = f"127.0.0.1:{free_port()}"
+    with pytest.raises(ValueError, match=rf"^cannot reach registry {dead} at http://{dead}: Connection refused$"):
+        registry_images(dead)
+
+
+def test_catalog_with_basic_auth(auth_registry: Registry) -> None:
+    address = auth_registry.address
+    with pytest.raises(RegistryError, match="requires authentication and no credentials are configured"):
+        RegistryClient(credentials={}).images(address)
+    client = RegistryClient(credentials={address: ("alice", PASSWORD)})
+    assert client.images(address) == [f"{address}/compat/auth:v1"]
+    with pytest.raises(RegistryError) as wrong:
+        RegistryClient(credentials={address: ("alice", "nope")}).images(address)
+    assert "rejected the credentials" in str(wrong.value) and PASSWORD not in str(wrong.value)
+
+
+# ---- Bearer tokens ------------------------------------------------------------------------------------------
+
+SERVICE, ISSUER = "llmctl-registry", "llmctl-token-issuer"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class TokenService:
+    """A token service as docker/distribution's ``auth: token`` expects: ES256 JWTs carrying their
+    certificate (``x5c``), granting what each ``scope`` asks for, to ``alice`` with PASSWORD only."""
+
+    def __init__(self, workdir: Path) -> None:
+        import datetime as dt
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ISSUER)])
+        now = dt.datetime.now(dt.UTC)
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(self.key.public_key())
+                .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+                .not_valid_after(now + dt.timedelta(days=1)).sign(self.key, hashes.SHA256()))
+        self.cert_der = cert.public_bytes(serialization.Encoding.DER)
+        self.bundle = workdir / "token-root.pem"
+        self.bundle.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        self.seen: list[dict[str, Any]] = []
+        service = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                query = parse_qs(urlsplit(self.path).query)
+                auth = self.headers.get("Authorization") or ""
+                service.seen.append({"scopes": query.get("scope", []), "service": query.get("service"),
+                                     "authorization": auth})
+                if auth != "Basic " + base64.b64encode(f"alice:{PASSWORD}".encode()).decode():
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                body = json.dumps({"token": service.token(query.get("scope", [])), "expires_in": 300}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.realm = f"http://127.0.0.1:{self.server.server_address[1]}/token"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def token(self, scopes: list[str]) -> str:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+        access = []
+        for scope in scopes:
+            kind, name, actions = scope.split(":", 2) if scope.count(":") >= 2 else ("", "", "")
+            access.append({"type": kind, "name": name, "actions": actions.split(",")})
+        now = int(time.time())
+        header = {"typ": "JWT", "alg": "ES256", "x5c": [base64.b64encode(self.cert_der).decode()]}
+        claims = {"iss": ISSUER, "sub": "alice", "aud": SERVICE, "exp": now + 300, "nbf": now - 10, "iat": now,
+                  "jti": str(uuid.uuid4()), "access": access}
+        signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}"
+        r, s_ = decode_dss_signature(self.key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
+        return f"{signing_input}.{_b64(r.to_bytes(32, 'big') + s_.to_bytes(32, 'big'))}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def token_registry(registry: Registry, pushed: dict[str, str]) -> Iterator[tuple[Registry, TokenService]]:
+    """A second docker-registry over the first one's storage (so it holds the pushed images) that asks for
+    Bearer tokens from :class:`TokenService`."""
+    binary = need_tool("docker-registry")
+    storage = re.search(r"rootdirectory: (\S+)", Path(str(registry.process.args[2])).read_text())
+    assert storage, "the registry fixture's storage"
+    workdir = Path(tempfile.mkdtemp(prefix="llmctl-reg-token-"))
+    tokens = TokenService(workdir)
+    reg = start_registry(workdir, binary, storage=storage.group(1),
+                         storage_extra="  maintenance:\n    readonly:\n      enabled: true\n",
+                         extra=f"auth:\n  token:\n    realm: {tokens.realm}\n    service: {SERVICE}\n"
+                               f"    issuer: {ISSUER}\n    rootcertbundle: {tokens.bundle}\n")
+    try:
+        yield reg, tokens
+    finally:
+        stop_registry(reg)
+        tokens.close()
+        remove_tree(workdir)
+
+
+def test_bearer_tokens_from_the_challenges_realm(token_registry: tuple[Registry, TokenService]) -> None:
+    reg, tokens = token_registry
+    ref = f"{reg.address}/compat/app:cuda122"
+    anonymous = RegistryClient(credentials={}).facts(ref)
+    assert anonymous.error == (f"registry {reg.address} requires authentication and no credentials are configured "
+                               f"for it (docker login {reg.address})")
+    assert tokens.seen[-1]["authorization"] == "" and tokens.seen[-1]["service"] == [SERVICE]
+    tokens.seen.clear()
+
+    client = RegistryClient(credentials={reg.address: ("alice", PASSWORD)})
+    f = client.facts(ref)
+    assert f.error is None and f.cuda == "12.2.2" and f.arch_list == ("sm_80", "sm_86", "compute_86")
+    assert f"{reg.address}/compat/app:cuda122" in client.images(reg.address)
+    scopes = [tuple(s["scopes"]) for s in tokens.seen]
+    # The storage is shared with the session's registry: other tests' repositories may be listed (and read) too.
+    assert scopes[:2] == [("repository:compat/app:pull",), ("registry:catalog:*",)]
+    assert len(scopes) == len(set(scopes)), "one token per scope, reused"
+    assert all(s["authorization"].startswith("Basic ") for s in tokens.seen)
+    wrong = RegistryClient(credentials={reg.address: ("alice", "nope")}).facts(ref)
+    assert wrong.error == (f"registry {reg.address} rejected the credentials configured for it "
+                           f"(docker login {reg.address})")
+    assert PASSWORD not in repr(client) and PASSWORD not in str(f) and PASSWORD not in str(wrong)

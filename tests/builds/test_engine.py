@@ -11,8 +11,8 @@ from pathlib import Path
 import docker
 import pytest
 
-from console.services.builds import DockerBuildService
-from console.services.builds_model import (
+from console.builds.engine import DockerBuildService
+from console.builds.model import (
     BuildCancelled,
     BuildFailed,
     BuildRequest,

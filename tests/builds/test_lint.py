@@ -7,17 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from console.paths import asset
-from console.services.builds_lint import (
+from console.builds.lint import (
     DockerIgnore,
     lint_context,
     lint_dockerfile,
     lint_image_size,
     validate_tag,
 )
-from console.services.builds_model import ImageInfo, Layer, Severity
-from console.services.builds_parse import parse_dockerfile
-from console.services.builds_template import init_project
+from console.builds.model import ImageInfo, Layer, Severity
+from console.builds.parse import parse_dockerfile
+from console.builds.template import init_project
+from console.core.paths import asset
 from tests.builds.conftest import write_context
 
 

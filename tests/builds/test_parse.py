@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from console.services.builds_model import (
+from console.builds.model import (
     BuildFailed,
     StageFinished,
     StepFinished,
@@ -10,7 +10,7 @@ from console.services.builds_model import (
     StepStarted,
     layer_instruction,
 )
-from console.services.builds_parse import BuildStreamParser, clean_line, parse_dockerfile, substitute
+from console.builds.parse import BuildStreamParser, clean_line, parse_dockerfile, substitute
 
 # What dockerd 20.10's classic builder streams (recorded), chunks as they arrive.
 FAILING = [

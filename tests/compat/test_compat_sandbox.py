@@ -9,11 +9,11 @@ from pathlib import Path
 
 from kubernetes import client, config
 
+from console.actions.service import ActionError
+from console.alerts.model import cluster_alerts
+from console.audit import AuditLog
+from console.compat.rules import NO_KERNEL, Level
 from console.sandbox.server import SandboxThread
-from console.services.actions import ActionError
-from console.services.alerts import cluster_alerts
-from console.services.audit import AuditLog
-from console.services.compat import NO_KERNEL, Level
 from tests.actions.conftest import DEP, NS, apps_api, connect, eventually, marks, rolled_out, tokens
 from tests.actions.test_cli_actions import llmctl, run_all
 
@@ -36,7 +36,7 @@ def crashing_pods(core: client.CoreV1Api, tag: str) -> list:
 
 
 def crash_alerts(sb: SandboxThread, core: client.CoreV1Api, tag: str) -> list:
-    """The cluster-derived CrashLoopBackOff alerts (console.services.alerts) for the pods running ``tag``."""
+    """The cluster-derived CrashLoopBackOff alerts (console.alerts.model) for the pods running ``tag``."""
     apps = apps_api(sb)
     raw_pods = core.list_namespaced_pod(NS, label_selector="app=claude")
     names = {p.metadata.name for p in raw_pods.items for cs in p.status.container_statuses or []

@@ -8,18 +8,18 @@ from typing import Any
 
 import pytest
 
-from console.services.compat import Level
-from console.services.compat_facts import image_facts_from_config, node_facts, parse_arch_list
-from console.services.compat_matrix import build_report, gate, pools_of
-from console.services.compat_registry import RegistryError, docker_credentials, is_loopback, parse_reference
-from console.services.compat_stack import (
+from console.compat.facts import image_facts_from_config, node_facts, parse_arch_list
+from console.compat.matrix import build_report, gate, pools_of
+from console.compat.registry import RegistryError, docker_credentials, is_loopback, parse_reference
+from console.compat.rules import Level
+from console.compat.stack import (
     can_schedule_on,
     container_checks,
     daemonset_checks,
     kube_version_check,
-    parse_quantity,
     validator_check,
 )
+from console.core.units import quantity_or_none
 
 
 def gpu_node(name: str, product: str = "NVIDIA-A10G", driver: str = "535.104.05", cc: str = "8.6", gpus: int = 4,
@@ -211,9 +211,9 @@ def test_validator_check() -> None:
 
 
 def test_quantities() -> None:
-    assert parse_quantity("12Gi") == 12 * 2**30 and parse_quantity("500M") == 5e8 and parse_quantity("1") == 1
-    assert parse_quantity("1e9") == 1e9 and parse_quantity("100m") == pytest.approx(0.1)
-    assert parse_quantity("12 Gi") is None and parse_quantity(None) is None and parse_quantity("Gi") is None
+    assert quantity_or_none("12Gi") == 12 * 2**30 and quantity_or_none("500M") == 5e8 and quantity_or_none("1") == 1
+    assert quantity_or_none("1e9") == 1e9 and quantity_or_none("100m") == pytest.approx(0.1)
+    assert quantity_or_none("12 Gi") is None and quantity_or_none(None) is None and quantity_or_none("Gi") is None
 
 
 def test_container_checks() -> None:

@@ -6,20 +6,18 @@ import re
 
 import pytest
 
-from console.services.compat import (
+from console.compat.facts import ImageFacts, NodeFacts
+from console.compat.rules import (
     NO_KERNEL,
     Level,
     arch_runs,
     arch_verdict,
     cc_verdict,
-    driver_table,
     driver_verdict,
-    format_version,
     judge,
-    parse_version,
     worst,
 )
-from console.services.compat_facts import ImageFacts, NodeFacts
+from console.compat.versions import driver_table, format_version, parse_version
 
 # reference.md §2 (NVIDIA CUDA 13.2 Update 2 release notes, Table 3), verbatim: the asset must hold every row.
 REFERENCE = """

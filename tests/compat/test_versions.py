@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from console.services.compat import VersionError, driver_table, driver_verdict, format_version, parse_version
-from console.services.compat_facts import parse_arch_list
+from console.compat.facts import parse_arch_list
+from console.compat.rules import driver_verdict
+from console.compat.versions import VersionError, driver_table, format_version, parse_version
 
 VALID = re.compile(r"[0-9]{1,9}(\.[0-9]{1,9}){0,3}")
 parts = st.lists(st.integers(min_value=0, max_value=999_999_999), min_size=1, max_size=4)

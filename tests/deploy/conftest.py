@@ -9,9 +9,9 @@ from typing import Any, TypeVar
 
 from kubernetes import client, config
 
+from console.audit import AuditLog
+from console.deploy.engine import DeployEngine
 from console.sandbox.server import SandboxThread
-from console.services.audit import AuditLog
-from console.services.deploy import DeployEngine
 
 T = TypeVar("T")
 ADMIN, VIEWER = "sandbox-admin", "sandbox-viewer"

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from kubernetes import client, config
 
+from console.audit import AuditLog
+from console.deploy.progress import STEPS, ProgressStore
+from console.deploy.values.load import load_values_file
 from console.sandbox.server import SandboxThread
-from console.services.audit import AuditLog
-from console.services.deploy_progress import STEPS, ProgressStore
-from console.services.manifests_values import load_values_file
 from tests.conftest import need_tool
 
 from .conftest import ADMIN, engine, namespace_objects, run

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
+from console.audit import AuditLog
+from console.deploy.engine import DeployEngine, DeployError, Status
+from console.deploy.render import render
+from console.kube.transport import KubeTransport, read_kubeconfig_target
 from console.sandbox.metrics_source import SandboxMetrics
 from console.sandbox.server import SandboxThread
-from console.services.audit import AuditLog
-from console.services.deploy import DeployEngine, DeployError, Status
-from console.services.kube import KubeTransport, read_kubeconfig_target
-from console.services.manifests import render
 from tests.conftest import need_tool, start_sandbox
 
 from .conftest import VIEWER, core, engine, namespace_objects, run

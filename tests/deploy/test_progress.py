@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from console.services.deploy_progress import STEPS, ProgressStore
+from console.deploy.progress import STEPS, ProgressStore
 
 from .value_sets import values
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from console.cli import main
-from console.services.manifests import KINDS, alert_groups, render
+from console.deploy.render import KINDS, alert_groups, render
 
 from .value_sets import VALUE_SETS, values
 

@@ -8,17 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from console.paths import manifests_dir
-from console.services.manifests_values import (
-    NodeFacts,
-    ValuesError,
-    check_against_nodes,
-    gpus_for_model,
-    load_values_file,
-    load_values_text,
-    parse_values,
-    values_to_dict,
-)
+from console.core.paths import manifests_dir
+from console.deploy.values.load import load_values_file, load_values_text, parse_values, values_to_dict
+from console.deploy.values.nodes import NodeFacts, check_against_nodes, gpus_for_model
+from console.deploy.values.schema import ValuesError
 
 EXAMPLE = manifests_dir() / "values.example.yaml"
 IMAGE = "llm/claude-inference:v1.1.0"

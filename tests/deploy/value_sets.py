@@ -7,8 +7,9 @@ from typing import Any
 
 import yaml
 
-from console.paths import manifests_dir
-from console.services.manifests_values import Values, parse_values
+from console.core.paths import manifests_dir
+from console.deploy.values.load import parse_values
+from console.deploy.values.schema import Values
 
 EXAMPLE_TEXT = (manifests_dir() / "values.example.yaml").read_text()
 

@@ -13,13 +13,14 @@ from typing import Any
 
 import pytest
 
+from console.actions.service import Actions
+from console.alerts.model import Alert, cluster_alerts
+from console.audit import AuditLog
 from console.cli import main
+from console.incident.service import IncidentError, collect_incident
+from console.kube.transport import KubeTransport, read_kubeconfig_target
+from console.metrics.prometheus import PrometheusClient
 from console.sandbox.server import SandboxThread
-from console.services.actions import Actions
-from console.services.alerts import Alert, cluster_alerts
-from console.services.audit import AuditLog
-from console.services.incident import IncidentError, collect_incident
-from console.services.kube import KubeTransport, read_kubeconfig_target
 from tests.actions.conftest import ADMIN, DEP, NS
 
 REPO_IMAGE = "llm/claude-inference"
@@ -120,7 +121,8 @@ async def test_sources_failing_become_notes(sb: SandboxThread, tmp_path: Path) -
     audit_file = tmp_path / "audit.jsonl"
     audit_file.write_text('{"time": "2026-01-01T00:00:00Z", "action": "scale"}\nnot json\n')
     incident = await collect_incident(None, NS, DEP, 60, AuditLog(audit_file), None, None,
-                                      "http://127.0.0.1:9", kubeconfig=sb.info.kubeconfig, context=ADMIN)
+                                      PrometheusClient("http://127.0.0.1:9"), kubeconfig=sb.info.kubeconfig,
+                                      context=ADMIN)
     notes = "\n".join(incident.notes)
     assert "1 unreadable line(s) skipped" in notes
     assert "Prometheus at http://127.0.0.1:9: alert history unavailable" in notes

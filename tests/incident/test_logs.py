@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from console.kube import logs
+from console.kube.transport import KubeTransport
 from console.sandbox.faultcli import send_fault
 from console.sandbox.server import SandboxThread
-from console.services import logs
-from console.services.kube import KubeTransport
 from tests.actions.conftest import ADMIN, DEP, NS
 
 CONTAINER = "inference"

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from console.services.alerts import Alert, AlertTarget
-from console.services.incident import (
+from console.alerts.model import Alert, AlertTarget
+from console.incident.report import Figures, NodeProblem
+from console.incident.service import (
     AlertSpan,
     Incident,
     alert_spans_from_range,
@@ -17,8 +18,7 @@ from console.services.incident import (
     render_markdown,
     to_json,
 )
-from console.services.incident_report import Figures, NodeProblem
-from console.services.logs import SearchError, search
+from console.kube.logs import SearchError, search
 
 NOW = datetime(2026, 1, 31, 12, 0, 0, tzinfo=UTC)
 NS, DEP, UID = "shop", "web", "uid-web"

@@ -12,10 +12,11 @@ from urllib.parse import urlencode
 
 import pytest
 
+from console.core.metrics import ErrorKind, chart_step
+from console.metrics import promql
+from console.metrics.promql import resolve_names
+from console.metrics.service import PrometheusMetrics
 from console.sandbox.sim.figures import E2E_BUCKETS
-from console.services import promql
-from console.services.metrics import ErrorKind, PrometheusMetrics, chart_step
-from console.services.promql import resolve_names
 
 from .conftest import PromSandbox
 from .fakeprom import fake_prometheus

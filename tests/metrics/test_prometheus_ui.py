@@ -11,11 +11,11 @@ from textual.widgets import DataTable, Label
 
 from console.app import LlmctlApp
 from console.config import Settings
+from console.kube.cluster import KubeClusterService
+from console.metrics.service import PrometheusMetrics
 from console.sandbox.faultcli import send_fault
-from console.services.cluster import KubeClusterService
-from console.services.metrics import PrometheusMetrics
 from screens.widgets.chart import Chart
-from tests.ui.helpers import wait_for
+from tests.ui.helpers import console_app, wait_for
 
 from .conftest import PromSandbox
 
@@ -39,7 +39,7 @@ def last(chart: Chart, name: str) -> float:
 @pytest.fixture
 def app(prom_sandbox: PromSandbox) -> Iterator[LlmctlApp]:
     service = PrometheusMetrics(prom_sandbox.prometheus.url, rediscover_s=0.5)
-    yield LlmctlApp(KubeClusterService(prom_sandbox.sandbox.info.kubeconfig, sandbox=True), FAST, metrics=service)
+    yield console_app(KubeClusterService(prom_sandbox.sandbox.info.kubeconfig, sandbox=True), FAST, metrics=service)
     service.close()
 
 

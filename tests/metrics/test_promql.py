@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from console.services import promql
-from console.services.metrics import chart_step, parse_duration, public_url
-from console.services.promql import MetricNames, resolve_names
+from console.core.metrics import chart_step
+from console.core.units import parse_duration
+from console.http import public_url
+from console.metrics import promql
+from console.metrics.promql import MetricNames, resolve_names
 
 VLLM = {"vllm:e2e_request_latency_seconds_bucket", "vllm:time_to_first_token_seconds_bucket",
         "vllm:num_requests_running", "vllm:num_requests_waiting", "vllm:kv_cache_usage_perc",

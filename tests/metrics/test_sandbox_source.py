@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from console.core.metrics import ErrorKind
 from console.sandbox.history import History, Ring
 from console.sandbox.metrics_source import SandboxMetrics
 from console.sandbox.server import SandboxThread
-from console.services.metrics import ErrorKind
 from tests.conftest import start_sandbox
 
 

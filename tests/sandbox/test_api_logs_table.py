@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from kubernetes import client as k8s
 
-from console.sandbox.table import human_duration, pod_status_reason
+from console.sandbox.podstatus import pod_status_reason
+from console.sandbox.table import human_duration
 
 from .conftest import DEPLOY, NS, ApiServer, pod
 from .test_api_discovery import raw

@@ -147,7 +147,7 @@ def test_pod_histograms_give_back_the_model_p99(ctx: SandboxContext) -> None:
     estimate = histogram_quantile(0.99, list(zip(bounds, window, strict=True)))
     assert estimate == pytest.approx(statistics.median(p99s), rel=0.2)
     served = sum(a.request_success - b.request_success for a, b in zip(after, before, strict=True))
-    assert served == pytest.approx(30 * BASE_QPS[DEP], rel=0.1)
+    assert served == pytest.approx(30 * BASE_QPS[(NS, DEP)], rel=0.1)
     assert all(a.generation_tokens > a.request_success > 0 for a in after)
     assert not math.isnan(estimate)
 

@@ -7,7 +7,7 @@ import time
 
 from textual.app import App, ComposeResult
 
-from console.services.metrics import Series
+from console.core.metrics import Series
 from screens.widgets.chart import Chart, seconds_label
 
 WINDOW = 900.0

@@ -20,3 +20,12 @@ async def wait_for(pilot: Any, predicate: Callable[[], object], timeout: float =
 
 def rows(table: DataTable) -> list[list[str]]:
     return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def console_app(cluster: Any, settings: Any = None, **parts: Any) -> Any:
+    """The console app as ``llmctl`` builds it (console.wiring), with the test's own parts in place."""
+    from console import wiring
+    from console.app import LlmctlApp
+    from console.config import Settings
+
+    return LlmctlApp(wiring.build(settings or Settings(), cluster=cluster, **parts))

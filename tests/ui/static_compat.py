@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from console.services.compat_facts import image_facts_from_config
-from console.services.compat_matrix import CompatReport, build_report
-from console.services.compat_stack import daemonset_checks, kube_version_check
+from console.compat.facts import image_facts_from_config
+from console.compat.matrix import CompatReport, build_report
+from console.compat.stack import daemonset_checks, kube_version_check
 from tests.compat.test_facts import config, deployment, ds, gpu_node
 
 REG = "registry.local"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from console.services.metrics import (
+from console.core.metrics import (
     DeploymentTrend,
     GpuSample,
     MetricsError,

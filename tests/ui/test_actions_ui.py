@@ -11,12 +11,12 @@ from textual.widgets import DataTable, Input
 
 from console.app import LlmctlApp
 from console.config import Settings
+from console.kube.cluster import KubeClusterService
 from console.sandbox.server import SandboxThread
-from console.services.cluster import KubeClusterService
 from screens.deployment import DeploymentScreen
 from screens.resources import PodsScreen
 from screens.widgets.dialogs import ConfirmDialog, FormDialog
-from tests.ui.helpers import rows, wait_for
+from tests.ui.helpers import console_app, rows, wait_for
 
 DEP = "claude-inference"
 
@@ -44,7 +44,7 @@ async def fill_form(app: LlmctlApp, pilot: Any, value: str) -> None:
 
 async def test_scale_through_the_confirm_dialog(sandbox: SandboxThread, tmp_path: Path) -> None:
     audit = tmp_path / "audit.jsonl"
-    app = LlmctlApp(KubeClusterService(sandbox.info.kubeconfig), Settings(audit_log=str(audit)))
+    app = console_app(KubeClusterService(sandbox.info.kubeconfig), Settings(audit_log=str(audit)))
     apps = apps_api(sandbox)
     async with app.run_test(size=(160, 45)) as pilot:
         await open_dashboard(app, pilot)
@@ -95,7 +95,7 @@ async def test_scale_through_the_confirm_dialog(sandbox: SandboxThread, tmp_path
 
 
 async def test_set_image_rolls_out_and_the_detail_follows_it(sandbox: SandboxThread, tmp_path: Path) -> None:
-    app = LlmctlApp(KubeClusterService(sandbox.info.kubeconfig), Settings(audit_log=str(tmp_path / "a.jsonl")))
+    app = console_app(KubeClusterService(sandbox.info.kubeconfig), Settings(audit_log=str(tmp_path / "a.jsonl")))
     image = sandbox.ctx.catalog.ref("llm/claude-inference", "v1.1.0")
     async with app.run_test(size=(160, 45)) as pilot:
         await open_dashboard(app, pilot)
@@ -121,7 +121,7 @@ async def test_set_image_rolls_out_and_the_detail_follows_it(sandbox: SandboxThr
 
 
 async def test_readonly_and_viewer_cannot_act(sandbox: SandboxThread) -> None:
-    app = LlmctlApp(KubeClusterService(sandbox.info.kubeconfig), Settings(readonly=True))
+    app = console_app(KubeClusterService(sandbox.info.kubeconfig), Settings(readonly=True))
     async with app.run_test(size=(160, 45)) as pilot:
         table = app.screen.query_one("#deployments", DataTable)
         await wait_for(pilot, lambda: table.row_count > 0, what="deployments")
@@ -131,7 +131,7 @@ async def test_readonly_and_viewer_cannot_act(sandbox: SandboxThread) -> None:
         assert not isinstance(app.screen, FormDialog)
         assert "READ-ONLY" in str(app.screen.query_one("#status-bar").render())
 
-    viewer = LlmctlApp(KubeClusterService(sandbox.info.kubeconfig, context="sandbox-viewer"))
+    viewer = console_app(KubeClusterService(sandbox.info.kubeconfig, context="sandbox-viewer"))
     async with viewer.run_test(size=(160, 45)) as pilot:
         await wait_for(pilot, lambda: viewer.permissions.get("scale") is False, what="SSAR says no")
         assert viewer.screen.check_action("scale", ()) is None
@@ -139,7 +139,7 @@ async def test_readonly_and_viewer_cannot_act(sandbox: SandboxThread) -> None:
 
 
 async def test_command_mode_and_help(sandbox: SandboxThread) -> None:
-    app = LlmctlApp(KubeClusterService(sandbox.info.kubeconfig))
+    app = console_app(KubeClusterService(sandbox.info.kubeconfig))
     async with app.run_test(size=(160, 45)) as pilot:
         await pilot.press("colon")
         for key in "pods":

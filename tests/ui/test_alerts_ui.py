@@ -8,15 +8,15 @@ from typing import Any
 
 from textual.widgets import DataTable, Input
 
+from console.alerts.model import Alert, AlertTarget
 from console.app import LlmctlApp
 from console.config import Settings
+from console.kube.cluster import KubeClusterService
 from console.sandbox.faultcli import send_fault
 from console.sandbox.server import SandboxThread
-from console.services.alerts import Alert, AlertTarget
-from console.services.cluster import KubeClusterService
 from screens.alerts import AlertsScreen
 from screens.deployment import DeploymentScreen
-from tests.ui.helpers import rows, wait_for
+from tests.ui.helpers import console_app, rows, wait_for
 from tests.ui.test_snapshots import SIZE, AllowAll, StaticCluster
 
 
@@ -25,7 +25,7 @@ def status_line(app: LlmctlApp) -> str:
 
 
 async def test_a_fault_fires_an_alert_seen_from_every_screen(sb: SandboxThread) -> None:
-    app = LlmctlApp(KubeClusterService(sb.info.kubeconfig), Settings(readonly=True))
+    app = console_app(KubeClusterService(sb.info.kubeconfig), Settings(readonly=True))
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_for(pilot, lambda: app.snapshot.deployments, what="deployments listed")
         assert app.alert_summary.firing == 0 and "firing" not in status_line(app)
@@ -76,11 +76,11 @@ async def test_a_fault_fires_an_alert_seen_from_every_screen(sb: SandboxThread) 
 
 
 async def test_jump_from_a_pod_alert_opens_its_deployment(sb: SandboxThread) -> None:
-    app = LlmctlApp(KubeClusterService(sb.info.kubeconfig), Settings(readonly=True))
+    app = console_app(KubeClusterService(sb.info.kubeconfig), Settings(readonly=True))
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_for(pilot, lambda: app.snapshot.deployments, what="deployments listed")
         assert send_fault("oom", "claude-inference", sb.info.kubeconfig) == 0
-        await wait_for(pilot, lambda: any(a.name == "OOMKilled" for a in app.alert_center.current()), timeout=40,
+        await wait_for(pilot, lambda: any(a.name == "OOMKilled" for a in app.alerts.center.current()), timeout=40,
                        what="OOMKilled alert")
         await pilot.press("colon")
         await pilot.pause(0.1)
@@ -127,7 +127,7 @@ class AlertingCluster(StaticCluster):
 
 
 def test_alerts_panel_snapshot(snap_compare: Any) -> None:
-    app = LlmctlApp(AlertingCluster(), Settings(builtin_rules=False), actions=AllowAll())
+    app = console_app(AlertingCluster(), Settings(builtin_rules=False), actions=AllowAll())
 
     async def open_alerts(pilot: Any) -> None:
         await pilot.pause(0.2)
@@ -155,7 +155,7 @@ async def test_jump_from_a_gpu_alert_selects_that_gpu() -> None:
     from screens.gpu import GpuScreen
     from tests.ui.static_metrics import StaticMetrics
 
-    app = LlmctlApp(GpuAlertCluster(), Settings(builtin_rules=False), actions=AllowAll(), metrics=StaticMetrics())
+    app = console_app(GpuAlertCluster(), Settings(builtin_rules=False), actions=AllowAll(), metrics=StaticMetrics())
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("exclamation_mark")
         await wait_for(pilot, lambda: isinstance(app.screen, AlertsScreen), what="alerts screen")

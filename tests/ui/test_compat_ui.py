@@ -5,21 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import io
-import time
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from textual.widgets import DataTable, Input
 
-from console.app import LlmctlApp
+from console.audit import AuditLog
 from console.config import Settings
+from console.kube.cluster import KubeClusterService
 from console.sandbox.server import SandboxThread
-from console.services.audit import AuditLog
-from console.services.cluster import KubeClusterService
 from screens.compat import CompatScreen
 from screens.widgets.dialogs import ConfirmDialog, plan_summary
-from tests.ui.helpers import rows, wait_for
+from tests.ui.helpers import console_app, rows, wait_for
 from tests.ui.static_compat import CANDIDATE, StaticCompat
 from tests.ui.test_actions_ui import apps_api, fill_form, open_dashboard
 from tests.ui.test_snapshots import SIZE, make_app
@@ -38,14 +36,14 @@ def detail_text(screen: Any) -> str:
 
 
 async def test_compat_screen_on_the_sandbox(sandbox: SandboxThread) -> None:
-    app = LlmctlApp(KubeClusterService(sandbox.info.kubeconfig), Settings())
+    app = console_app(KubeClusterService(sandbox.info.kubeconfig), Settings())
     async with app.run_test(size=(160, 45)) as pilot:
-        started = time.monotonic()
         await pilot.press("colon", *"compat", "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, CompatScreen), what=":compat")
         screen = app.screen
         assert isinstance(screen, CompatScreen)
-        assert time.monotonic() - started < 5
+        # That the screen is drawn before the check answers is asserted on fixed data (a check that waits):
+        # test_compat_screen_pilot_on_fixed_data. A wall-clock bound here failed under load on main.
         matrix = screen.query_one("#compat-matrix", DataTable)
         await wait_for(pilot, lambda: screen.report is not None and matrix.row_count == 1, what="matrix")
         assert rows(matrix)[0][0] == "llm/claude-inference:v1.0.0" and rows(matrix)[0][3] == "✓ OK"
@@ -74,7 +72,7 @@ async def test_compat_screen_on_the_sandbox(sandbox: SandboxThread) -> None:
 
 async def test_set_image_fail_needs_an_explicit_force(sandbox: SandboxThread, tmp_path: Path) -> None:
     audit = tmp_path / "audit.jsonl"
-    app = LlmctlApp(KubeClusterService(sandbox.info.kubeconfig), Settings(audit_log=str(audit)))
+    app = console_app(KubeClusterService(sandbox.info.kubeconfig), Settings(audit_log=str(audit)))
     apps = apps_api(sandbox)
     image = sandbox.ctx.catalog.ref("llm/claude-inference", "v1.2.0-sm90")
     async with app.run_test(size=(160, 45)) as pilot:
@@ -111,9 +109,8 @@ class SlowCompat(StaticCompat):
 
 
 async def test_compat_screen_pilot_on_fixed_data() -> None:
-    app = make_app()
     service = SlowCompat()
-    app.compat = service
+    app = make_app(compat=service)
     async with app.run_test(size=SIZE) as pilot:
         await app.switch_mode("compat")
         screen = app.screen
@@ -141,8 +138,7 @@ async def test_compat_screen_pilot_on_fixed_data() -> None:
 
 
 def test_compat_screen_snapshot(snap_compare: Any) -> None:
-    app = make_app()
-    app.compat = StaticCompat()
+    app = make_app(compat=StaticCompat())
 
     async def open_compat(pilot: Any) -> None:
         await pilot.pause(0.2)

@@ -8,12 +8,11 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from textual.widgets import DataTable
 
-from console.app import LlmctlApp
 from console.config import Settings
-from console.model import ConnState
+from console.core.model import ConnState
+from console.kube.cluster import KubeClusterService
 from console.sandbox.server import SandboxThread
-from console.services.cluster import KubeClusterService
-from tests.ui.helpers import rows, wait_for
+from tests.ui.helpers import console_app, rows, wait_for
 
 OPERATOR = "sandbox-llm-operator"
 
@@ -37,7 +36,7 @@ def test_the_operator_is_bound_to_its_namespace(sandbox: SandboxThread) -> None:
 
 
 async def test_panels_degrade_one_by_one(sandbox: SandboxThread) -> None:
-    app = LlmctlApp(KubeClusterService(sandbox.info.kubeconfig, context=OPERATOR), Settings(builtin_rules=False))
+    app = console_app(KubeClusterService(sandbox.info.kubeconfig, context=OPERATOR), Settings(builtin_rules=False))
     async with app.run_test(size=(160, 45)) as pilot:
         deployments = app.screen.query_one("#deployments", DataTable)
         await wait_for(pilot, lambda: any(r[0] == "claude-inference" for r in rows(deployments)),

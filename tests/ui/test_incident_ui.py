@@ -10,25 +10,24 @@ from typing import Any
 
 from textual.widgets import DataTable, Input, RichLog
 
-from console.app import LlmctlApp
+from console.actions.service import Actions
+from console.audit import AuditLog
 from console.config import Settings
+from console.kube.cluster import KubeClusterService
+from console.kube.transport import KubeTransport, read_kubeconfig_target
 from console.sandbox.server import SandboxThread
-from console.services.actions import Actions
-from console.services.audit import AuditLog
-from console.services.cluster import KubeClusterService
-from console.services.kube import KubeTransport, read_kubeconfig_target
 from screens.incident import IncidentScreen
 from screens.logs import LogsScreen
 from screens.widgets.dialogs import ConfirmDialog, FormDialog
 from tests.actions.conftest import ADMIN, DEP, NS
-from tests.ui.helpers import rows, wait_for
+from tests.ui.helpers import console_app, rows, wait_for
 from tests.ui.test_snapshots import SIZE, AllowAll, StaticCluster
 
 
 async def test_incident_view_logs_and_roll_back(sb: SandboxThread, tmp_path: Path) -> None:
     audit_path = tmp_path / "audit.jsonl"
     bad = sb.ctx.catalog.ref("llm/claude-inference", "v2.0.0-cuda13")
-    app = LlmctlApp(KubeClusterService(sb.info.kubeconfig), Settings(audit_log=str(audit_path)))
+    app = console_app(KubeClusterService(sb.info.kubeconfig), Settings(audit_log=str(audit_path)))
     async with app.run_test(size=(170, 48)) as pilot:
         await wait_for(pilot, lambda: app.snapshot.deployments, what="deployments listed")
         transport = await KubeTransport.connect(sb.info.kubeconfig, ADMIN)
@@ -37,7 +36,7 @@ async def test_incident_view_logs_and_roll_back(sb: SandboxThread, tmp_path: Pat
             await actions.apply(await actions.plan_set_image(NS, DEP, f"inference={bad}"), force=True)
         finally:
             await actions.close()
-        await wait_for(pilot, lambda: any(a.name == "CrashLoopBackOff" for a in app.alert_center.current()),
+        await wait_for(pilot, lambda: any(a.name == "CrashLoopBackOff" for a in app.alerts.center.current()),
                        timeout=40, what="the crash loop seen by the console")
 
         await pilot.press("colon")
@@ -164,7 +163,7 @@ def test_incident_view_snapshot(snap_compare: Any, tmp_path: Path) -> None:
                   "mode": "applied", "result": "ok"})
     audit.append({"time": at(8), "user": "oncall", "action": "undo", "target": f"{NS}/Deployment/{DEP}",
                   "before": {"revision": 2}, "after": {"revision": 3}, "mode": "applied", "result": "ok"})
-    app = LlmctlApp(IncidentCluster(), Settings(builtin_rules=False, audit_log=str(audit.path)), actions=AllowAll())
+    app = console_app(IncidentCluster(), Settings(builtin_rules=False, audit_log=str(audit.path)), actions=AllowAll())
 
     async def open_incident(pilot: Any) -> None:
         await pilot.pause(0.2)

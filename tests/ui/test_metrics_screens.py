@@ -9,14 +9,14 @@ from textual.widgets import DataTable, Label
 
 from console.app import LlmctlApp
 from console.config import Settings
+from console.core.metrics import ErrorKind, MetricsError
+from console.kube.cluster import KubeClusterService
 from console.sandbox.metrics_source import SandboxMetrics
 from console.sandbox.server import SandboxThread
-from console.services.cluster import KubeClusterService
-from console.services.metrics import ErrorKind, MetricsError
 from screens.gpu import GpuScreen
 from screens.latency import LatencyScreen
 from screens.widgets.chart import Chart
-from tests.ui.helpers import rows, wait_for
+from tests.ui.helpers import console_app, rows, wait_for
 from tests.ui.static_metrics import StaticMetrics
 from tests.ui.test_snapshots import StaticCluster
 
@@ -37,7 +37,7 @@ async def command(pilot: Any, word: str) -> None:
 
 async def test_gpu_and_latency_screens_on_the_sandbox(sandbox: SandboxThread) -> None:
     metrics = SandboxMetrics(sandbox, interval_s=0.2)
-    app = LlmctlApp(KubeClusterService(sandbox.info.kubeconfig, sandbox=True), FAST, metrics=metrics)
+    app = console_app(KubeClusterService(sandbox.info.kubeconfig, sandbox=True), FAST, metrics=metrics)
     try:
         async with app.run_test(size=SIZE) as pilot:
             deployments = app.screen.query_one("#deployments", DataTable)
@@ -79,7 +79,7 @@ async def test_gpu_and_latency_screens_on_the_sandbox(sandbox: SandboxThread) ->
 
 
 async def test_without_a_metrics_source_the_screens_say_so() -> None:
-    app = LlmctlApp(StaticCluster(), Settings())
+    app = console_app(StaticCluster(), Settings())
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause(0.2)
         assert all(r[10] == "-" and r[11] == "-" for r in rows(app.screen.query_one("#deployments", DataTable)))
@@ -92,7 +92,7 @@ async def test_without_a_metrics_source_the_screens_say_so() -> None:
 
 async def test_refresh_stops_while_a_screen_is_hidden() -> None:
     metrics = StaticMetrics()
-    app = LlmctlApp(StaticCluster(), Settings(gpu_refresh=0.1, latency_refresh=0.1, builtin_rules=False),
+    app = console_app(StaticCluster(), Settings(gpu_refresh=0.1, latency_refresh=0.1, builtin_rules=False),
                     metrics=metrics)
     async with app.run_test(size=SIZE) as pilot:
         app.switch_mode("gpu")
@@ -110,7 +110,7 @@ async def test_refresh_stops_while_a_screen_is_hidden() -> None:
 
 async def test_unreachable_is_said_plainly_keeps_the_data_and_recovers() -> None:
     metrics = StaticMetrics(now=None)
-    app = LlmctlApp(StaticCluster(), Settings(gpu_refresh=0.1, latency_refresh=0.1, builtin_rules=False),
+    app = console_app(StaticCluster(), Settings(gpu_refresh=0.1, latency_refresh=0.1, builtin_rules=False),
                     metrics=metrics)
     async with app.run_test(size=SIZE) as pilot:
         app.switch_mode("gpu")

@@ -11,6 +11,7 @@ from typing import Any
 from console.app import LlmctlApp
 from console.config import Settings
 from tests.ui.chart_app import ChartApp
+from tests.ui.helpers import console_app
 from tests.ui.static_metrics import StaticMetrics
 from tests.ui.test_snapshots import SIZE, AllowAll, StaticCluster
 
@@ -33,7 +34,7 @@ def open_mode(mode: str, settle: float) -> Any:
 
 
 def make_app() -> LlmctlApp:
-    return LlmctlApp(StaticCluster(), Settings(builtin_rules=False), actions=AllowAll(), metrics=StaticMetrics())
+    return console_app(StaticCluster(), Settings(builtin_rules=False), actions=AllowAll(), metrics=StaticMetrics())
 
 
 def test_gpu_screen_snapshot(snap_compare: Any) -> None:

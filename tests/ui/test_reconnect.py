@@ -8,18 +8,17 @@ from urllib.parse import urlparse
 from kubernetes import client, config
 from textual.widgets import DataTable
 
-from console.app import LlmctlApp
-from console.services.cluster import KubeClusterService
+from console.kube.cluster import KubeClusterService
 from screens.widgets.statusbar import StatusBar
 from tests.conftest import start_sandbox
-from tests.ui.helpers import rows, wait_for
+from tests.ui.helpers import console_app, rows, wait_for
 
 
 async def test_console_survives_a_sandbox_restart(tmp_path: Path) -> None:
     kubeconfig = tmp_path / "kubeconfig"
     first = start_sandbox(kubeconfig=kubeconfig)
     port = urlparse(first.info.api).port
-    app = LlmctlApp(KubeClusterService(str(kubeconfig)))
+    app = console_app(KubeClusterService(str(kubeconfig)))
     second = None
     try:
         async with app.run_test(size=(160, 45)) as pilot:

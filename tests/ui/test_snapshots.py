@@ -10,9 +10,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from console.alerts.model import Alert
 from console.app import LlmctlApp
 from console.config import Settings
-from console.model import (
+from console.core.model import (
     ClusterSnapshot,
     Connection,
     ConnState,
@@ -25,6 +26,8 @@ from console.model import (
     Revision,
     RolloutVerdict,
 )
+from console.kube.access import KubeAccess
+from tests.ui.helpers import console_app
 from tests.ui.static_metrics import StaticMetrics
 
 SIZE = (150, 40)
@@ -88,11 +91,11 @@ def build_data() -> tuple[ClusterSnapshot, DeploymentDetail]:
 class StaticCluster:
     """The ClusterService protocol over fixed data."""
 
-    kubeconfig = None
-    context = "prod-gpu"
+    transport = None
 
     def __init__(self) -> None:
         self.snap, self.detail = build_data()
+        self.access = KubeAccess(None, "prod-gpu")
 
     async def run(self, notify: Callable[[], None]) -> None:
         notify()
@@ -110,6 +113,12 @@ class StaticCluster:
     def hpas(self) -> tuple[HpaRow, ...]:
         return (self.detail.hpa,) if self.detail.hpa else ()
 
+    def alerts(self) -> list[Alert]:
+        return []
+
+    def raw(self, resource: str) -> list[dict[str, Any]]:
+        return []
+
 
 class AllowAll:
     """The part of the actions service the screens ask before offering keys."""
@@ -118,8 +127,9 @@ class AllowAll:
         return True
 
 
-def make_app() -> LlmctlApp:
-    return LlmctlApp(StaticCluster(), Settings(builtin_rules=False), actions=AllowAll(), metrics=StaticMetrics())
+def make_app(**parts: Any) -> LlmctlApp:
+    return console_app(StaticCluster(), Settings(builtin_rules=False), actions=AllowAll(), metrics=StaticMetrics(),
+                       **parts)
 
 
 def test_dashboard_snapshot(snap_compare: Any) -> None:

@@ -1,4 +1,4 @@
-"""The guided deployment (screens/wizard.py) driven by Pilot against a real sandbox over real sockets: from an
+"""The guided deployment (screens/wizard/screen.py) driven by Pilot against a real sandbox over real sockets: from an
 empty namespace to a Ready, monitored Deployment; the failure paths leave nothing half-applied; quitting
 midway resumes; a second run on the same deployment shows no diff and sends nothing."""
 
@@ -19,16 +19,16 @@ from textual.widgets import Static
 from console.app import LlmctlApp
 from console.cli import main
 from console.config import Settings
+from console.deploy.checks import Status
+from console.deploy.progress import ProgressStore
+from console.deploy.values.load import load_values_file
+from console.kube.cluster import KubeClusterService
 from console.sandbox.metrics_source import SandboxMetrics
 from console.sandbox.server import SandboxThread
-from console.services.cluster import KubeClusterService
-from console.services.deploy_checks import Status
-from console.services.deploy_progress import ProgressStore
-from console.services.manifests_values import load_values_file
-from screens.wizard import WizardScreen
-from screens.wizard_steps import ResumeDialog
+from screens.wizard.screen import WizardScreen
+from screens.wizard.steps import ResumeDialog
 from tests.deploy.conftest import namespace_objects
-from tests.ui.helpers import wait_for
+from tests.ui.helpers import console_app, wait_for
 
 NS, NAME = "llm-demo", "claude-inference"  # manifests/values.example.yaml, where the wizard starts
 SIZE = (150, 40)
@@ -42,8 +42,8 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
 
 
 def make_app(sb: SandboxThread, tmp_path: Path, context: str | None = None, **kwargs: Any) -> LlmctlApp:
-    return LlmctlApp(KubeClusterService(sb.info.kubeconfig, context), Settings(audit_log=str(tmp_path / "audit.jsonl")),
-                     **kwargs)
+    return console_app(KubeClusterService(sb.info.kubeconfig, context),
+                       Settings(audit_log=str(tmp_path / "audit.jsonl")), **kwargs)
 
 
 async def open_wizard(app: LlmctlApp, pilot: Any) -> WizardScreen:
@@ -296,10 +296,11 @@ def test_cli_guided_opens_the_console_on_the_wizard(monkeypatch: pytest.MonkeyPa
 
 
 def test_form_problems_land_under_their_fields_and_gpus_follow_the_model_size() -> None:
-    from console.services.deploy_progress import DeployProgress
-    from console.services.deploy_wizard import form_fields, form_values, resume_step, suggest_gpus
-    from console.services.manifests_values import NodeFacts, values_to_dict
-    from screens.wizard import starting_values
+    from console.deploy.progress import DeployProgress
+    from console.deploy.values.load import values_to_dict
+    from console.deploy.values.nodes import NodeFacts
+    from console.deploy.wizard import form_fields, form_values, resume_step, suggest_gpus
+    from screens.wizard.screen import starting_values
 
     values = starting_values()
     base = values_to_dict(values)

@@ -14,9 +14,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import tests.ui.test_snapshots as base
-from console.model import RolloutVerdict
-from console.services import deploy_diff as dd
-from console.services.deploy import (
+from console.core.model import RolloutVerdict
+from console.deploy import diff as dd
+from console.deploy.checks import Check, Status
+from console.deploy.engine import (
     ApplyReport,
     DeployPlan,
     ObjectPlan,
@@ -26,11 +27,11 @@ from console.services.deploy import (
     RolloutReport,
     VerifyReport,
 )
-from console.services.deploy_checks import Check, Status
-from console.services.deploy_progress import ProgressStore
-from console.services.manifests import Rendered, render
-from console.services.manifests_values import NodeFacts, Values
-from screens.wizard import WizardScreen
+from console.deploy.progress import ProgressStore
+from console.deploy.render import Rendered, render
+from console.deploy.values.nodes import NodeFacts
+from console.deploy.values.schema import Values
+from screens.wizard.screen import WizardScreen
 from tests.ui.helpers import wait_for
 
 SIZE = base.SIZE

@@ -16,14 +16,13 @@ from collections.abc import Hashable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..store import Obj
+from .keys import Key
 
 if TYPE_CHECKING:
     from ..context import SandboxContext
     from .index import StoreIndex
 
 log = logging.getLogger("console.sandbox.controllers")
-
-Key = tuple[str, str]  # (namespace or "", name)
 
 # The workload the faults and the default scenario revolve around (reference.md §1).
 DEFAULT_NAMESPACE = "llm"
@@ -150,18 +149,6 @@ class Controller:
 
 
 # ---- object helpers -------------------------------------------------------------------------------
-def key_of(obj: Mapping[str, Any]) -> Key:
-    meta = obj["metadata"]
-    return (meta.get("namespace") or "", meta["name"])
-
-
-def controller_ref(obj: Mapping[str, Any]) -> dict[str, Any] | None:
-    for ref in obj.get("metadata", {}).get("ownerReferences") or []:
-        if ref.get("controller"):
-            return ref
-    return None
-
-
 def owner_reference(owner: Mapping[str, Any]) -> dict[str, Any]:
     """The controller reference a child carries, as the real controllers write it."""
     return {

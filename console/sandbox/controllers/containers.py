@@ -1,8 +1,9 @@
 """What happens inside a simulated container: how long it takes to come up, whether its CUDA build
 can run on the node's driver and GPU, and the log lines a real inference server would print.
 
-Pure functions over the image catalog entry and the node's GPU Feature Discovery labels, so the
-crash a user sees in the sandbox is the one the Compat panel predicts from the same data.
+Pure functions over the image catalog entry and the node's GPU Feature Discovery labels. The CUDA
+rules are the sandbox's own (console/sandbox/cuda.py), not the Compat panel's: the crash a user sees
+here is what a real driver would do, so a wrong prediction by the panel is caught, not repeated.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from console.services.compat import VersionError, arch_runs, driver_supports
-
+from ..cuda import Kernel, Support, driver_table, kernel_for
 from ..images import CatalogImage, ImageCatalog
 from .pods import ContainerView, container_id, image_id
 
@@ -31,6 +31,7 @@ BACKOFF_START, BACKOFF_CAP = 10.0, 300.0
 
 CUDA_DRIVER_ERROR = "RuntimeError: CUDA error: CUDA driver version is insufficient for CUDA runtime version"
 NO_KERNEL_ERROR = "RuntimeError: CUDA error: no kernel image is available for execution on the device"
+PTX_TOOLCHAIN_ERROR = "RuntimeError: CUDA error: the provided PTX was compiled with an unsupported toolchain."
 NO_DRIVER_ERROR = ("RuntimeError: Found no NVIDIA driver on your system. Please check that you have an NVIDIA "
                    "GPU and installed a driver from http://www.nvidia.com/Download/index.aspx")
 
@@ -72,16 +73,13 @@ def node_sm(node: Mapping[str, Any]) -> int | None:
     return int(major) * 10 + int(minor) if major and minor else None
 
 
-def arch_supported(arch_list: tuple[str, ...], sm: int) -> bool:
-    """The compat checker's rule (console.services.compat.arch_runs): a cubin for this GPU's major with a
-    minor ≤ its own, or PTX (compute_ZW, ZW ≤ XY) the driver can JIT. An image that declares no list is
-    assumed to be built for everything (the checker says UNKNOWN for it)."""
-    if not arch_list:
-        return True
-    try:
-        return arch_runs(arch_list, (sm // 10, sm % 10)) is not None
-    except ValueError:
-        return True
+def node_kernel(image: CatalogImage, node: Mapping[str, Any]) -> Kernel:
+    """Where the image's kernel for this node's GPU comes from. An image that declares no arch list, or a
+    node without compute-capability labels, is not judged (as if built for everything)."""
+    sm = node_sm(node)
+    if sm is None or not image.arch_list:
+        return Kernel.UNREAD
+    return kernel_for(image.arch_list, (sm // 10, sm % 10))
 
 
 def _traceback(line: int, call: str, error: str) -> tuple[str, ...]:
@@ -95,6 +93,15 @@ def _traceback(line: int, call: str, error: str) -> tuple[str, ...]:
     )
 
 
+def _kernel_crash(error: str) -> tuple[str, ...]:
+    """A kernel launch failing in ``model.to``, with the notes PyTorch adds to asynchronous CUDA errors."""
+    return (*_traceback(112, "model.to(device)", error),
+            "CUDA kernel errors might be asynchronously reported at some other API call, so the "
+            "stacktrace below might be incorrect.",
+            "For debugging consider passing CUDA_LAUNCH_BLOCKING=1.",
+            "Compile with `TORCH_USE_CUDA_DSA` to enable device-side assertions.")
+
+
 def start_outcome(image: CatalogImage | None, node: Mapping[str, Any], wants_gpu: bool,
                   rng: random.Random) -> Outcome:
     """Decide how this start of a container ends (the rng is the sandbox's seeded one)."""
@@ -105,20 +112,16 @@ def start_outcome(image: CatalogImage | None, node: Mapping[str, Any], wants_gpu
     if not wants_gpu:
         return Outcome("crash", 3.0, _traceback(61, "torch.cuda.init()", NO_DRIVER_ERROR))
     driver = node_driver(node)
-    try:
-        driver_ok = driver is None or driver_supports(driver, image.cuda_version)
-    except VersionError:
-        driver_ok = True  # a toolkit the driver table does not know: cannot judge, let it run
-    if not driver_ok:
+    support = Support.FULL if driver is None else driver_table().support(image.cuda_version, driver)
+    if support is Support.TOO_OLD:
         return Outcome("crash", rng.uniform(1.5, 2.5), _traceback(61, "torch.cuda.init()", CUDA_DRIVER_ERROR))
-    sm = node_sm(node)
-    if sm is not None and not arch_supported(image.arch_list, sm):
-        lines = (*_traceback(112, "model.to(device)", NO_KERNEL_ERROR),
-                 "CUDA kernel errors might be asynchronously reported at some other API call, so the "
-                 "stacktrace below might be incorrect.",
-                 "For debugging consider passing CUDA_LAUNCH_BLOCKING=1.",
-                 "Compile with `TORCH_USE_CUDA_DSA` to enable device-side assertions.")
-        return Outcome("crash", rng.uniform(4.0, 6.0), lines)
+    kernel = node_kernel(image, node)
+    if kernel is Kernel.NONE:
+        return Outcome("crash", rng.uniform(4.0, 6.0), _kernel_crash(NO_KERNEL_ERROR))
+    if kernel is Kernel.PTX and support is Support.MINOR and driver \
+            and not driver_table().can_jit(image.cuda_version, driver):
+        # Minor-version compatibility runs the app, but the older driver cannot JIT the newer PTX.
+        return Outcome("crash", rng.uniform(4.0, 6.0), _kernel_crash(PTX_TOOLCHAIN_ERROR))
     return Outcome("ready", rng.uniform(COLD_START_MEAN - COLD_START_SPREAD, COLD_START_MEAN + COLD_START_SPREAD))
 
 

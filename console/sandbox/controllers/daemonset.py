@@ -9,8 +9,9 @@ from collections.abc import Hashable, Mapping
 from typing import Any
 
 from ..store import Obj, copy_object
-from .base import Controller, Key, controller_ref, key_of, owner_reference, pod_active, pod_ready
+from .base import Controller, owner_reference, pod_active, pod_ready
 from .events import record_event
+from .keys import Key, controller_ref, key_of
 from .pods import graceful_delete, pod_from_template, unique_pod_name
 from .rollout import template_hash
 from .scheduler import affinity_matches, node_taints, tolerates

@@ -13,8 +13,9 @@ from ..errors import ApiError
 from ..store import Obj, copy_object
 from . import deploystatus as st
 from . import rollout as ro
-from .base import Controller, Key, controller_ref, get_condition, key_of
+from .base import Controller, get_condition
 from .events import record_event
+from .keys import Key, controller_ref, key_of
 
 COMPONENT = "deployment-controller"
 

@@ -17,8 +17,9 @@ from typing import Any
 
 from ..selectors import selector_matches
 from ..store import Obj, copy_object
-from .base import Controller, Key, container_requests, get_condition, key_of, parse_quantity, pod_active, pod_ready
+from .base import Controller, container_requests, get_condition, parse_quantity, pod_active, pod_ready
 from .events import record_event
+from .keys import Key, key_of
 from .rollout import replicas
 
 COMPONENT = "horizontal-pod-autoscaler"

@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from ..store import Obj, Store
-from .base import Key, controller_ref, key_of
+from .keys import Key, controller_ref, key_of
 
 _OWNED = ("pods", "replicasets")
 

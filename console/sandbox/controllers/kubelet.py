@@ -14,9 +14,10 @@ from typing import Any
 from ..context import GPU_ANNOTATION
 from ..store import Obj, copy_object
 from . import containers as ct
-from .base import Controller, Key, container_requests, controller_ref, key_of, node_ready, parse_workload_target
+from .base import Controller, container_requests, node_ready, parse_workload_target
 from .containers import ContainerRt, PodRt
 from .events import record_event
+from .keys import Key, controller_ref, key_of
 from .pods import container_id, node_ip, pod_status
 
 COMPONENT = "kubelet"

@@ -10,11 +10,11 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from console.services.compat import driver_table, parse_version
-
+from ..cuda import driver_table
 from ..store import Obj, copy_object
-from .base import Controller, Key, get_condition, node_ready, pod_ready
+from .base import Controller, get_condition, node_ready, pod_ready
 from .events import record_event
+from .keys import Key
 from .pods import graceful_delete
 from .scheduler import tolerates
 
@@ -70,10 +70,8 @@ def gpu_product(name: str) -> GpuProduct:
 
 
 def cuda_runtime_for(driver: str) -> tuple[int, int]:
-    """The newest CUDA the driver fully supports (what GFD's cuda.runtime labels report)."""
-    have = parse_version(driver)
-    best = max((k for k, v in driver_table().toolkits.items() if parse_version(v) <= have), default=(0, 0, 0))
-    return best[0], best[1]
+    """The CUDA version the driver reports (what GFD's cuda.runtime labels show); (0, 0) if unknown."""
+    return driver_table().driver_cuda(driver) or (0, 0)
 
 
 def _hex(seed: str, n: int) -> str:

@@ -10,8 +10,9 @@ from typing import Any
 
 from ..clock import parse_timestamp
 from ..store import Obj, copy_object
-from .base import Controller, Key, controller_ref, get_condition, key_of, owner_reference, pod_active, pod_ready
+from .base import Controller, get_condition, owner_reference, pod_active, pod_ready
 from .events import record_event
+from .keys import Key, controller_ref, key_of
 from .pods import graceful_delete, pod_from_template, unique_pod_name
 
 COMPONENT = "replicaset-controller"

@@ -9,8 +9,6 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from console.services.rollout import equal_ignore_hash, resolve_surge  # noqa: F401  (equal_ignore_hash re-exported)
-
 from ..store import Obj, copy_object
 from .base import owner_reference
 
@@ -25,7 +23,7 @@ _SKIP_COPY = {
 }
 _REV_HISTORY_CHARS = 2000  # kube-controller-manager's default --deployment-controller revision history
 _ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"
-
+_DEFAULT_FENCEPOST = "25%"  # what API defaulting puts in an unset maxSurge / maxUnavailable
 
 
 # ---- hashing --------------------------------------------------------------------------------------
@@ -64,10 +62,44 @@ def history_limit(d: Mapping[str, Any]) -> int:
     return 10 if value is None else int(value)
 
 
+def scaled_value(value: Any, total: int, round_up: bool) -> int:
+    """intstr.GetScaledValueFromIntOrPercent: an int as is, "N%" of ``total`` rounded up or down. Exact
+    integer arithmetic: Go's float64 product and quotient of such small numbers round the same way."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        share = int(value.strip()[:-1]) * total
+        return -(-share // 100) if round_up else share // 100
+    return int(value)  # an int, or a digit string (the sandbox's validation lets those through)
+
+
 def fenceposts(d: Mapping[str, Any]) -> tuple[int, int]:
-    """(maxSurge, maxUnavailable) resolved against spec.replicas (ResolveFenceposts; shared with the
-    console's GPU preflight so both round percentages the same way)."""
-    return resolve_surge(d["spec"].get("strategy"), replicas(d))
+    """(maxSurge, maxUnavailable) resolved against spec.replicas, as deployment/util ResolveFenceposts
+    does: surge rounds up, unavailable rounds down, and when both come to 0 unavailable becomes 1 so the
+    rollout can move. The sandbox's own arithmetic, so the console's preflight is checked against it."""
+    rolling = (d["spec"].get("strategy") or {}).get("rollingUpdate") or {}
+    total = replicas(d)
+    surge = scaled_value(_fencepost(rolling, "maxSurge"), total, round_up=True)
+    unavailable = scaled_value(_fencepost(rolling, "maxUnavailable"), total, round_up=False)
+    return (surge, 1) if surge == 0 and unavailable == 0 else (surge, unavailable)
+
+
+def _fencepost(rolling: Mapping[str, Any], name: str) -> Any:
+    value = rolling.get(name)
+    return _DEFAULT_FENCEPOST if value is None else value
+
+
+def without_hash(template: Mapping[str, Any]) -> dict[str, Any]:
+    """A pod template minus the pod-template-hash label; a label map left empty is dropped, as Go's
+    omitempty would. Shallow: only metadata and its labels are new objects."""
+    meta = dict(template.get("metadata") or {})
+    labels = {k: v for k, v in (meta.pop("labels", None) or {}).items() if k != HASH_LABEL}
+    if labels:
+        meta["labels"] = labels
+    return {**template, "metadata": meta}
+
+
+def equal_ignore_hash(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """deployment/util EqualIgnoreHash: two pod templates are the same but for the hash label."""
+    return without_hash(a) == without_hash(b)
 
 
 def max_surge(d: Mapping[str, Any]) -> int:

@@ -16,8 +16,9 @@ from typing import Any
 
 from ..context import GPU_ANNOTATION
 from ..store import Obj, copy_object
-from .base import Controller, Key, get_condition, key_of, node_ready, parse_quantity, pod_requests
+from .base import Controller, get_condition, node_ready, parse_quantity, pod_requests
 from .events import record_event
+from .keys import Key, key_of
 
 COMPONENT = "default-scheduler"
 GPU = "nvidia.com/gpu"

@@ -12,8 +12,9 @@ from collections.abc import Hashable
 from typing import Any
 
 from ..store import Obj, copy_object
-from .base import Controller, Key, key_of
+from .base import Controller
 from .events import record_event
+from .keys import Key, key_of
 
 COMPONENT = "persistentvolume-controller"
 PROVISION_SECONDS = 3.0

@@ -32,7 +32,7 @@ SPIKE_SLOWDOWN = 6.0  # latency-spike: every request takes 6× longer (p99 ≈ 1
 KV_TOKENS = 4096.0  # tokens one replica's KV cache holds (A10G, ~2 GiB pool)
 # A healthy start: 2 replicas at ρ ≈ 0.55 (GPU ≈ 55 %, under the HPA's 60 target; p99 < 500 ms).
 # More load (annotation sandbox.llmctl.dev/qps, e.g. the article's 23.5) or a fault tips it over.
-BASE_QPS = {"claude-inference": 16.0}
+BASE_QPS = {("llm", "claude-inference"): 16.0}  # the scenario's workload only, not a namesake elsewhere
 UNKNOWN_LOAD = 0.35  # other Deployments get a third of their initial replicas' capacity: p99 < 500 ms
 PROFILES = {
     "short": ServiceProfile(service_p50_s=0.16, ttft_p50_s=0.06, prompt_tokens=60.0),
@@ -197,8 +197,8 @@ class Simulation:
         info = self.index.deployments.get(key)
         if info is not None and info.qps is not None:
             return info.qps
-        if key[1] in BASE_QPS:
-            return BASE_QPS[key[1]]
+        if key in BASE_QPS:
+            return BASE_QPS[key]
         if dep.pinned_qps is None:  # pinned at first sight so scaling out does not raise the load
             replicas = max(info.replicas if info is not None else 0, len(dep.members), 1)
             dep.pinned_qps = UNKNOWN_LOAD * dep.profile.capacity_qps * replicas

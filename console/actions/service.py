@@ -1,0 +1,330 @@
+"""Safe, audited changes to Deployments and HPAs: the one implementation behind the TUI keys and the
+headless ``llmctl scale / rollout / hpa`` commands.
+
+Every action goes plan → confirm → apply:
+
+1. ``plan_*`` validates the input first (nothing is sent on bad input), reads the target, runs the
+   GPU preflight where it matters, sends the change with ``dryRun=All``, and returns an
+   :class:`ActionPlan` with the diff of the live object against the server's dry-run answer, the
+   equivalent kubectl command, warnings and alternatives. The dry-run is audited.
+2. :meth:`Actions.apply` sends the same change guarded by the resourceVersion it was planned on; a
+   409 Conflict is retried once, rebuilt from a fresh read. Every outcome is audited.
+3. :meth:`Actions.follow` watches the rollout until kubectl would call it done or failed.
+
+Errors are :class:`ActionError` (code 2 invalid input, 1 refused/forbidden/failed, 3 rollout failed).
+Credentials stay inside the kubernetes client: nothing here logs or prints a token.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any, Protocol
+
+from console.actions import plan as ap
+from console.actions.reads import KIND_WORD, ClusterReads
+from console.actions.validate import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    ActionError,
+    parse_hpa,
+    parse_replicas,
+    parse_revision,
+    pick_container,
+    split_image_spec,
+)
+from console.audit import AuditError, AuditLog, rfc3339_now
+from console.compat.checker import CompatChecker
+from console.compat.matrix import CompatGate
+from console.core.model import ActionPlan, ActionResult, Preflight, Revision, RolloutVerdict
+from console.core.rollout import (
+    preflight_rollout,
+    preflight_scale,
+    resolve_surge,
+    revision_of,
+    surge_alternative,
+    template_without_hash,
+)
+from console.kube.transport import KubeError, KubeTarget, KubeTransport, connect_target
+
+
+class ActionsService(Protocol):
+    """What the console asks of the actions service (implemented by :class:`Actions`)."""
+
+    transport: KubeTransport  # the connection (the compatibility check reads through it too)
+    target: KubeTarget  # which cluster, user and default namespace
+
+    async def status(self, namespace: str, name: str) -> RolloutVerdict: ...
+    async def history(self, namespace: str, name: str) -> list[Revision]: ...
+    def refuse_if_blocked(self, plan: ActionPlan, force: bool = False) -> None: ...
+
+    async def can_i(self, verb: str, resource: str, namespace: str, group: str = "",
+                    subresource: str = "") -> bool: ...
+    async def plan_scale(self, namespace: str, name: str, replicas: int | str) -> ActionPlan: ...
+    async def plan_set_image(self, namespace: str, name: str, image_spec: str, *,
+                             alternative: str | None = None) -> ActionPlan: ...
+    async def plan_undo(self, namespace: str, name: str, to_revision: int | str | None = None) -> ActionPlan: ...
+    async def plan_pause(self, namespace: str, name: str) -> ActionPlan: ...
+    async def plan_resume(self, namespace: str, name: str) -> ActionPlan: ...
+    async def plan_restart(self, namespace: str, name: str) -> ActionPlan: ...
+    async def plan_hpa(self, namespace: str, name: str, min_replicas: int | str | None,
+                       max_replicas: int | str | None, cpu_percent: int | str | None = None) -> ActionPlan: ...
+    async def plan_alternative(self, plan: ActionPlan, alternative_id: str) -> ActionPlan: ...
+    async def apply(self, plan: ActionPlan, force: bool = False) -> ActionResult: ...
+    async def follow(self, namespace: str, name: str, timeout: float,
+                     on_update: Callable[[RolloutVerdict], None] | None = None) -> RolloutVerdict: ...
+    async def close(self) -> None: ...
+
+
+class Actions(ClusterReads):
+    """Plans, applies and follows changes for one kube context (see the module docstring)."""
+
+    def __init__(self, transport: KubeTransport, target: KubeTarget, audit: AuditLog, readonly: bool = False) -> None:
+        super().__init__(transport, target)
+        self.audit = audit
+        self.readonly = readonly
+        self.images: Any = None  # image facts source for the set-image compat gate (None: registry HTTP API v2)
+
+    @classmethod
+    async def connect(cls, kubeconfig: str | None, context: str | None, audit: AuditLog,
+                      readonly: bool = False) -> Actions:
+        """Load the kubeconfig (no request is sent yet)."""
+        try:
+            target, transport = await connect_target(kubeconfig, context)
+        except KubeError as exc:
+            raise ActionError(EXIT_FAILED, exc.message) from None
+        return cls(transport, target, audit, readonly)
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.transport.close()
+
+    # ---- audit ----------------------------------------------------------------------------------------
+    def _audit(self, plan: ActionPlan, mode: str, result: str, after: Mapping[str, Any] | None = None,
+               **extra: Any) -> None:
+        entry = {"context": self.target.context, "user": self.target.user, "server": self.target.server,
+                 "action": plan.action, "target": f"{plan.namespace}/{plan.kind}/{plan.name}",
+                 "before": plan.before, "after": plan.after if after is None else after,
+                 "mode": mode, "result": result, "kubectl": plan.kubectl, **extra}
+        try:
+            self.audit.append(entry)
+        except AuditError as exc:
+            raise ActionError(EXIT_FAILED, str(exc)) from None
+
+    # ---- planning -----------------------------------------------------------------------------------
+    async def _send(self, request: Mapping[str, Any], dry_run: bool) -> dict[str, Any]:
+        query = [("dryRun", "All")] if dry_run else []
+        return await self.transport.request("PATCH", request["path"], query, body=request["body"],
+                                            content_type=request["content_type"])
+
+    async def _plan(self, intent: dict[str, Any], live: dict[str, Any], kind: str, *, warnings: tuple[str, ...] = (),
+                    preflight: Preflight | None = None, alternatives: tuple[tuple[str, str], ...] = (),
+                    extra: Mapping[str, Any] | None = None, compat: CompatGate | None = None,
+                    fresh: bool = False) -> ActionPlan:
+        """Build the request, dry-run it, and return the audited plan. A 409 on the dry-run (a controller wrote
+        the object since it was read, as the HPA controller does to its status) is planned once more on a fresh
+        read, as :meth:`apply` does."""
+        ns, name, action = live["metadata"].get("namespace", ""), live["metadata"]["name"], intent["action"]
+        request = ap.build_request(intent, live)
+        hpa_spec = request["body"].get("spec") if action == "hpa" else None
+        before = ap.changed_fields(action, live)
+        if action == "undo":
+            before["revision"] = revision_of(live)  # the revision whose template is live now
+        plan = ActionPlan(action=action, namespace=ns, name=name, kind=kind,
+                          kubectl=ap.kubectl_command(intent, ns, name, self.target.context, hpa_spec),
+                          diff="", before=before, after={}, warnings=warnings, preflight=preflight,
+                          alternatives=alternatives, request={**request, "intent": intent, **(extra or {})},
+                          compat=compat)
+        try:
+            answer = await self._send(request, dry_run=True)
+        except KubeError as exc:
+            if exc.code == 409 and not fresh:
+                return await self._plan(intent, await self._read(kind, ns, name), kind, warnings=warnings,
+                                        preflight=preflight, alternatives=alternatives, extra=extra, compat=compat,
+                                        fresh=True)
+            error = self._error(exc, "patch", request["resource"], ns, kind, name)
+            self._audit(plan, "dry-run", error.message)
+            raise error from None
+        would = ap.would_be(action, live, answer)
+        after = ap.fields_after(intent, would)
+        diff = ap.unified_diff(live, would, f"{kind.lower()}/{name}") or "(no change)\n"
+        plan = replace(plan, diff=diff, after=after)
+        self._audit(plan, "dry-run", "ok")
+        return plan
+
+    async def plan_scale(self, namespace: str, name: str, replicas: int | str) -> ActionPlan:
+        """Scale through the scale subresource; warn when an HPA owns the replica count."""
+        count = parse_replicas(replicas)
+        live = await self._read("Deployment", namespace, name)
+        warnings, alternatives, extra = [], [], {}
+        hpa = await self._hpa_for(namespace, name, warnings)
+        if hpa is not None:
+            spec = hpa.get("spec") or {}
+            hpa_name, low, high = hpa["metadata"]["name"], spec.get("minReplicas", 1), spec.get("maxReplicas")
+            warnings.append(f"HorizontalPodAutoscaler {hpa_name} manages this Deployment (min {low}, max {high}): "
+                            "it will override a manual scale")
+            if count >= 1:
+                also = f" (and maxReplicas to {count})" if high is not None and count > high else ""
+                alternatives.append(("hpa-min", f"Set {hpa_name}'s minReplicas to {count}{also} instead"))
+            extra = {"hpa": hpa_name, "hpa_max": high}
+        preflight = await self._preflight(lambda nodes, pods: preflight_scale(live, count, nodes, pods),
+                                          max(count - ap.replicas_of(live), 0) * ap.gpus_per_replica(live))
+        return await self._plan({"action": "scale", "replicas": count}, live, "Deployment",
+                                warnings=tuple(warnings), preflight=preflight, alternatives=tuple(alternatives),
+                                extra=extra)
+
+    async def _hpa_for(self, namespace: str, name: str, warnings: list[str]) -> dict[str, Any] | None:
+        """The HPA whose scaleTargetRef is this Deployment, if any (a forbidden list becomes a warning)."""
+        try:
+            hpas = await self._list(ap.hpa_path(namespace))
+        except KubeError as exc:
+            if exc.code == 403:
+                warnings.append(f"could not check for a HorizontalPodAutoscaler: no permission to list "
+                                f"horizontalpodautoscalers in {namespace}")
+            elif exc.code != 404:
+                warnings.append(f"could not check for a HorizontalPodAutoscaler: {exc.message}")
+            return None
+        return next((h for h in hpas if (ref := (h.get("spec") or {}).get("scaleTargetRef") or {})
+                     and ref.get("kind") == "Deployment" and ref.get("name") == name), None)
+
+    async def plan_set_image(self, namespace: str, name: str, image_spec: str, *,
+                             alternative: str | None = None) -> ActionPlan:
+        """A rolling update to a new image, with the GPU preflight for its surge pods."""
+        wanted, image = split_image_spec(image_spec)
+        if alternative not in (None, "surge-0"):
+            raise ActionError(EXIT_USAGE, f"unknown alternative {alternative!r} for set-image (offered: surge-0)")
+        live = await self._read("Deployment", namespace, name)
+        container = pick_container(ap.container_names(live), wanted, name)
+        surge0 = alternative == "surge-0"
+        checked = ap.with_surge_zero(live) if surge0 else live
+        replicas = ap.replicas_of(live)
+        surge = resolve_surge((checked.get("spec") or {}).get("strategy"), replicas)[0]
+        preflight = await self._preflight(lambda nodes, pods: preflight_rollout(checked, nodes, pods),
+                                          surge * ap.gpus_per_replica(live))
+        alternatives: tuple[tuple[str, str], ...] = ()
+        if not preflight.ok:
+            alternatives = (("surge-0", preflight.alternative or surge_alternative(replicas)),)
+        warnings = ()
+        if surge0:
+            was = resolve_surge((live.get("spec") or {}).get("strategy"), replicas)
+            warnings = (f"the Deployment keeps maxSurge 0 / maxUnavailable 1 after this rollout (was maxSurge "
+                        f"{was[0]} / maxUnavailable {was[1]}); 1 of {replicas} replicas is not serving while "
+                        "each pod is replaced",)
+        # Driver/architecture compatibility of the new image on the nodes the pods can land on: FAIL blocks apply.
+        compat = await CompatChecker(self.transport, self.images).gate(live, container, image)
+        warnings = (*warnings, *(line for line in compat.lines() if not line.startswith("FAIL")))
+        intent = {"action": "set-image", "container": container, "image": image, "surge0": surge0}
+        return await self._plan(intent, live, "Deployment", warnings=warnings, preflight=preflight,
+                                alternatives=alternatives, compat=compat)
+
+    async def plan_undo(self, namespace: str, name: str, to_revision: int | str | None = None) -> ActionPlan:
+        """Put an older revision's pod template back (kubectl rollout undo); None: the previous one."""
+        wanted = parse_revision(to_revision)
+        live = await self._read("Deployment", namespace, name)
+        rss = await self._replicasets(live)
+        by_rev = {rev: rs for rs in rss if (rev := revision_of(rs)) is not None}
+        if wanted is None:
+            older = sorted(by_rev)[:-1]
+            if not older:
+                raise ActionError(EXIT_FAILED, f'no rollout history found for deployment "{name}"')
+            wanted = older[-1]
+        if wanted not in by_rev:
+            known = ", ".join(str(r) for r in sorted(by_rev)) or "none"
+            raise ActionError(EXIT_USAGE, f"revision {wanted} not found; revisions: {known}")
+        rs = by_rev[wanted]
+        intent = {"action": "undo", "revision": wanted,
+                  "template": template_without_hash((rs.get("spec") or {}).get("template") or {}),
+                  "annotations": (rs.get("metadata") or {}).get("annotations") or {}}
+        return await self._plan(intent, live, "Deployment")
+
+    async def plan_pause(self, namespace: str, name: str) -> ActionPlan:
+        return await self._plan({"action": "pause"}, await self._read("Deployment", namespace, name), "Deployment")
+
+    async def plan_resume(self, namespace: str, name: str) -> ActionPlan:
+        return await self._plan({"action": "resume"}, await self._read("Deployment", namespace, name), "Deployment")
+
+    async def plan_restart(self, namespace: str, name: str) -> ActionPlan:
+        """Restart every pod by a rolling update (template annotation restartedAt = now)."""
+        live = await self._read("Deployment", namespace, name)
+        return await self._plan({"action": "restart", "at": rfc3339_now()}, live, "Deployment")
+
+    async def plan_hpa(self, namespace: str, name: str, min_replicas: int | str | None,
+                       max_replicas: int | str | None, cpu_target: int | str | None = None) -> ActionPlan:
+        """Edit an autoscaling/v2 HPA: min/max replicas (None keeps), CPU target percent."""
+        low, high, cpu = parse_hpa(min_replicas, max_replicas, cpu_target)
+        live = await self._read("HorizontalPodAutoscaler", namespace, name)
+        intent = {"action": "hpa", "min": low, "max": high, "cpu": cpu}
+        return await self._plan(intent, live, "HorizontalPodAutoscaler")
+
+    async def plan_alternative(self, plan: ActionPlan, alternative_id: str) -> ActionPlan:
+        """The plan for an alternative the first plan offered ("hpa-min" or "surge-0")."""
+        offered = [a for a, _ in plan.alternatives]
+        if alternative_id not in offered:
+            raise ActionError(EXIT_USAGE, f"alternative {alternative_id!r} is not offered for this {plan.action}"
+                                          f" (offered: {', '.join(offered) or 'none'})")
+        intent = plan.request["intent"]
+        assert isinstance(intent, dict)
+        if alternative_id == "hpa-min":
+            count, high = intent["replicas"], plan.request.get("hpa_max")
+            raise_max = count if isinstance(high, int) and count > high else None
+            return await self.plan_hpa(plan.namespace, str(plan.request["hpa"]), count, raise_max)
+        return await self.plan_set_image(plan.namespace, plan.name, f"{intent['container']}={intent['image']}",
+                                         alternative="surge-0")
+
+    # ---- applying -----------------------------------------------------------------------------------
+    def refuse_if_blocked(self, plan: ActionPlan, force: bool = False) -> None:
+        """A set-image whose compat gate FAILs is refused (audited) unless ``force``."""
+        gate = plan.compat
+        if isinstance(gate, CompatGate) and gate.blocked and not force:
+            message = (f"refused: {gate.image} cannot run on the nodes deployment/{plan.name} schedules on — "
+                       f"{gate.summary}; nothing was changed (rerun with --force to roll out anyway)")
+            self._audit(plan, "refused", message, after={}, compat=gate.summary)
+            raise ActionError(EXIT_FAILED, message)
+
+    async def apply(self, plan: ActionPlan, force: bool = False) -> ActionResult:
+        """Send the planned change (guarded by its resourceVersion); retry a 409 once on a fresh read.
+        A set-image the compat gate FAILs is refused unless ``force``."""
+        self.refuse_if_blocked(plan, force)
+        if self.readonly:
+            message = f"read-only mode: {plan.action} refused (started with --readonly)"
+            self._audit(plan, "refused", message, after={})
+            raise ActionError(EXIT_FAILED, message)
+        request, retried = dict(plan.request), False
+        try:
+            answer = await self._send(request, dry_run=False)
+        except KubeError as exc:
+            if exc.code != 409:
+                raise self._fail(plan, exc, request) from None
+            retried = True
+            answer = await self._retry(plan)
+        message = ap.success_message(plan.action, plan.name, plan.request["intent"])  # type: ignore[arg-type]
+        after = ap.fields_after(plan.request["intent"], answer)  # type: ignore[arg-type]
+        forced = {"forced": plan.compat.summary} if isinstance(plan.compat, CompatGate) and plan.compat.blocked else {}
+        self._audit(plan, "applied", "ok", after=after, retried=retried, **forced)
+        return ActionResult(plan, True, message, retried)
+
+    def _fail(self, plan: ActionPlan, exc: KubeError, request: Mapping[str, Any], retried: bool = False
+              ) -> ActionError:
+        error = self._error(exc, "patch", str(request["resource"]), plan.namespace, plan.kind, plan.name)
+        self._audit(plan, "applied", error.message, after={}, retried=retried)
+        return error
+
+    async def _retry(self, plan: ActionPlan) -> dict[str, Any]:
+        """After a 409: re-read, rebuild the same intent on the fresh object, send once more."""
+        try:
+            fresh = await self._read(plan.kind, plan.namespace, plan.name)
+            request = ap.build_request(plan.request["intent"], fresh)  # type: ignore[arg-type]
+        except ActionError as exc:
+            self._audit(plan, "applied", exc.message, after={}, retried=True)
+            raise
+        try:
+            return await self._send(request, dry_run=False)
+        except KubeError as exc:
+            if exc.code == 409:
+                message = (f'conflict: {KIND_WORD.get(plan.kind, plan.kind)} "{plan.name}" changed twice while '
+                           "applying; nothing applied, try again")
+                self._audit(plan, "applied", message, after={}, retried=True)
+                raise ActionError(EXIT_FAILED, message) from None
+            raise self._fail(plan, exc, request, retried=True) from None
+

@@ -1,0 +1,1 @@
+"""Alerts from every source (cluster, Prometheus, Alertmanager, built-in rules), merged; silences."""

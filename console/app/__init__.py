@@ -1,0 +1,234 @@
+"""The Textual App: modes, bindings, command mode, navigation and the cluster worker.
+
+Services come in from the composition root (:mod:`console.wiring`) as one :class:`~console.wiring.Services`;
+the app builds none of its own. Alerting is a collaborator (:class:`screens.alert_feed.AlertFeed`), the
+commands one registry (:mod:`console.app.commands`) shared by ``:``, the palette and the help.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from textual import work
+from textual.binding import Binding
+from textual.message import Message
+
+from console import __version__
+from console.alerts.model import AlertTarget
+from console.app import commands
+from console.core.paths import asset
+from console.wiring import Services
+from screens.actions_flow import ACTION_PERMISSIONS
+from screens.alert_feed import AlertFeed
+from screens.alerts import AlertsScreen
+from screens.builds.screen import BuildsScreen
+from screens.compat import CompatScreen
+from screens.dashboard import DashboardScreen
+from screens.deployment import DeploymentScreen
+from screens.gpu import GpuScreen
+from screens.help import HelpScreen
+from screens.host import ConsoleApp
+from screens.incident import IncidentScreen
+from screens.latency import LatencyScreen
+from screens.resources import HpaScreen, PodsScreen
+from screens.widgets.dialogs import CommandPrompt
+from screens.wizard.screen import WizardScreen
+
+REDRAW_INTERVAL = 0.2  # at most five redraws a second from cluster events (Argo Rollouts' figure)
+
+
+class ClusterChanged(Message):
+    """Something in the cluster store changed. Bursts collapse into one message."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, ClusterChanged)
+
+
+class LlmctlApp(ConsoleApp):
+    TITLE = "llmctl"
+    SUB_TITLE = __version__
+    CSS_PATH = str(asset("llmctl.tcss"))
+    MODES = {"dashboard": DashboardScreen, "pods": PodsScreen, "hpa": HpaScreen, "builds": BuildsScreen,
+             "gpu": GpuScreen, "latency": LatencyScreen, "alerts": AlertsScreen,
+             "compat": CompatScreen}
+    DEFAULT_MODE = "dashboard"
+    COMMANDS = ConsoleApp.COMMANDS | {commands.LlmctlCommands}
+    BINDINGS = [
+        Binding("question_mark", "help", "Help"),
+        Binding("colon", "command", "Command"),
+        Binding("exclamation_mark", "switch_mode('alerts')", "Alerts"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(self, services: Services, wizard_at_start: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.services = services
+        self.alerts = AlertFeed(self)
+        self.wizard_at_start = wizard_at_start  # `llmctl deploy --guided`: open the wizard with these arguments
+        self.permissions: dict[str, bool] = {}  # action → allowed (SelfSubjectAccessReview); unknown = allowed
+        self._wizard_open: tuple[str, WizardScreen] | None = None
+        self._last_redraw = 0.0
+        self._redraw_pending = False
+
+    def on_mount(self) -> None:
+        self.snapshot = self.services.cluster.snapshot()
+        self.watch_cluster()
+        self.alerts.start()
+        if self.wizard_at_start is not None:
+            kwargs = dict(self.wizard_at_start)
+            self.call_after_refresh(lambda: self.open_wizard(**kwargs))
+
+    async def on_unmount(self) -> None:
+        await self.services.aclose()
+
+    # ---- cluster state --------------------------------------------------------------------------
+    @work(exclusive=True, exit_on_error=False, group="cluster")
+    async def watch_cluster(self) -> None:
+        cluster = self.services.cluster
+        await cluster.run(lambda: self.post_message(ClusterChanged()))
+        self.snapshot = cluster.snapshot()
+
+    def on_cluster_changed(self, _message: ClusterChanged) -> None:
+        if self._redraw_pending:
+            return
+        wait = REDRAW_INTERVAL - (time.monotonic() - self._last_redraw)
+        if wait <= 0:
+            self._redraw()
+        else:
+            self._redraw_pending = True
+            self.set_timer(wait, self._redraw)
+
+    def _redraw(self) -> None:
+        self._redraw_pending = False
+        self._last_redraw = time.monotonic()
+        snap = self.services.cluster.snapshot()
+        first_contact = self.snapshot.connection.state.value != "connected"
+        self.snapshot = snap
+        self.alerts.update_cluster_alerts()
+        if first_contact and snap.connection.state.value == "connected" and not self.readonly:
+            self.probe_permissions()
+
+    # ---- permissions ----------------------------------------------------------------------------
+    @work(exclusive=True, exit_on_error=False, group="permissions")
+    async def probe_permissions(self) -> None:
+        """Ask the API (SelfSubjectAccessReview) which actions this user may take; disable the others."""
+        actions = await self.services.actions.get()
+        ns = self.snapshot.namespace
+        allowed: dict[str, bool] = {}
+        for action, (verb, resource, sub) in ACTION_PERMISSIONS.items():
+            group = "autoscaling" if resource == "horizontalpodautoscalers" else "apps"
+            allowed[action] = await actions.can_i(verb, resource, ns, group=group, subresource=sub)
+        self.permissions = allowed
+        self.screen.refresh_bindings()
+
+    def action_allowed(self, action: str) -> bool:
+        return not self.readonly and self.permissions.get(action, True)
+
+    def refusal(self, kind: str) -> str | None:
+        """Why an action may not be taken now, or None."""
+        if self.readonly:
+            return f"read-only mode: {kind} refused (started with --readonly)"
+        key = {"set-image": "set_image", "pause": "pause_resume", "resume": "pause_resume", "hpa": "hpa_edit"}.get(
+            kind, kind)
+        if not self.permissions.get(key, True):
+            verb, resource, sub = ACTION_PERMISSIONS[key]
+            what = f"{resource}/{sub}" if sub else resource
+            return f"forbidden: cannot {verb} {what} in namespace {self.snapshot.namespace}"
+        return None
+
+    # ---- navigation -----------------------------------------------------------------------------
+    def go_to(self, mode: str, focus: str | None = None) -> None:
+        """Switch to a top-level view (closing anything pushed over the current one), focusing a widget."""
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        self.switch_mode(mode)
+        if focus:
+            self.call_after_refresh(lambda: self.screen.query_one(f"#{focus}").focus())
+
+    def show_deployment(self, name: str) -> None:
+        """Open (or stay on) the detail screen of a Deployment."""
+        if isinstance(self.screen, DeploymentScreen) and self.screen.deployment_name == name:
+            return
+        self.push_screen(DeploymentScreen(name))
+
+    def show_incident(self, deployment: str | None = None) -> None:
+        """Open the incident timeline of a Deployment (None: the whole namespace)."""
+        if deployment and not any(d.name == deployment for d in self.snapshot.deployments):
+            self.notify(f"no Deployment {deployment} in namespace {self.snapshot.namespace}; showing the namespace",
+                        severity="warning")
+            deployment = None
+        self.push_screen(IncidentScreen(deployment))
+
+    def open_wizard(self, **kwargs: Any) -> None:
+        """Open the guided deployment on top of the current screen (or go back to the one left open)."""
+        if isinstance(self.screen, WizardScreen):
+            return
+        if self._wizard_open is not None:
+            mode, screen = self._wizard_open
+            if screen in self._screen_stacks.get(mode, ()) and not screen.closing:
+                if mode != self.current_mode:
+                    self.switch_mode(mode)  # back to the wizard left open under another mode (e.g. after :builds)
+                return
+        if "namespace" not in kwargs and self.settings.namespace:
+            kwargs["namespace"] = self.settings.namespace
+        screen = WizardScreen(**kwargs)
+        self._wizard_open = (self.current_mode, screen)
+        self.push_screen(screen)
+
+    def action_deploy_wizard(self) -> None:
+        self.open_wizard()
+
+    def jump_to_target(self, target: AlertTarget) -> None:
+        """Open what an alert is about: its Deployment (or pod's Deployment), node, or the GPU chart."""
+        here = self.snapshot.namespace
+        if target.namespace and here and target.namespace != here:
+            self.notify(f"{target} is in namespace {target.namespace}; this console watches {here} "
+                        f"(restart with -n {target.namespace})", severity="warning", timeout=8)
+            return
+        deployment = target.deployment or self._deployment_of_pod(target.pod)
+        if target.gpu is not None:
+            self.switch_mode("gpu")
+            screen_gpu = target.node, target.gpu
+            self.call_after_refresh(lambda: self.screen.select_gpu(*screen_gpu))  # type: ignore[attr-defined]
+        elif deployment and any(d.name == deployment for d in self.snapshot.deployments):
+            self.show_deployment(deployment)
+        elif target.node:
+            self.switch_mode("dashboard")
+            node = target.node
+            self.call_after_refresh(lambda: self.screen.focus_node(node))  # type: ignore[attr-defined]
+        elif target.pod:
+            self.switch_mode("pods")
+        else:
+            self.notify(f"nothing to open for {target}", severity="warning")
+
+    def _deployment_of_pod(self, pod: str | None) -> str | None:
+        """The Deployment whose ``<name>-<hash>-<suffix>`` a pod name carries (longest match)."""
+        if not pod:
+            return None
+        names = [d.name for d in self.snapshot.deployments if pod.startswith(d.name + "-")]
+        return max(names, key=len) if names else None
+
+    # ---- keys -----------------------------------------------------------------------------------
+    def action_command(self) -> None:
+        self.push_screen(CommandPrompt(), self.run_command)
+
+    def run_command(self, line: str | None) -> None:
+        """Run a ``:`` command line (an alias, and an argument where the command takes one)."""
+        if not line:
+            return
+        command, word, argument = commands.find(line)
+        if command is None:
+            self.notify(commands.unknown_message(word), severity="error")
+            return
+        command.run(self, argument)
+
+    def action_help(self) -> None:
+        rows: list[tuple[str, str]] = []
+        seen = set()
+        for binding in [*self.screen.BINDINGS, *self.BINDINGS]:
+            b = binding if isinstance(binding, Binding) else Binding(*binding)
+            if b.key not in seen:
+                seen.add(b.key)
+                rows.append((self.get_key_display(b), b.description or b.action))
+        self.push_screen(HelpScreen(rows + commands.help_rows()))

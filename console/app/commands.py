@@ -1,0 +1,106 @@
+"""One registry of the console's commands, for ``:`` command mode, the command palette (ctrl+p) and the help.
+
+A command has a name, k9s-style aliases, a line of help, and what it does; ``:`` takes any alias (and an
+argument where the command has one, e.g. ``:incident claude-inference``), the palette searches names and
+help, and ``?`` lists them — all from the same table, so the three never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+if TYPE_CHECKING:
+    from console.app import LlmctlApp
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    aliases: tuple[str, ...]
+    help: str
+    run: Callable[[LlmctlApp, str | None], None]  # (app, argument or None)
+    argument: str = ""  # shown in the help, e.g. "[DEPLOYMENT]"
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        return (self.name, *self.aliases)
+
+
+def _view(mode: str, focus: str | None = None) -> Callable[[LlmctlApp, str | None], None]:
+    def go(app: LlmctlApp, _arg: str | None) -> None:
+        app.go_to(mode, focus)
+    return go
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("deploy", ("deployments", "dp"), "Deployments (dashboard)", _view("dashboard", "deployments")),
+    Command("nodes", ("no", "node"), "GPU nodes (dashboard)", _view("dashboard", "nodes")),
+    Command("pods", ("po", "pod"), "every pod of the namespace", _view("pods")),
+    Command("hpa", ("horizontalpodautoscalers",), "HorizontalPodAutoscalers", _view("hpa")),
+    Command("builds", ("build", "images"), "image builds and local images", _view("builds")),
+    Command("gpu", ("gpus",), "GPU memory and utilisation (DCGM)", _view("gpu")),
+    Command("latency", ("lat",), "serving latency, TTFT, QPS, queue, KV-cache", _view("latency")),
+    Command("alerts", ("alert",), "alerts from every source", _view("alerts")),
+    Command("silences", (), "Alertmanager silences", _view("alerts", "silences")),
+    Command("compat", ("compatibility", "drivers"), "driver compatibility: images × node pools", _view("compat")),
+    Command("deploy-new", ("wizard",), "guided deployment of a new model (wizard)",
+            lambda app, _arg: app.open_wizard()),
+    Command("incident", ("inc", "timeline"), "incident timeline of the namespace or one Deployment",
+            lambda app, arg: app.show_incident(arg), "[DEPLOYMENT]"),
+    Command("help", ("?",), "keyboard help", lambda app, _arg: app.action_help()),
+    Command("quit", ("q", "q!"), "quit llmctl", lambda app, _arg: app.exit()),
+)
+BY_WORD = {word: command for command in COMMANDS for word in command.words}
+
+
+def find(line: str) -> tuple[Command | None, str, str | None]:
+    """The command a ``:`` line names, the word typed, and its argument (None if none)."""
+    words = line.split()
+    if not words:
+        return None, "", None
+    word = words[0].lower()
+    return BY_WORD.get(word), word, (words[1] if len(words) > 1 else None)
+
+
+def unknown_message(word: str) -> str:
+    names = ", ".join(f":{c.name}" + (f" {c.argument}" if c.argument else "") for c in COMMANDS)
+    return f"unknown command :{word} (try {names})"
+
+
+def help_rows() -> list[tuple[str, str]]:
+    """(``:name``, what it does — and its aliases) for the keyboard help."""
+    rows = []
+    for c in COMMANDS:
+        also = f" (also {', '.join(f':{a}' for a in c.aliases)})" if c.aliases else ""
+        rows.append((f":{c.name}", f"{c.help}{' ' + c.argument if c.argument else ''}{also}"))
+    return rows
+
+
+class LlmctlCommands(Provider):
+    """llmctl's own commands in Textual's command palette (ctrl+p)."""
+
+    def _entries(self) -> list[tuple[str, Command]]:
+        return [(f"{c.name} — {c.help}", c) for c in COMMANDS]
+
+    async def discover(self) -> Hits:
+        for text, command in self._entries():
+            yield DiscoveryHit(text, self._runner(command), help=", ".join(f":{w}" for w in command.words))
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for text, command in self._entries():
+            score = max(matcher.match(text), *(matcher.match(w) for w in command.words))
+            if score > 0:
+                yield Hit(score, matcher.highlight(text), self._runner(command),
+                          help=", ".join(f":{w}" for w in command.words))
+
+    def _runner(self, command: Command) -> Callable[[], None]:
+        from console.app import LlmctlApp
+
+        app = self.app
+        assert isinstance(app, LlmctlApp)
+        return lambda: command.run(app, None)

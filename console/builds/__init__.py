@@ -1,0 +1,1 @@
+"""Image builds: Dockerfile parsing and lint, the Docker Engine adapter, build records."""

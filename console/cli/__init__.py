@@ -1,0 +1,58 @@
+"""``llmctl``: the command line. Each command group is a module here that adds its sub-parsers and sets
+``func`` on them; without a command, the console opens.
+
+Exit codes: 0 success, 1 refused or failed, 2 usage or validation error, 3 rollout failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from console import __version__
+from console.cli import (
+    actions,
+    alerts,
+    build,
+    check,
+    common,
+    deploy,
+    incident,
+    sandbox,
+    silence,
+    status,
+    top,
+    tui,
+)
+from console.config import ConfigError
+
+GROUPS = (status, sandbox, actions, build, top, alerts, deploy, check, incident, silence)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="llmctl", parents=[common.global_flags(sub=False)],
+        description="Terminal operations console for LLM inference on Kubernetes GPU clusters.",
+        epilog="Run without a command to open the console. `llmctl --sandbox` tries it on a simulated cluster.",
+    )
+    parser.add_argument("--version", action="version", version=f"llmctl {__version__}")
+    parser.set_defaults(func=tui.run)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    shared = common.global_flags(sub=True)
+    for group in GROUPS:
+        group.register(sub, shared)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "without_settings", False):  # `llmctl sandbox`: its own flags only
+        return int(args.func(args, parser))
+    try:
+        settings = common.settings_from(args)
+    except ConfigError as exc:
+        print(f"llmctl: {exc}", file=sys.stderr)
+        return common.EXIT_USAGE
+    return int(args.func(args, settings))

@@ -1,0 +1,47 @@
+"""What every headless command shares: the cluster flags, settings from the flags, exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from console.config import Settings, load_settings
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ROLLOUT_FAILED = 0, 1, 2, 3
+SETTINGS_FLAGS = ("kubeconfig", "context", "namespace", "readonly", "sandbox", "audit_log", "docker_host",
+                  "prometheus_url", "alertmanager_url")
+
+
+def global_flags(sub: bool) -> argparse.ArgumentParser:
+    """Cluster flags, accepted before and after the command. A subcommand's copy has no defaults
+    (SUPPRESS), so ``llmctl --sandbox status`` keeps the flag given before the command."""
+    default = argparse.SUPPRESS if sub else None
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("cluster")
+    g.add_argument("--kubeconfig", default=default,
+                   help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+    g.add_argument("--context", default=default, help="kubeconfig context (default: its current-context)")
+    g.add_argument("-n", "--namespace", default=default, help="namespace (default: the context's namespace)")
+    g.add_argument("--readonly", action="store_true", default=default, help="refuse every mutation")
+    g.add_argument("--sandbox", action="store_true", default=default,
+                   help="run against an embedded simulated GPU cluster (no real cluster needed)")
+    g.add_argument("--docker-host", default=default, metavar="URL",
+                   help="Docker Engine for image builds (default: $DOCKER_HOST, else the local socket)")
+    g.add_argument("--prometheus", dest="prometheus_url", default=default, metavar="URL",
+                   help="Prometheus for the GPU and Latency screens (default: $LLMCTL_PROMETHEUS_URL; on the "
+                        "sandbox without it: read the simulation directly)")
+    g.add_argument("--alertmanager", dest="alertmanager_url", default=default, metavar="URL",
+                   help="Alertmanager (v2 API) for alerts with their silences and `llmctl silence` "
+                        "(default: $LLMCTL_ALERTMANAGER_URL)")
+    return p
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    """Flags > environment > config file > defaults (raises ConfigError)."""
+    return load_settings({k: getattr(args, k, None) for k in SETTINGS_FLAGS})
+
+
+def fail(prog: str, message: str, code: int = EXIT_FAILED) -> int:
+    print(f"{prog}: {message}", file=sys.stderr)
+    return code
+

@@ -1,0 +1,1 @@
+"""Driver compatibility: image CUDA vs node driver vs GPU architecture, and the stack around them."""

@@ -1,0 +1,106 @@
+"""The compatibility check against a cluster: reads nodes, the namespace's Deployments, DaemonSets, the GPU
+Operator validator pods and the API server version through the raw JSON transport, reads image configs
+(registry HTTP API v2 or the Docker Engine, in threads, concurrently), and assembles the report or the
+set-image gate (:mod:`console.compat.matrix`). Behind ``llmctl check``, the Compat screen and the
+set-image gate of the actions service. A read that fails becomes an UNKNOWN with its reason, never an OK.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+from console.compat.facts import ImageFacts
+from console.compat.matrix import CompatGate, CompatReport, build_report, gate, unknown_gate
+from console.compat.registry import CachedImages, ImageSource, RegistryClient
+from console.compat.stack import Check, daemonset_checks, kube_version_check, validator_check
+from console.kube.transport import KubeError
+
+PAGE = 500
+VALIDATOR_SELECTOR = "app=nvidia-operator-validator"
+
+
+def _why(exc: KubeError, what: str) -> str:
+    if exc.code == 403:
+        return f"no permission to list {what}"
+    if exc.unreachable:
+        return exc.message if exc.message.startswith("cannot reach") else f"cannot reach the API server: {exc.message}"
+    return f"cannot list {what}: {exc.code} {exc.message}"
+
+
+class CompatService(Protocol):
+    """What the :compat screen asks (implemented by :class:`CompatChecker`)."""
+
+    async def report(self, namespace: str, candidate: str | None = None) -> CompatReport: ...
+
+
+class CompatChecker:
+    """Compatibility checks for one kube context (``transport``: a KubeTransport or anything with ``get``)."""
+
+    def __init__(self, transport: Any, images: ImageSource | None = None) -> None:
+        self.transport = transport
+        self.images: ImageSource = images if images is not None else CachedImages(RegistryClient())
+
+    async def _list(self, path: str, query: list[tuple[str, Any]] | None = None) -> list[dict[str, Any]]:
+        items, cont = [], ""
+        while True:
+            page = await self.transport.get(path, [*(query or []), ("limit", PAGE)] +
+                                            ([("continue", cont)] if cont else []))
+            items += page.get("items") or []
+            cont = (page.get("metadata") or {}).get("continue") or ""
+            if not cont:
+                return items
+
+    async def _try_list(self, path: str, what: str, errors: list[str],
+                        query: list[tuple[str, Any]] | None = None) -> list[dict[str, Any]] | None:
+        try:
+            return await self._list(path, query)
+        except KubeError as exc:
+            errors.append(_why(exc, what))
+            return None
+
+    async def image_facts(self, refs: Iterable[str]) -> dict[str, ImageFacts]:
+        """Facts for each reference, looked up concurrently in threads (the sources block)."""
+        wanted = sorted({r for r in refs if r})
+        found = await asyncio.gather(*(asyncio.to_thread(self.images.facts, r) for r in wanted))
+        return dict(zip(wanted, found, strict=True))
+
+    async def stack(self, errors: list[str]) -> list[Check]:
+        try:
+            version: Mapping[str, Any] | None = await self.transport.get("/version")
+            version_error = ""
+        except KubeError as exc:
+            version, version_error = None, exc.message
+        ds_errors: list[str] = []
+        daemonsets = await self._try_list("/apis/apps/v1/daemonsets", "daemonsets cluster-wide", ds_errors)
+        validators = await self._try_list("/api/v1/pods", "pods cluster-wide", [],
+                                          [("labelSelector", VALIDATOR_SELECTOR)])
+        checks = [kube_version_check(version, version_error), *daemonset_checks(daemonsets, "; ".join(ds_errors))]
+        validator = validator_check(validators)
+        if validator is not None:
+            checks.append(validator)
+        return checks
+
+    async def report(self, namespace: str, candidate: str | None = None, node: str | None = None,
+                     deployment: str | None = None) -> CompatReport:
+        """The matrix of the namespace's GPU images (and ``candidate``) × node pools, and the stack checks."""
+        errors: list[str] = []
+        nodes = await self._try_list("/api/v1/nodes", "nodes", errors)
+        deployments = await self._try_list(f"/apis/apps/v1/namespaces/{namespace}/deployments",
+                                           f"deployments in namespace {namespace}", errors)
+        checks = await self.stack(errors)
+        refs = {c.get("image", "") for d in deployments or [] if not deployment or d["metadata"]["name"] == deployment
+                for c in ((d.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or []}
+        facts = await self.image_facts([*refs, *([candidate] if candidate else [])])
+        return build_report(namespace, nodes=nodes or [], deployments=deployments or [], facts=facts, stack=checks,
+                            candidate=candidate, node_name=node, deployment_name=deployment, errors=errors)
+
+    async def gate(self, deployment: Mapping[str, Any], container: str, image: str) -> CompatGate:
+        """The set-image gate: ``image`` on the GPU nodes ``deployment`` can schedule on."""
+        try:
+            nodes = await self._list("/api/v1/nodes")
+        except KubeError as exc:
+            return unknown_gate(image, _why(exc, "nodes"))
+        (facts,) = (await self.image_facts([image])).values()
+        return gate(deployment, container, image, nodes, facts)

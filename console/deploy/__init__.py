@@ -1,0 +1,1 @@
+"""First deployments: the values file, rendered manifests, and the preflight → apply → verify engine."""

@@ -1,0 +1,361 @@
+"""Render the values file into Kubernetes objects: plain data built in Python, dumped with yaml.safe_dump.
+
+What is rendered (in the order it is applied; ``kubectl apply -f DIR`` keeps it, the files are numbered):
+
+- ``Namespace``;
+- ``PersistentVolumeClaim`` for the model weights (``storage.create``), mounted read-only at ``model.path``
+  — the source article keeps weights on a volume, never in the image;
+- ``Service`` per serving Deployment (and the router's, when the pools are on);
+- the GPU ``Deployment``: the article's RollingUpdate maxSurge 1 / maxUnavailable 0, ``nvidia.com/gpu`` in
+  requests and limits, memory request/limit with the 2 GiB buffer, a startup probe sized for slow model
+  loads (``probes.startupSeconds``) before the readiness and liveness probes take over;
+- ``HorizontalPodAutoscaler`` (autoscaling/v2): CPU utilisation and the external ``gpu_utilization`` metric
+  (AverageValue, selecting the Deployment's pods) as in the article, optionally a Pods metric on queue length;
+- ``ServiceMonitor`` scraping the serving Services' ``/metrics``, and ``PrometheusRule`` with
+  manifests/prometheusrule.yaml's alert groups;
+- with ``pools.enabled``: the article's routing by prompt length — two GPU Deployments
+  ``NAME-short-queue`` / ``NAME-long-queue`` (each with its Service and HPA) and a router Deployment whose
+  ``SHORT_QUEUE_MAX_CHARS`` sends prompts shorter than ``pools.splitAtChars`` characters to the short pool.
+
+Pure functions over :class:`~console.deploy.values.load.Values`; no cluster access.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from console.core.paths import manifests_dir
+from console.deploy.values.schema import Values
+
+Obj = dict[str, Any]
+MANAGED_BY = "llmctl"
+GPU = "nvidia.com/gpu"
+CONTAINER = "inference"
+VOLUME = "model-store"
+ROUTER_PORT = 8080
+
+
+@dataclass(frozen=True)
+class KindInfo:
+    api_version: str
+    plural: str
+    namespaced: bool
+    order: int
+    file: str  # the file `render -o DIR` writes objects of this kind to
+    word: str  # kubectl's resource word: deployment.apps, service, ...
+
+
+KINDS: dict[str, KindInfo] = {
+    "Namespace": KindInfo("v1", "namespaces", False, 0, "00-namespace.yaml", "namespace"),
+    "PersistentVolumeClaim": KindInfo("v1", "persistentvolumeclaims", True, 1, "10-persistentvolumeclaim.yaml",
+                                      "persistentvolumeclaim"),
+    "Service": KindInfo("v1", "services", True, 2, "20-service.yaml", "service"),
+    "Deployment": KindInfo("apps/v1", "deployments", True, 3, "30-deployment.yaml", "deployment.apps"),
+    "HorizontalPodAutoscaler": KindInfo("autoscaling/v2", "horizontalpodautoscalers", True, 4,
+                                        "40-horizontalpodautoscaler.yaml", "horizontalpodautoscaler.autoscaling"),
+    "ServiceMonitor": KindInfo("monitoring.coreos.com/v1", "servicemonitors", True, 5, "50-servicemonitor.yaml",
+                               "servicemonitor.monitoring.coreos.com"),
+    "PrometheusRule": KindInfo("monitoring.coreos.com/v1", "prometheusrules", True, 6, "60-prometheusrule.yaml",
+                               "prometheusrule.monitoring.coreos.com"),
+}
+
+
+@dataclass(frozen=True)
+class RenderedObject:
+    """One object to apply; ``body`` is the full manifest (apiVersion, kind, metadata, spec)."""
+
+    body: Obj
+
+    @property
+    def kind(self) -> str:
+        return str(self.body["kind"])
+
+    @property
+    def name(self) -> str:
+        return str(self.body["metadata"]["name"])
+
+    @property
+    def namespace(self) -> str | None:
+        return self.body["metadata"].get("namespace")
+
+    @property
+    def info(self) -> KindInfo:
+        return KINDS[self.kind]
+
+    @property
+    def ref(self) -> str:
+        """kubectl's name for it: ``deployment.apps/claude-inference``."""
+        return f"{self.info.word}/{self.name}"
+
+    @property
+    def group(self) -> str:
+        api = self.info.api_version
+        return api.split("/", 1)[0] if "/" in api else ""
+
+    def path(self, with_name: bool = True) -> str:
+        """The REST path of the object (``with_name=False``: of its collection)."""
+        api = self.info.api_version
+        base = f"/apis/{api}" if "/" in api else f"/api/{api}"
+        if self.info.namespaced:
+            base += f"/namespaces/{self.namespace}"
+        base += f"/{self.info.plural}"
+        return f"{base}/{self.name}" if with_name else base
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """The objects for one values file, in apply order."""
+
+    values: Values
+    objects: tuple[RenderedObject, ...]
+
+    def by_kind(self, kind: str) -> list[RenderedObject]:
+        return [o for o in self.objects if o.kind == kind]
+
+    def yaml(self, header: str | None = None) -> str:
+        """All objects as one multi-document YAML stream (what ``kubectl apply -f -`` reads)."""
+        head = f"# {header}\n" if header else ""
+        return head + "".join(f"---\n{dump(o.body)}" for o in self.objects)
+
+    def files(self, header: str | None = None) -> dict[str, str]:
+        """File name → multi-document YAML, one file per kind, numbered in apply order."""
+        out: dict[str, list[RenderedObject]] = {}
+        for o in self.objects:
+            out.setdefault(o.info.file, []).append(o)
+        head = f"# {header}\n" if header else ""
+        return {name: head + "".join(f"---\n{dump(o.body)}" for o in objs) for name, objs in out.items()}
+
+    def write(self, directory: str | Path, header: str | None = None) -> list[Path]:
+        """Write :meth:`files` into ``directory`` (created if needed); returns the paths written."""
+        target = Path(directory).expanduser()
+        target.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name, text in self.files(header).items():
+            path = target / name
+            path.write_text(text, encoding="utf-8")
+            written.append(path)
+        return written
+
+
+def dump(obj: Obj) -> str:
+    return yaml.safe_dump(obj, sort_keys=False, default_flow_style=False, allow_unicode=True, width=100)
+
+
+# ---- labels ----------------------------------------------------------------------------------------
+def common_labels(v: Values) -> dict[str, str]:
+    return {"app.kubernetes.io/name": v.name, "app.kubernetes.io/managed-by": MANAGED_BY}
+
+
+def pod_selector(v: Values, pool: str | None = None) -> dict[str, str]:
+    """The labels a serving Deployment selects its pods by (and the external GPU metric selects on):
+    the article's ``app`` label, the set's name, the component, and the pool when split."""
+    labels = {"app": v.model.name, "app.kubernetes.io/name": v.name, "app.kubernetes.io/component": "inference"}
+    if pool:
+        labels["pool"] = pool
+    return labels
+
+
+def router_selector(v: Values) -> dict[str, str]:
+    return {"app.kubernetes.io/name": v.name, "app.kubernetes.io/component": "router"}
+
+
+def _meta(v: Values, name: str, labels: dict[str, str] | None = None, annotations: dict[str, str] | None = None
+          ) -> Obj:
+    meta: Obj = {"name": name, "namespace": v.namespace, "labels": {**common_labels(v), **(labels or {})}}
+    if annotations:
+        meta["annotations"] = annotations
+    return meta
+
+
+# ---- objects ---------------------------------------------------------------------------------------
+def namespace(v: Values) -> Obj:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": v.namespace}}
+
+
+def pvc(v: Values) -> Obj:
+    s = v.storage
+    spec: Obj = {"accessModes": [s.access_mode], "resources": {"requests": {"storage": s.size}}}
+    if s.storage_class_name:
+        spec["storageClassName"] = s.storage_class_name
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": _meta(v, s.claim_name, {"app.kubernetes.io/component": "model-weights"}), "spec": spec}
+
+
+def service(v: Values, name: str, selector: dict[str, str], component: str) -> Obj:
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": _meta(v, name, {"app.kubernetes.io/component": component}),
+            "spec": {"type": "ClusterIP", "selector": dict(selector),
+                     "ports": [{"name": "http", "port": v.port, "targetPort": "http", "protocol": "TCP"}]}}
+
+
+def _http_probe(v: Values, period: int, failures: int) -> Obj:
+    return {"httpGet": {"path": v.probes.path, "port": "http"}, "periodSeconds": period, "timeoutSeconds": 5,
+            "failureThreshold": failures}
+
+
+def inference_container(v: Values) -> Obj:
+    env = {"MODEL_NAME": v.model.name, "MODEL_PATH": v.model.path, **v.env}
+    gpus = str(v.gpus_per_replica)
+    container: Obj = {
+        "name": CONTAINER,
+        "image": v.image,
+        "imagePullPolicy": v.image_pull_policy,
+    }
+    if v.args:
+        container["args"] = list(v.args)
+    container.update({
+        "ports": [{"name": "http", "containerPort": v.port, "protocol": "TCP"}],
+        "env": [{"name": k, "value": val} for k, val in env.items()],
+        "resources": {
+            "requests": {"cpu": v.resources.cpu, "memory": v.resources.memory_request, GPU: gpus},
+            "limits": {"memory": v.resources.memory_limit, GPU: gpus},
+        },
+        "volumeMounts": [{"name": VOLUME, "mountPath": v.model.path, "readOnly": v.storage.read_only}],
+        # The model load may take minutes: the startup probe holds liveness back until it succeeds.
+        "startupProbe": _http_probe(v, 10, max(1, math.ceil(v.probes.startup_seconds / 10))),
+        "readinessProbe": _http_probe(v, 10, 3),
+        "livenessProbe": _http_probe(v, 20, 3),
+    })
+    return container
+
+
+def gpu_deployment(v: Values, name: str, replicas: int, pool: str | None = None) -> Obj:
+    selector = pod_selector(v, pool)
+    pod_spec: Obj = {"containers": [inference_container(v)]}
+    if v.node_selector:
+        pod_spec["nodeSelector"] = dict(v.node_selector)
+    if v.tolerate_gpu_taint:
+        pod_spec["tolerations"] = [{"key": GPU, "operator": "Exists", "effect": "NoSchedule"}]
+    pod_spec["volumes"] = [{"name": VOLUME, "persistentVolumeClaim": {"claimName": v.storage.claim_name,
+                                                                       "readOnly": v.storage.read_only}}]
+    cause = f"llmctl deploy: {v.image}" + (f" ({pool}-prompt pool)" if pool else "")
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": _meta(v, name, selector, {"kubernetes.io/change-cause": cause}),
+        "spec": {
+            "replicas": replicas,
+            "progressDeadlineSeconds": v.strategy.progress_deadline_seconds,
+            "selector": {"matchLabels": dict(selector)},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": v.strategy.max_surge,
+                                                                     "maxUnavailable": v.strategy.max_unavailable}},
+            "template": {"metadata": {"labels": {**selector, "app.kubernetes.io/managed-by": MANAGED_BY}},
+                         "spec": pod_spec},
+        },
+    }
+
+
+def router_deployment(v: Values) -> Obj:
+    selector = router_selector(v)
+    base = f"{v.namespace}.svc.cluster.local:{v.port}"
+    container = {
+        "name": "router", "image": v.pools.router_image, "imagePullPolicy": v.image_pull_policy,
+        "ports": [{"name": "http", "containerPort": ROUTER_PORT, "protocol": "TCP"}],
+        "env": [{"name": "SHORT_QUEUE_MAX_CHARS", "value": str(v.pools.split_at_chars)},
+                {"name": "SHORT_QUEUE_URL", "value": f"http://{v.name}-short-queue.{base}"},
+                {"name": "LONG_QUEUE_URL", "value": f"http://{v.name}-long-queue.{base}"}],
+        "resources": {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}},
+        "readinessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 5, "timeoutSeconds": 2,
+                           "failureThreshold": 3},
+    }
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": _meta(v, f"{v.name}-router", selector, {
+            "kubernetes.io/change-cause": f"llmctl deploy: router, prompts < {v.pools.split_at_chars} chars → "
+                                          "short pool"}),
+        "spec": {
+            "replicas": v.pools.router_replicas,
+            "selector": {"matchLabels": dict(selector)},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+            "template": {"metadata": {"labels": {**selector, "app.kubernetes.io/managed-by": MANAGED_BY}},
+                         "spec": {"containers": [container]}},
+        },
+    }
+
+
+def hpa(v: Values, deployment: str, low: int, high: int, pool: str | None = None) -> Obj:
+    a = v.autoscaling
+    metrics: list[Obj] = []
+    if a.cpu_utilization is not None:
+        metrics.append({"type": "Resource", "resource": {"name": "cpu", "target": {
+            "type": "Utilization", "averageUtilization": a.cpu_utilization}}})
+    if a.gpu_utilization is not None:
+        metrics.append({"type": "External", "external": {
+            "metric": {"name": a.gpu_metric, "selector": {"matchLabels": pod_selector(v, pool)}},
+            "target": {"type": "AverageValue", "averageValue": str(a.gpu_utilization)}}})
+    if a.queue_length is not None:
+        metrics.append({"type": "Pods", "pods": {"metric": {"name": a.queue_metric},
+                                                 "target": {"type": "AverageValue",
+                                                            "averageValue": str(a.queue_length)}}})
+    return {
+        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+        "metadata": _meta(v, f"{deployment}-hpa", {"app.kubernetes.io/component": "inference"}),
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment},
+                 "minReplicas": low, "maxReplicas": high, "metrics": metrics},
+    }
+
+
+def service_monitor(v: Values) -> Obj:
+    return {
+        "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+        "metadata": _meta(v, v.name, dict(v.monitoring.labels)),
+        "spec": {
+            "selector": {"matchLabels": {**common_labels(v), "app.kubernetes.io/component": "inference"}},
+            "namespaceSelector": {"matchNames": [v.namespace]},
+            "endpoints": [{"port": "http", "path": "/metrics", "interval": v.monitoring.interval}],
+        },
+    }
+
+
+@lru_cache(maxsize=1)
+def _rule_file() -> Obj:
+    doc: Obj = yaml.safe_load((manifests_dir() / "prometheusrule.yaml").read_text(encoding="utf-8"))
+    return doc
+
+
+def alert_groups() -> list[str]:
+    """The rule group names manifests/prometheusrule.yaml defines (what ``verify`` looks for in Prometheus)."""
+    return [g["name"] for g in _rule_file()["spec"]["groups"]]
+
+
+def prometheus_rule(v: Values) -> Obj:
+    """manifests/prometheusrule.yaml's groups as ``NAME-alerts`` in the values' namespace."""
+    base = copy.deepcopy(_rule_file())
+    labels = {**(base["metadata"].get("labels") or {}), **v.monitoring.labels}
+    return {"apiVersion": base["apiVersion"], "kind": base["kind"],
+            "metadata": _meta(v, f"{v.name}-alerts", labels), "spec": base["spec"]}
+
+
+def render(v: Values) -> Rendered:
+    """Every object the values describe, in apply order."""
+    objs: list[Obj] = [namespace(v)]
+    if v.storage.create:
+        objs.append(pvc(v))
+    hpas: list[Obj] = []
+    if v.pools.enabled:
+        objs.append(service(v, v.name, router_selector(v), "router"))
+        for pool, spec in (("short", v.pools.short), ("long", v.pools.long)):
+            dep = f"{v.name}-{pool}-queue"
+            objs.append(service(v, dep, pod_selector(v, pool), "inference"))
+            objs.append(gpu_deployment(v, dep, spec.replicas, pool))
+            if v.autoscaling.enabled:
+                hpas.append(hpa(v, dep, spec.min_replicas, spec.max_replicas, pool))
+        objs.append(router_deployment(v))
+    else:
+        objs.append(service(v, v.name, pod_selector(v), "inference"))
+        objs.append(gpu_deployment(v, v.name, v.replicas))
+        if v.autoscaling.enabled:
+            hpas.append(hpa(v, v.name, v.autoscaling.min_replicas, v.autoscaling.max_replicas))
+    objs += hpas
+    if v.monitoring.service_monitor:
+        objs.append(service_monitor(v))
+    if v.monitoring.prometheus_rule:
+        objs.append(prometheus_rule(v))
+    ordered = sorted(objs, key=lambda o: KINDS[o["kind"]].order)  # stable: services before their Deployments
+    return Rendered(v, tuple(RenderedObject(o) for o in ordered))

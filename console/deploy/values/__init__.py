@@ -1,0 +1,1 @@
+"""The values file behind ``llmctl render`` and ``llmctl deploy``: schema, loading, node checks."""

@@ -1,0 +1,1 @@
+"""GPU and serving metrics from Prometheus: name discovery, PromQL builders, the adapter."""

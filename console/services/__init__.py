@@ -1,1 +1,0 @@
-"""Backends behind Protocols; no Textual import here."""

@@ -1,0 +1,1 @@
+"""The Builds screen: build list and live log, layers, lint findings, push."""

@@ -1,0 +1,88 @@
+"""What screens may ask of the console app: its services, the shared state they watch, and navigation.
+
+:class:`console.app.LlmctlApp` is the one implementation; screens never import it (the layers run
+cli → app → screens), they reach it through :func:`host`, typed as :class:`ConsoleApp`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+from textual.app import App
+from textual.dom import DOMNode
+from textual.reactive import reactive
+
+from console.alerts.center import AlertSummary
+from console.config import Settings
+from console.core.model import ClusterSnapshot
+
+if TYPE_CHECKING:
+    from rich.text import Text
+
+    from console.alerts.alertmanager import AlertmanagerClient
+    from console.alerts.center import AlertCenter
+    from console.alerts.model import Alert, AlertTarget
+    from console.builds.model import BuildRecord
+    from console.wiring import Services
+
+
+class Alerting(Protocol):
+    """The app's alerting, as screens use it (:class:`screens.alert_feed.AlertFeed`)."""
+
+    center: AlertCenter
+
+    @property
+    def alertmanager(self) -> AlertmanagerClient | None: ...
+    def sources_text(self) -> Text: ...
+    def poll(self) -> None: ...
+    def refresh_summary(self) -> None: ...
+    def silence(self, alert: Alert) -> None: ...
+    def expire(self, silence_id: str) -> None: ...
+
+
+class ConsoleApp(App[None]):
+    """The console app as screens see it (state here; behaviour in :class:`console.app.LlmctlApp`)."""
+
+    snapshot: reactive[ClusterSnapshot] = reactive(ClusterSnapshot, always_update=True)
+    last_build: reactive[BuildRecord | None] = reactive(None, always_update=True)  # set by the Builds screen
+    alert_summary: reactive[AlertSummary] = reactive(AlertSummary, always_update=True)
+    silences: reactive[tuple[list[Any], str | None]] = reactive(lambda: ([], None), always_update=True)
+
+    services: Services
+    alerts: Alerting
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    @property
+    def readonly(self) -> bool:
+        return self.services.settings.readonly
+
+    # Navigation and permissions, implemented by the app:
+    def refusal(self, kind: str) -> str | None:
+        """Why an action may not be taken now (read-only mode, RBAC), or None."""
+        raise NotImplementedError
+
+    def action_allowed(self, action: str) -> bool:
+        raise NotImplementedError
+
+    def show_deployment(self, name: str) -> None:
+        raise NotImplementedError
+
+    def show_incident(self, deployment: str | None = None) -> None:
+        raise NotImplementedError
+
+    def jump_to_target(self, target: AlertTarget) -> None:
+        raise NotImplementedError
+
+    def open_wizard(self, **kwargs: Any) -> None:
+        raise NotImplementedError
+
+
+def host(node: DOMNode) -> ConsoleApp:
+    """The console app a screen or widget belongs to."""
+    app = node.app
+    if not isinstance(app, ConsoleApp):
+        raise TypeError(f"{type(node).__name__} runs only inside the llmctl console app")
+    return app

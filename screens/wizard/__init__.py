@@ -1,0 +1,1 @@
+"""The guided first deployment (``llmctl deploy --guided``, ``D``, ``:deploy-new``)."""
