@@ -18,7 +18,9 @@ KIND_RANK = {"audit": 0, "rollout": 1, "scale": 2, "restart": 3, "oomkill": 3, "
 REVISION = "deployment.kubernetes.io/revision"
 REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
 CHANGE_CAUSE = "kubernetes.io/change-cause"
-SCALED = re.compile(r"Scaled (up|down) replica set (\S+) from (\d+) to (\d+)")
+# The deployment controller's words: "Scaled up replica set NAME to N from M" (v1.26+), and "... to N" for a new
+# ReplicaSet (and for every scale before v1.26, when the old size is not said).
+SCALED = re.compile(r"Scaled (up|down) replica set (\S+) to (\d+)(?: from (\d+))?")
 NEW_SIZE = re.compile(r"New size: (\d+)")
 _ASSIGNED = re.compile(r"Successfully assigned \S+ to (\S+)")
 TOLERANCE = timedelta(seconds=2)  # clocks and one-second timestamps

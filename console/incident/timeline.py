@@ -74,7 +74,7 @@ class _Occurrence:
     deployment: str
     replicaset: str
     direction: str
-    old: int
+    old: int | None  # None: the event did not say (a new ReplicaSet, or a server before v1.26)
     new: int
     message: str
     event: Obj
@@ -191,8 +191,9 @@ def _scaling_occurrences(scope: Scope, events: list[Obj]) -> list[_Occurrence]:
         first, last, _ = _event_times(ev)
         for t in {first, last}:
             if t is not None:
-                out.append(_Occurrence(t, inv.get("name", ""), match.group(2), match.group(1), int(match.group(3)),
-                                       int(match.group(4)), ev.get("message", ""), ev))
+                old = int(match.group(4)) if match.group(4) is not None else None
+                out.append(_Occurrence(t, inv.get("name", ""), match.group(2), match.group(1), old,
+                                       int(match.group(3)), ev.get("message", ""), ev))
     return sorted(out, key=lambda o: o.time)
 
 

@@ -31,6 +31,11 @@ class Clock:
         """RFC 3339 timestamp with second precision, as the API server writes them."""
         return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
+    @staticmethod
+    def micro_timestamp() -> str:
+        """RFC 3339 with microseconds (a MicroTime, as events.k8s.io's eventTime is written)."""
+        return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
     def sim_elapsed(self) -> float:
         """Simulated seconds since the clock started (wall seconds × speed)."""
         return (time.monotonic() - self._start_mono) * self.speed

@@ -82,16 +82,16 @@ HPA = {"metadata": {"name": "web-hpa", "namespace": NS},
        "status": {"currentReplicas": 4, "desiredReplicas": 4}}
 
 EVENTS = [
-    event("ScalingReplicaSet", f"Scaled up replica set {BAD_RS} from 0 to 1", "Deployment", DEP, "11:10:00"),
+    event("ScalingReplicaSet", f"Scaled up replica set {BAD_RS} to 1", "Deployment", DEP, "11:10:00"),
     event("BackOff", "Back-off restarting failed container app", "Pod", BAD_POD, "11:12:00", "11:29:00", 7,
           "Warning"),
     event("NodeNotReady", "Node is not ready", "Node", "n1", "11:20:00", type_="Warning", namespace="default"),
     event("NodeNotReady", "Node is not ready", "Node", "n9", "11:21:00", type_="Warning", namespace="default"),
-    event("ScalingReplicaSet", f"Scaled down replica set {BAD_RS} from 1 to 0", "Deployment", DEP, "11:30:05"),
-    event("ScalingReplicaSet", f"Scaled up replica set {OLD_RS} from 2 to 3", "Deployment", DEP, "11:40:00"),
+    event("ScalingReplicaSet", f"Scaled down replica set {BAD_RS} to 0 from 1", "Deployment", DEP, "11:30:05"),
+    event("ScalingReplicaSet", f"Scaled up replica set {OLD_RS} to 3 from 2", "Deployment", DEP, "11:40:00"),
     event("SuccessfulRescale", "New size: 4; reason: cpu resource utilization above target",
           "HorizontalPodAutoscaler", "web-hpa", "11:50:00"),
-    event("ScalingReplicaSet", f"Scaled up replica set {OLD_RS} from 3 to 4", "Deployment", DEP, "11:50:01"),
+    event("ScalingReplicaSet", f"Scaled up replica set {OLD_RS} to 4 from 3", "Deployment", DEP, "11:50:01"),
     event("Pulled", "Container image already present", "Pod", POD, "11:31:00"),  # Normal: not shown
     event("FailedScheduling", "0/4 nodes are available", "Pod", f"{OLD_RS}-gone1", "10:30:00", type_="Warning"),
     event("Unhealthy", "Readiness probe failed", "Pod", POD, "10:50:00", "11:05:00", 3, "Warning"),
@@ -152,7 +152,7 @@ def test_rollouts_say_old_and_new_images_and_the_rollback() -> None:
     first, back = [e for e in timeline() if e.kind == "rollout"]
     assert first.summary == "deployment/web revision 1 → 2: app:v1 → app:v2"
     assert first.detail["time_from"] == "created" and first.ref == ("deployment", NS, DEP)
-    assert [s["message"] for s in first.detail["steps"]] == [f"Scaled up replica set {BAD_RS} from 0 to 1"]
+    assert [s["message"] for s in first.detail["steps"]] == [f"Scaled up replica set {BAD_RS} to 1"]
     assert back.summary == "deployment/web revision 2 → 3: app:v2 → app:v1 (rollback to revision 1's template)"
     assert back.detail["rollback_of"] == 1 and back.detail["time_from"] == "audit"
     assert back.time == t("11:30:05")
@@ -168,11 +168,11 @@ def test_scale_dedupe_event_and_audit_and_hpa() -> None:
     scales = [e for e in entries if e.kind == "scale"]
     assert len(scales) == 2, "rollout steps are not scales; the HPA's ReplicaSet scale is the HPA's"
     manual, hpa = scales
-    assert manual.summary == (f"deployment/web: Scaled up replica set {OLD_RS} from 2 to 3 "
+    assert manual.summary == (f"deployment/web: Scaled up replica set {OLD_RS} to 3 from 2 "
                               "(llmctl scale by alice)")
     assert manual.detail["audit"]["user"] == "alice" and manual.detail["to"] == 3
     assert hpa.ref == ("hpa", NS, "web-hpa") and hpa.detail["new_size"] == 4
-    assert [r["message"] for r in hpa.detail["replicasets"]] == [f"Scaled up replica set {OLD_RS} from 3 to 4"]
+    assert [r["message"] for r in hpa.detail["replicasets"]] == [f"Scaled up replica set {OLD_RS} to 4 from 3"]
     audits = [e for e in entries if e.kind == "audit"]
     assert len(audits) == 4, "every audit entry of the Deployment in the window is kept"
     assert audits[1].summary == "alice: set-image deployment/web (images.app app:v1 → app:v2) — applied, ok"
@@ -282,3 +282,50 @@ def test_search_lines() -> None:
     assert search(lines, "[") == [], "a plain pattern is a substring, not a regex"
     with pytest.raises(SearchError, match=r"bad regular expression 'a\(': missing \)"):
         search(lines, "/a(/")
+
+
+def scaling_events(style: str) -> list[dict[str, Any]]:
+    """The same history in the words a real deployment controller writes: "to N from M" (v1.26+, and "to N"
+    for a new ReplicaSet) or "to N" for every scale (before v1.26)."""
+    def say(direction: str, rs: str, old: int, new: int) -> str:
+        if style == "1.26+" and not (direction == "up" and old == 0):
+            return f"Scaled {direction} replica set {rs} to {new} from {old}"
+        return f"Scaled {direction} replica set {rs} to {new}"
+
+    return [event("ScalingReplicaSet", say("up", BAD_RS, 0, 1), "Deployment", DEP, "11:10:00"),
+            event("ScalingReplicaSet", say("down", BAD_RS, 1, 0), "Deployment", DEP, "11:30:05"),
+            event("ScalingReplicaSet", say("up", OLD_RS, 2, 3), "Deployment", DEP, "11:40:00"),
+            event("SuccessfulRescale", "New size: 4; reason: cpu resource utilization above target",
+                  "HorizontalPodAutoscaler", "web-hpa", "11:50:00"),
+            event("ScalingReplicaSet", say("up", OLD_RS, 3, 4), "Deployment", DEP, "11:50:01")]
+
+
+@pytest.mark.parametrize("style", ["1.26+", "1.24"])
+def test_real_controller_wordings_give_rollouts_and_scales(style: str) -> None:
+    entries = timeline(events=scaling_events(style), audit=[])
+    rollouts = [e for e in entries if e.kind == "rollout"]
+    assert [r.detail["time_from"] for r in rollouts] == ["created", "previous scaled down"]
+    assert len(rollouts[0].detail["steps"]) == 1, "the new ReplicaSet's scale-up is the rollout's step"
+    scales = [e for e in entries if e.kind == "scale"]
+    assert [(e.time, e.detail.get("source")) for e in scales] == [(t("11:40:00"), "event"), (t("11:50:00"), "hpa")]
+    manual, hpa = scales
+    assert manual.detail["to"] == 3 and manual.detail["from"] == (2 if style == "1.26+" else None)
+    assert "no cluster event seen" not in manual.summary
+    assert len(hpa.detail["replicasets"]) == 1, "the HPA's rescale owns the ReplicaSet scale it caused"
+
+
+def test_events_k8s_io_style_events_have_their_time() -> None:
+    """The scheduler writes events.k8s.io events: eventTime only (no first/lastTimestamp), a series for
+    repeats, and FailedScheduling messages ending in a preemption sentence."""
+    message = ("0/4 nodes are available: 4 Insufficient nvidia.com/gpu. preemption: 0/4 nodes are available: "
+               "4 No preemption victims found for incoming pod.")
+    ev = {"metadata": {"name": "x.1", "namespace": NS, "creationTimestamp": at("11:20:00")},
+          "involvedObject": {"kind": "Pod", "name": f"{OLD_RS}-pend1", "namespace": NS},
+          "reason": "FailedScheduling", "message": message, "type": "Warning",
+          "eventTime": "2026-01-31T11:20:00.123456Z",
+          "series": {"count": 3, "lastObservedTime": "2026-01-31T11:24:00.000001Z"},
+          "reportingComponent": "default-scheduler", "firstTimestamp": None, "lastTimestamp": None}
+    [entry] = [e for e in timeline(events=[ev], audit=[], alerts=[], resolved_alerts=[], alert_spans=[])
+               if e.kind == "event"]
+    assert entry.time == datetime(2026, 1, 31, 11, 20, 0, 123456, tzinfo=UTC)
+    assert entry.detail["count"] == 3 and "Insufficient nvidia.com/gpu" in entry.summary

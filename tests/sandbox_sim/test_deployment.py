@@ -28,9 +28,9 @@ async def test_rolling_update_never_drops_below_replicas(cluster: Cluster) -> No
     assert condition(d, "Progressing")["reason"] == "NewReplicaSetAvailable"
     messages = [e["message"] for e in c.events("ScalingReplicaSet")]
     new, old = rss[2]["metadata"]["name"], rss[1]["metadata"]["name"]
-    assert f"Scaled up replica set {new} from 0 to 1" in messages
-    assert f"Scaled down replica set {old} from 2 to 1" in messages
-    assert f"Scaled down replica set {old} from 1 to 0" in messages
+    assert f"Scaled up replica set {new} to 1" in messages
+    assert f"Scaled down replica set {old} to 1 from 2" in messages
+    assert f"Scaled down replica set {old} to 0 from 1" in messages
     assert all(e["involvedObject"]["kind"] == "Deployment" for e in c.events("ScalingReplicaSet"))
 
 
@@ -130,7 +130,7 @@ async def test_scale_bumps_generation_and_emits_event(cluster: Cluster) -> None:
     assert c.deployment()["status"]["observedGeneration"] == 2
     rs = c.replicasets()[0]
     assert rs["metadata"]["annotations"][ro.DESIRED_REPLICAS] == "3"
-    assert f"Scaled up replica set {rs['metadata']['name']} from 2 to 3" in [
+    assert f"Scaled up replica set {rs['metadata']['name']} to 3 from 2" in [
         e["message"] for e in c.events("ScalingReplicaSet")]
 
 

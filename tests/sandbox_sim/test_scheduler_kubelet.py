@@ -34,10 +34,13 @@ async def test_failed_scheduling_when_gpus_run_out(cluster: Cluster) -> None:
     [pod] = await wait_for(lambda: (p := _pending(c)) and condition(p[0], "PodScheduled") and p, what="pending pod")
     cond = condition(pod, "PodScheduled")
     assert (cond["status"], cond["reason"]) == ("False", "Unschedulable")
-    assert cond["message"] == "0/4 nodes are available: 4 Insufficient nvidia.com/gpu."
+    assert cond["message"] == ("0/4 nodes are available: 4 Insufficient nvidia.com/gpu. preemption: 0/4 nodes are "
+                               "available: 4 No preemption victims found for incoming pod.")
     ev = await wait_for(lambda: [e for e in c.events("FailedScheduling")
                                  if e["involvedObject"]["name"] == pod["metadata"]["name"]], what="event")
     assert ev[0]["type"] == "Warning" and ev[0]["message"] == cond["message"]
+    # the scheduler's recorder is events.k8s.io's: a core/v1 reader sees eventTime only
+    assert ev[0]["eventTime"] and ev[0]["lastTimestamp"] is None and ev[0]["reportingComponent"] == "default-scheduler"
     assert max(_gpu_slots(c).values()) == 1, "a GPU was handed to two pods"
     # Freeing a GPU (deleting a pool) lets the pending pod schedule without anyone poking it.
     c.store.delete("deployments", NS, "claude-short-queue")
@@ -130,8 +133,9 @@ async def test_small_cluster_leaves_pods_pending_with_a_reason() -> None:
     try:
         pending = await wait_for(lambda: [p for p in c.store.list("pods", NS) if condition(p, "PodScheduled")
                                           and condition(p, "PodScheduled")["status"] == "False"], what="pending")
-        assert condition(pending[0], "PodScheduled")["message"] == \
-            "0/1 nodes are available: 1 Insufficient nvidia.com/gpu."
+        assert condition(pending[0], "PodScheduled")["message"] == (
+            "0/1 nodes are available: 1 Insufficient nvidia.com/gpu. preemption: 0/1 nodes are available: "
+            "1 No preemption victims found for incoming pod.")
         assert not rollout_done(c.deployment("claude-long-queue"))
     finally:
         await c.manager.stop()

@@ -140,11 +140,11 @@ class IncidentCluster(StaticCluster):
                           "lastState": {"terminated": {"reason": "Error", "exitCode": 1,
                                                        "finishedAt": at(12)}}}]}}],
             "events": [
-                ev("ScalingReplicaSet", "Scaled up replica set claude-inference-7f4b2 from 0 to 1", "Deployment",
+                ev("ScalingReplicaSet", "Scaled up replica set claude-inference-7f4b2 to 1", "Deployment",
                    DEP, 20, 20, type_="Normal"),
                 ev("BackOff", "Back-off restarting failed container inference in pod claude-inference-7f4b2-klmno",
                    "Pod", "claude-inference-7f4b2-klmno", 18, 9, 6),
-                ev("ScalingReplicaSet", "Scaled down replica set claude-inference-7f4b2 from 1 to 0", "Deployment",
+                ev("ScalingReplicaSet", "Scaled down replica set claude-inference-7f4b2 to 0 from 1", "Deployment",
                    DEP, 8, 8, type_="Normal"),
             ],
             "horizontalpodautoscalers": [],

@@ -158,7 +158,8 @@ class DeploymentController(Controller):
             return None, olds
         count = ro.rs_replicas(created)
         if count > 0:
-            self._event(d, f"Scaled up replica set {created['metadata']['name']} from 0 to {count}")
+            # v1.26+ words a new ReplicaSet's first scale without "from" (pkg/controller/deployment/sync.go)
+            self._event(d, f"Scaled up replica set {created['metadata']['name']} to {count}")
         ann[ro.REVISION] = str(new_revision)
         if ro.progress_deadline(d) is not None:
             st.set_condition(d["status"], st.new_condition(
@@ -184,7 +185,7 @@ class DeploymentController(Controller):
         self.store.replace("replicasets", rs_copy, check_version=False)
         if old_scale != new_scale:
             op = "up" if new_scale > old_scale else "down"
-            self._event(d, f"Scaled {op} replica set {rs['metadata']['name']} from {old_scale} to {new_scale}")
+            self._event(d, f"Scaled {op} replica set {rs['metadata']['name']} to {new_scale} from {old_scale}")
             return True
         return False
 

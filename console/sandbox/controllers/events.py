@@ -1,8 +1,13 @@
-"""core/v1 Events, recorded and aggregated the way client-go's event recorder does.
+"""core/v1 Events, recorded and aggregated the way client-go's event recorders do.
 
 An identical event (same object, reason, message, type, source) bumps ``count`` and
 ``lastTimestamp`` of the existing Event instead of creating a new one, so a pod in CrashLoopBackOff
 shows "BackOff (x12 over 5m)" in ``kubectl describe`` rather than flooding the namespace.
+
+Components on the newer recorder (the scheduler: ``events.k8s.io/v1``) write what a core/v1 reader then
+sees of such an event: ``eventTime`` (microseconds) and no ``firstTimestamp``/``lastTimestamp``/``count``;
+a repeat goes into ``series`` (``count``, ``lastObservedTime``); ``source`` is empty and the component is
+in ``reportingController``/``reportingInstance``.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ def record_event(
     *,
     field_path: str | None = None,
     host: str | None = None,
+    action: str | None = None,
 ) -> Obj | None:
     """Create or aggregate an Event about ``involved_obj``; returns the stored Event (None if its
     namespace is gone). Cluster-scoped objects (nodes) get their events in ``default``."""
@@ -55,8 +61,13 @@ def record_event(
         existing = store.try_get("events", *found)
         if existing is not None:
             ev = copy_object(existing)
-            ev["count"] = int(ev.get("count") or 1) + 1
-            ev["lastTimestamp"] = now
+            if action is not None:
+                series = ev.get("series") or {"count": 1}
+                ev["series"] = {"count": int(series.get("count") or 1) + 1,
+                                "lastObservedTime": ctx.clock.micro_timestamp()}
+            else:
+                ev["count"] = int(ev.get("count") or 1) + 1
+                ev["lastTimestamp"] = now
             idx.move_to_end(key)
             return store.replace("events", ev, check_version=False)
         del idx[key]
@@ -89,6 +100,10 @@ def record_event(
         "reportingComponent": component,
         "reportingInstance": host or "",
     }
+    if action is not None:
+        event.update({"source": {}, "firstTimestamp": None, "lastTimestamp": None, "count": None,
+                      "eventTime": ctx.clock.micro_timestamp(), "action": action,
+                      "reportingInstance": f"{component}-{host or 'sandbox'}"})
     try:
         created = store.create("events", event)
     except ApiError:  # namespace deleted meanwhile, or a name clash within the same nanosecond

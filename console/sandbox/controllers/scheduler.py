@@ -110,11 +110,25 @@ def filter_node(pod: Mapping[str, Any], node: Mapping[str, Any], usage: NodeUsag
     return reasons
 
 
-def unschedulable_message(total_nodes: int, reasons: Counter[str]) -> str:
+def unschedulable_message(total_nodes: int, reasons: Counter[str], preemption: Counter[str] | None = None) -> str:
+    """kube-scheduler's FitError text, with the preemption sentence it appends since v1.24 (``preemption``:
+    per failing node, what preemption found there — see :func:`preemption_verdict`)."""
     if total_nodes == 0:
         return "no nodes available to schedule pods"
     parts = sorted(f"{count} {reason}" for reason, count in reasons.items())
-    return f"0/{total_nodes} nodes are available: {', '.join(parts)}."
+    message = f"0/{total_nodes} nodes are available: {', '.join(parts)}."
+    if preemption:
+        verdicts = ", ".join(sorted(f"{count} {what}" for what, count in preemption.items()))
+        message += f" preemption: 0/{total_nodes} nodes are available: {verdicts}."
+    return message
+
+
+def preemption_verdict(why: list[str]) -> str:
+    """What preemption finds on a node that does not fit: evicting pods cannot fix a taint, a selector or a
+    NotReady node; a resource shortage could be, but the sandbox runs no lower-priority pods to evict."""
+    if all(w.startswith(("Insufficient ", "Too many pods")) for w in why):
+        return "No preemption victims found for incoming pod"
+    return "Preemption is not helpful for scheduling"
 
 
 def gpu_indexes(pod: Mapping[str, Any]) -> list[int]:
@@ -201,16 +215,18 @@ class Scheduler(Controller):
 
     def _schedule_one(self, pod: Obj, nodes: list[Obj], usage: dict[str, NodeUsage]) -> None:
         reasons: Counter[str] = Counter()
+        preemption: Counter[str] = Counter()
         fits = []
         for node in nodes:
             u = usage.setdefault(node["metadata"]["name"], NodeUsage())
             why = filter_node(pod, node, u)
             if why:
                 reasons.update(set(why))
+                preemption[preemption_verdict(why)] += 1
             else:
                 fits.append(node)
         if not fits:
-            self._mark_unschedulable(pod, unschedulable_message(len(nodes), reasons))
+            self._mark_unschedulable(pod, unschedulable_message(len(nodes), reasons, preemption))
             return
         self._bind(pod, min(fits, key=lambda n: self._score(pod, n, usage)), usage)
 
@@ -246,7 +262,7 @@ class Scheduler(Controller):
         self.store.replace("pods", updated, check_version=False)
         ns, name = key_of(pod)
         record_event(self.ctx, updated, "Scheduled", f"Successfully assigned {ns}/{name} to {node_name}",
-                     component=COMPONENT)
+                     component=COMPONENT, action="Binding")
 
     def _mark_unschedulable(self, pod: Obj, message: str) -> None:
         self._unschedulable.add(key_of(pod))
@@ -260,4 +276,4 @@ class Scheduler(Controller):
                 {"type": "PodScheduled", "status": "False", "lastProbeTime": None, "lastTransitionTime": since,
                  "reason": "Unschedulable", "message": message}]
             pod = self.store.replace("pods", updated, check_version=False)
-        record_event(self.ctx, pod, "FailedScheduling", message, "Warning", component=COMPONENT)
+        record_event(self.ctx, pod, "FailedScheduling", message, "Warning", component=COMPONENT, action="Scheduling")
