@@ -137,6 +137,7 @@ class IncidentScreen(ActionsMixin, Screen[None]):
         assert self._audit is not None
         self.entries = build_timeline(
             namespace=namespace, deployment=self.deployment, now=self.now(), minutes=self.minutes,
+            server=app.snapshot.server or None,
             events=raw("events"), pods=raw("pods"), replicasets=raw("replicasets"), deployments=raw("deployments"),
             hpas=raw("horizontalpodautoscalers"), audit=self._audit.entries(), alerts=center.current(),
             resolved_alerts=[(a, at) for a, _, at in center.resolved()])

@@ -215,7 +215,7 @@ async def collect_incident(transport: KubeTransport | None = None, namespace: st
                            metrics: MetricsService | None = None, prometheus: PrometheusClient | None = None, *,
                            kubeconfig: str | None = None, context: str | None = None,
                            resolved_alerts: Iterable[tuple[Alert, datetime]] = (),
-                           now: datetime | None = None) -> Incident:
+                           now: datetime | None = None, server: str | None = None) -> Incident:
     """Read what the incident view needs and build the :class:`Incident`.
 
     ``transport``: an open :class:`KubeTransport` (kept open; ``context`` then only names it in the report),
@@ -231,20 +231,20 @@ async def collect_incident(transport: KubeTransport | None = None, namespace: st
     minutes = validate_minutes(minutes)
     end = now or datetime.now(UTC)
     start = end - timedelta(minutes=minutes)
-    ctx_name = context or ""
+    ctx_name = context or ""  # ``server``: the API server's URL, so another cluster's audit entries stay out
     own = transport is None
     if own:
         try:
             target, transport = await connect_target(kubeconfig, context)
         except KubeError as exc:
             raise IncidentError(EXIT_FAILED, f"cluster unreadable: {exc.message}") from None
-        ctx_name, namespace = target.context, namespace or target.namespace
+        ctx_name, namespace, server = target.context, namespace or target.namespace, target.server
     assert transport is not None
     if not namespace:
         raise IncidentError(EXIT_USAGE, "no namespace: give one (-n NAMESPACE)")
     try:
         return await _collect(transport, namespace, deployment, start, end, minutes, audit, alerts, metrics,
-                              prometheus, list(resolved_alerts), ctx_name)
+                              prometheus, list(resolved_alerts), ctx_name, server)
     finally:
         if own:
             with contextlib.suppress(Exception):
@@ -254,7 +254,7 @@ async def collect_incident(transport: KubeTransport | None = None, namespace: st
 async def _collect(transport: KubeTransport, namespace: str, deployment: str | None, start: datetime, end: datetime,
                    minutes: float, audit: AuditLog | None, alerts: list[Alert] | None,
                    metrics: MetricsService | None, prometheus: PrometheusClient | None,
-                   resolved: list[tuple[Alert, datetime]], ctx_name: str) -> Incident:
+                   resolved: list[tuple[Alert, datetime]], ctx_name: str, server: str | None) -> Incident:
     raw, notes = await _read_cluster(transport, namespace)
     names = sorted((d.get("metadata") or {}).get("name", "") for d in raw["deployments"])
     if deployment and deployment not in names and not any("deployments" in n for n in notes):
@@ -285,7 +285,7 @@ async def _collect(transport: KubeTransport, namespace: str, deployment: str | N
         notes.append("no metrics source (--prometheus, or --sandbox): latency, QPS and GPU figures not shown")
     if prometheus is None:
         notes.append("no Prometheus: alert history from the alerts firing now (and those seen resolved) only")
-    timeline = build_timeline(namespace=namespace, deployment=deployment, now=end, minutes=minutes,
+    timeline = build_timeline(namespace=namespace, deployment=deployment, now=end, minutes=minutes, server=server,
                               events=[*raw["events"], *raw.get("node events", [])], pods=raw["pods"],
                               replicasets=raw["replicasets"], deployments=raw["deployments"],
                               hpas=raw["horizontalpodautoscalers"], audit=entries, alerts=records,

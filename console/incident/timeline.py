@@ -85,20 +85,22 @@ def build_timeline(*, namespace: str, deployment: str | None = None, now: dateti
                    replicasets: Iterable[Obj] = (), deployments: Iterable[Obj] = (), hpas: Iterable[Obj] = (),
                    audit: Iterable[Obj] = (), alerts: Iterable[Alert] = (),
                    resolved_alerts: Iterable[tuple[Alert, datetime]] = (),
-                   alert_spans: Iterable[AlertSpan] = ()) -> list[TimelineEntry]:
+                   alert_spans: Iterable[AlertSpan] = (), server: str | None = None) -> list[TimelineEntry]:
     """The timeline of ``namespace`` (or its ``deployment``) over the ``minutes`` before ``now``.
 
     Kubernetes inputs are raw JSON objects of that namespace (Lists' ``items``); node events (namespace
     ``default``) may be among ``events``. ``audit`` are audit-log entries (``time/action/target/before/
     after/mode/result/user``); ``alerts`` alert records (firing ones start an entry at ``since``);
     ``resolved_alerts`` (alert, resolved at) pairs the caller saw end; ``alert_spans`` firing spans from a
-    Prometheus ``ALERTS`` range query (:func:`alert_spans_from_range`)."""
+    Prometheus ``ALERTS`` range query (:func:`alert_spans_from_range`). ``server``: the API server the
+    Kubernetes inputs come from; audit entries sent to another server are left out."""
     end = now or datetime.now(UTC)
     start = end - timedelta(minutes=minutes)
     events, pods = list(events), list(pods)
     scope = Scope.build(namespace, deployment, deployments, replicasets, pods, hpas)
     scope.learn_nodes(events)
-    audit_entries = [(t, a) for a in audit if (t := parse_time(a.get("time"))) is not None and _audit_in(scope, a)]
+    audit_entries = [(t, a) for a in audit if (t := parse_time(a.get("time"))) is not None and _audit_in(scope, a)
+                     and same_server(a.get("server"), server)]
 
     occurrences = _scaling_occurrences(scope, events)
     rollouts, steps = _rollouts(scope, occurrences, audit_entries, start, end)
@@ -121,6 +123,14 @@ def sort_entries(entries: Iterable[TimelineEntry]) -> list[TimelineEntry]:
 def _audit_target(entry: Obj) -> tuple[str, str, str]:
     parts = str(entry.get("target") or "").split("/")
     return (parts[0], parts[1], parts[2]) if len(parts) == 3 else ("", "", str(entry.get("target") or ""))
+
+
+def same_server(recorded: Any, server: str | None) -> bool:
+    """Whether an audit entry sent to ``recorded`` is about the cluster at ``server``. Either unknown (an entry
+    from before servers were recorded, or no server given) counts as the same."""
+    if not recorded or not server:
+        return True
+    return str(recorded).rstrip("/").lower() == server.rstrip("/").lower()
 
 
 def _audit_in(scope: Scope, entry: Obj) -> bool:

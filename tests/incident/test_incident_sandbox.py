@@ -143,3 +143,16 @@ def test_snapshot_cli_usage_and_errors(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["incident", "snapshot", "--sandbox", "-n", NS, "--minutes", "5"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("# Incident snapshot: namespace llm\n") and "claude-short-queue" in out
+
+
+async def test_the_snapshot_keeps_only_this_clusters_audit_entries(sb: SandboxThread, tmp_path: Path) -> None:
+    server = read_kubeconfig_target(sb.info.kubeconfig, ADMIN).server
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    log = AuditLog(tmp_path / "audit.jsonl")
+    for where, replicas in ((server, 3), ("https://staging.example:6443", 9)):
+        log.append({"time": now, "context": ADMIN, "user": "alice", "server": where, "action": "scale",
+                    "target": f"{NS}/Deployment/{DEP}", "before": {"replicas": 2}, "after": {"replicas": replicas},
+                    "mode": "dry-run", "result": "ok", "kubectl": "kubectl scale ..."})
+    incident = await collect_incident(None, NS, DEP, 60, log, kubeconfig=sb.info.kubeconfig, context=ADMIN)
+    audited = [e for e in incident.timeline if e.kind == "audit"]
+    assert len(audited) == 1 and audited[0].detail["after"] == {"replicas": 3}

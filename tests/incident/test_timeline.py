@@ -329,3 +329,17 @@ def test_events_k8s_io_style_events_have_their_time() -> None:
                if e.kind == "event"]
     assert entry.time == datetime(2026, 1, 31, 11, 20, 0, 123456, tzinfo=UTC)
     assert entry.detail["count"] == 3 and "Insufficient nvidia.com/gpu" in entry.summary
+
+
+def test_audit_entries_of_another_cluster_are_left_out() -> None:
+    """The same namespace and Deployment names exist on many clusters: an audit entry belongs to the API
+    server it was sent to (entries written before the server was recorded still count)."""
+    here, there = "https://prod-gpu.example:6443", "https://staging.example:6443"
+    entries = [dict(audit("11:39:59", "scale", before={"replicas": 2}, after={"replicas": 3}), server=here),
+               dict(audit("11:41:00", "scale", before={"replicas": 3}, after={"replicas": 9}), server=there),
+               audit("11:42:00", "restart")]
+    got = [e for e in timeline(audit=entries, server=here) if e.kind == "audit"]
+    assert [e.time for e in got] == [t("11:39:59"), t("11:42:00")]
+    assert all("9" not in e.summary for e in got)
+    scales = [e for e in timeline(audit=entries, server=here, events=[]) if e.kind == "scale"]
+    assert [e.detail["to"] for e in scales] == [3], "another cluster's scale is no scale here"
