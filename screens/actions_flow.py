@@ -152,3 +152,8 @@ class ActionsMixin:
             verdict = await actions.follow(row.namespace, row.name, timeout=900)
             app.notify(verdict.message, severity="error" if verdict.failed else "information",
                        title="rollout", timeout=10)
+            if plan.action == "scale" and verdict.done:
+                held = await actions.scale_held(row.namespace, row.name, int(plan.after["replicas"]))
+                if not held.held:
+                    app.notify(held.reason, title=f"scale to {held.wanted} did not hold", severity="error",
+                               timeout=15)

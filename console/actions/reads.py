@@ -13,7 +13,7 @@ from typing import Any
 
 from console.actions import plan as ap
 from console.actions.validate import EXIT_FAILED, EXIT_USAGE, ActionError
-from console.core.model import Preflight, Revision, RolloutVerdict
+from console.core.model import Preflight, Revision, RolloutVerdict, ScaleHold
 from console.core.rollout import owned_replicasets, revision_history, rollout_verdict
 from console.kube.transport import KubeError, KubeTarget, KubeTransport
 
@@ -21,6 +21,7 @@ KIND_WORD = {"Deployment": "deployment", "HorizontalPodAutoscaler": "horizontalp
 ACTIVE_PODS = "status.phase!=Succeeded,status.phase!=Failed"
 PAGE = 500
 WATCH_SECONDS = 60
+HPA_OBSERVE_S = 35.0  # two of the HPA controller's default 15 s syncs, and some slack
 
 
 class ClusterReads:
@@ -119,6 +120,57 @@ class ClusterReads:
                 raise self._error(exc, "create", "selfsubjectaccessreviews", namespace, "", "") from None
             self._can[key] = bool((review.get("status") or {}).get("allowed"))
         return self._can[key]
+
+    # ---- did a scale hold? --------------------------------------------------------------------------
+    async def scale_held(self, namespace: str, name: str, wanted: int, timeout: float = HPA_OBSERVE_S) -> ScaleHold:
+        """After a scale to ``wanted``: wait until the Deployment's HPA (if one targets it) has seen the new
+        count — its status shows it, or it has already set another — and say whether the count stayed.
+
+        The HPA controller sets the scale before it writes its status, so once the status shows ``wanted``
+        as the current count, a Deployment still at ``wanted`` has been left alone. Without an HPA the count
+        is read once. A forbidden HPA list or an HPA that does not sync within ``timeout`` is reported as
+        held with the reason it could not be confirmed."""
+        try:
+            hpa = next(iter(await self.hpas_of(namespace, name)), None)
+        except KubeError:  # not readable: the Deployment's own count is all there is to go by
+            hpa = None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            live = await self._read("Deployment", namespace, name)
+            replicas = ap.replicas_of(live)
+            if replicas != wanted:
+                return ScaleHold(wanted, replicas, False, self._overrider(hpa, live, wanted, replicas))
+            if hpa is None:
+                return ScaleHold(wanted, replicas, True)
+            hpa = await self._read("HorizontalPodAutoscaler", namespace, hpa["metadata"]["name"])
+            if (hpa.get("status") or {}).get("currentReplicas") == wanted:
+                return ScaleHold(wanted, replicas, True)
+            if loop.time() > deadline:
+                return ScaleHold(wanted, replicas, True, f"HorizontalPodAutoscaler {hpa['metadata']['name']} has not "
+                                 f"synced in {timeout:g}s: it may still change the count")
+            await asyncio.sleep(0.5)
+
+    async def hpas_of(self, namespace: str, name: str) -> list[dict[str, Any]]:
+        """The HorizontalPodAutoscalers whose scaleTargetRef is this Deployment (KubeError if unreadable)."""
+        return [h for h in await self._list(ap.hpa_path(namespace))
+                if (ref := (h.get("spec") or {}).get("scaleTargetRef") or {}).get("kind") == "Deployment"
+                and ref.get("name") == name]
+
+    @staticmethod
+    def _overrider(hpa: dict[str, Any] | None, live: dict[str, Any], wanted: int, replicas: int) -> str:
+        if hpa is None:
+            managers = [f.get("manager") for f in (live.get("metadata") or {}).get("managedFields") or []
+                        if "f:replicas" in str(f.get("fieldsV1", {}).get("f:spec", {}))]
+            who = f"{managers[-1]} (the last writer of spec.replicas)" if managers else "something else"
+            return f"{who} set it to {replicas}"
+        spec = hpa.get("spec") or {}
+        low, high, hpa_name = spec.get("minReplicas", 1), spec.get("maxReplicas"), hpa["metadata"]["name"]
+        why = ("its maxReplicas" if replicas == high and wanted > replicas else
+               "its minReplicas" if replicas == low and wanted < replicas else "from its metrics")
+        bound = "--max" if high is not None and wanted > high else "--min"
+        return (f"HorizontalPodAutoscaler {hpa_name} (min {low}, max {high}) set it to {replicas} ({why}); "
+                f"to keep {wanted}, change the HPA instead: llmctl hpa set {hpa_name} {bound} {wanted}")
 
     # ---- rollout status -----------------------------------------------------------------------------
     async def status(self, namespace: str, name: str) -> RolloutVerdict:

@@ -37,7 +37,7 @@ from console.actions.validate import (
 from console.audit import AuditError, AuditLog, rfc3339_now
 from console.compat.checker import CompatChecker
 from console.compat.matrix import CompatGate
-from console.core.model import ActionPlan, ActionResult, Preflight, Revision, RolloutVerdict
+from console.core.model import ActionPlan, ActionResult, Preflight, Revision, RolloutVerdict, ScaleHold
 from console.core.rollout import (
     preflight_rollout,
     preflight_scale,
@@ -57,6 +57,7 @@ class ActionsService(Protocol):
 
     async def status(self, namespace: str, name: str) -> RolloutVerdict: ...
     async def history(self, namespace: str, name: str) -> list[Revision]: ...
+    async def scale_held(self, namespace: str, name: str, wanted: int) -> ScaleHold: ...
     def refuse_if_blocked(self, plan: ActionPlan, force: bool = False) -> None: ...
 
     async def can_i(self, verb: str, resource: str, namespace: str, group: str = "",
@@ -177,7 +178,7 @@ class Actions(ClusterReads):
     async def _hpa_for(self, namespace: str, name: str, warnings: list[str]) -> dict[str, Any] | None:
         """The HPA whose scaleTargetRef is this Deployment, if any (a forbidden list becomes a warning)."""
         try:
-            hpas = await self._list(ap.hpa_path(namespace))
+            return next(iter(await self.hpas_of(namespace, name)), None)
         except KubeError as exc:
             if exc.code == 403:
                 warnings.append(f"could not check for a HorizontalPodAutoscaler: no permission to list "
@@ -185,8 +186,6 @@ class Actions(ClusterReads):
             elif exc.code != 404:
                 warnings.append(f"could not check for a HorizontalPodAutoscaler: {exc.message}")
             return None
-        return next((h for h in hpas if (ref := (h.get("spec") or {}).get("scaleTargetRef") or {})
-                     and ref.get("kind") == "Deployment" and ref.get("name") == name), None)
 
     async def plan_set_image(self, namespace: str, name: str, image_spec: str, *,
                              alternative: str | None = None) -> ActionPlan:

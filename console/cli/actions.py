@@ -200,7 +200,16 @@ async def _change(actions: ActionsService, args: argparse.Namespace, plan: Actio
     verdict = await actions.follow(plan.namespace, plan.name, _limit(args.timeout),
                                    on_update=lambda v: _say(v.message, as_json))
     report["rollout"] = asdict(verdict)
-    return _finish(report, as_json, _verdict_exit(verdict, args.timeout, as_json))
+    code = _verdict_exit(verdict, args.timeout, as_json)
+    if plan.action == "scale" and code == EXIT_OK:
+        held = await actions.scale_held(plan.namespace, plan.name, int(plan.after["replicas"]))
+        report["held"] = asdict(held)
+        if not held.held:
+            print(f"llmctl: the scale to {held.wanted} did not hold: {held.reason}", file=sys.stderr)
+            code = EXIT_FAILED
+        elif held.reason:
+            print(f"llmctl: warning: {held.reason}", file=sys.stderr)
+    return _finish(report, as_json, code)
 
 
 def _limit(timeout: float) -> float:

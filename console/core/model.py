@@ -139,6 +139,16 @@ class ActionResult:
     retried: bool = False  # a 409 conflict was retried once on a fresh read
 
 
+@dataclass(frozen=True)
+class ScaleHold:
+    """Whether a scale stayed: an HPA (or anything else) may set the replica count again right after."""
+
+    wanted: int
+    replicas: int  # spec.replicas once settled
+    held: bool
+    reason: str = ""  # who changed it, and what to do instead; "" when it held
+
+
 # ---- deployment detail ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PodRow:

@@ -41,12 +41,13 @@ def test_scale_with_yes_as_json_writes_the_audit_log(sb: SandboxThread, tmp_path
     audit = tmp_path / "audit.jsonl"
     proc = llmctl(sb, tmp_path, "scale", DEP, "--replicas", "3", "--yes", "-o", "json", "--audit-log", str(audit),
                   "--timeout", "30")
-    assert proc.returncode == 0, proc.stderr
+    # claude-hpa manages this Deployment and its metrics want 2: the scale does not hold (exit 1, see below)
+    assert proc.returncode == 1, proc.stderr
     report = json.loads(proc.stdout)
     assert report["plan"]["before"] == {"replicas": 2} and report["plan"]["after"] == {"replicas": 3}
     assert report["plan"]["alternatives"] == [{"id": "hpa-min", "label": "Set claude-hpa's minReplicas to 3 instead"}]
     assert report["result"] == {"ok": True, "message": f"deployment.apps/{DEP} scaled to 3", "retried": False}
-    assert report["rollout"]["done"] and report["exit"] == 0
+    assert report["rollout"]["done"] and report["exit"] == 1 and report["held"]["held"] is False
     assert "successfully rolled out" in proc.stderr, "progress goes to stderr with -o json"
     entries = AuditLog(audit).entries()
     assert [e["mode"] for e in entries] == ["dry-run", "applied"]
@@ -156,3 +157,29 @@ def test_sandbox_flag_runs_an_in_process_sandbox(tmp_path: Path, before: bool) -
     data = json.loads(proc.stdout)
     assert data["namespace"] == "llm", "the namespace defaults to the context's"
     assert proc.returncode == (0 if data["done"] else 1)
+
+
+def test_a_scale_the_hpa_overrides_is_reported_not_called_done(sb: SandboxThread, tmp_path: Path) -> None:
+    """`scale --replicas 10` of a Deployment whose HPA allows at most 8: the HPA sets 8 on its next sync. The
+    command must say the scale did not hold and why, and exit 1 — not print success."""
+    apps = apps_api(sb)
+    eventually(lambda: rolled_out(apps), what="initial rollout")
+    proc = llmctl(sb, tmp_path, "scale", DEP, "--replicas", "10", "--yes", "--timeout", "60", "-o", "json")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    held = report["held"]
+    now = apps.read_namespaced_deployment(DEP, NS).spec.replicas
+    assert held["held"] is False and held["wanted"] == 10 and held["replicas"] == now and 2 <= now <= 8
+    assert held["reason"].startswith(f"HorizontalPodAutoscaler claude-hpa (min 2, max 8) set it to {now} (")
+    assert held["reason"].endswith("llmctl hpa set claude-hpa --max 10")
+    assert "did not hold" in proc.stderr and "claude-hpa" in proc.stderr
+
+
+def test_a_scale_without_an_autoscaler_holds(sb: SandboxThread, tmp_path: Path) -> None:
+    apps = apps_api(sb)
+    eventually(lambda: rolled_out(apps, "claude-long-queue"), what="initial rollout")
+    proc = llmctl(sb, tmp_path, "scale", "claude-long-queue", "--replicas", "2", "--yes", "--timeout", "60",
+                  "-o", "json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    held = json.loads(proc.stdout)["held"]
+    assert held["held"] is True and held["replicas"] == 2 and held["reason"] == ""

@@ -160,3 +160,17 @@ async def test_command_mode_and_help(sandbox: SandboxThread) -> None:
         text = " ".join(f"{k} {d}" for k, d in app.screen.rows)  # type: ignore[attr-defined]
         for key in ("Scale", "Set image", "Undo", "Restart", "Pause/resume", "HPA", "Filter", ":pods"):
             assert key in text, key
+
+
+async def test_a_scale_the_hpa_undoes_is_said(sb: SandboxThread, tmp_path: Path) -> None:
+    app = console_app(KubeClusterService(sb.info.kubeconfig), Settings(audit_log=str(tmp_path / "a.jsonl")))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await open_dashboard(app, pilot)
+        await pilot.press("s")
+        await fill_form(app, pilot, "10")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="confirm dialog")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: any("did not hold" in (n.title or "") for n in app._notifications),
+                       timeout=60, what="the scale that did not hold is said")
+        note = next(n for n in app._notifications if "did not hold" in (n.title or ""))
+        assert note.severity == "error" and "HorizontalPodAutoscaler claude-hpa" in note.message
