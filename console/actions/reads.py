@@ -70,17 +70,27 @@ class ClusterReads:
             if not cont:
                 return items
 
+    @staticmethod
+    def _selector_query(deployment: dict[str, Any]) -> list[tuple[str, Any]]:
+        selector = (deployment.get("spec") or {}).get("selector") or {}
+        if selector.get("matchLabels") and not selector.get("matchExpressions"):
+            return [("labelSelector", ",".join(f"{k}={v}" for k, v in selector["matchLabels"].items()))]
+        return []
+
     async def _replicasets(self, deployment: dict[str, Any]) -> list[dict[str, Any]]:
         ns = deployment["metadata"]["namespace"]
-        selector = (deployment.get("spec") or {}).get("selector") or {}
-        query = []
-        if selector.get("matchLabels") and not selector.get("matchExpressions"):
-            query = [("labelSelector", ",".join(f"{k}={v}" for k, v in selector["matchLabels"].items()))]
         try:
-            rss = await self._list(f"/apis/apps/v1/namespaces/{ns}/replicasets", query)
+            rss = await self._list(f"/apis/apps/v1/namespaces/{ns}/replicasets", self._selector_query(deployment))
         except KubeError as exc:
             raise self._error(exc, "list", "replicasets", ns, "ReplicaSet", "") from None
         return owned_replicasets(deployment, rss)
+
+    async def _deployment_pods(self, deployment: dict[str, Any]) -> list[dict[str, Any]]:
+        """The pods of the Deployment's ReplicaSets (KubeError / ActionError when unreadable)."""
+        ns = deployment["metadata"]["namespace"]
+        owners = {rs["metadata"].get("uid") for rs in await self._replicasets(deployment)}
+        pods = await self._list(f"/api/v1/namespaces/{ns}/pods", self._selector_query(deployment))
+        return [p for p in pods if any(o.get("uid") in owners for o in p["metadata"].get("ownerReferences") or [])]
 
     async def _cluster_gpus(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | str:
         """Nodes and non-terminated pods, listed once, or why they could not be (for the preflight)."""

@@ -46,7 +46,11 @@ from console.core.rollout import (
     surge_alternative,
     template_without_hash,
 )
+from console.kube.pods import pod_tombstone
 from console.kube.transport import KubeError, KubeTarget, KubeTransport, connect_target
+
+REPLACES_PODS = ("restart", "set-image", "undo", "scale")  # changes after which pods may be gone
+MAX_REPLACED = 20  # pods whose failures one audit entry keeps
 
 
 class ActionsService(Protocol):
@@ -290,6 +294,7 @@ class Actions(ClusterReads):
             self._audit(plan, "refused", message, after={})
             raise ActionError(EXIT_FAILED, message)
         request, retried = dict(plan.request), False
+        replaced = await self._failed_pods(plan) if plan.action in REPLACES_PODS else []
         try:
             answer = await self._send(request, dry_run=False)
         except KubeError as exc:
@@ -300,8 +305,20 @@ class Actions(ClusterReads):
         message = ap.success_message(plan.action, plan.name, plan.request["intent"])  # type: ignore[arg-type]
         after = ap.fields_after(plan.request["intent"], answer)  # type: ignore[arg-type]
         forced = {"forced": plan.compat.summary} if isinstance(plan.compat, CompatGate) and plan.compat.blocked else {}
-        self._audit(plan, "applied", "ok", after=after, retried=retried, **forced)
+        kept = {"replaced": replaced} if replaced else {}
+        self._audit(plan, "applied", "ok", after=after, retried=retried, **forced, **kept)
         return ActionResult(plan, True, message, retried)
+
+    async def _failed_pods(self, plan: ActionPlan) -> list[dict[str, Any]]:
+        """The Deployment's pods with an OOMKilled or failed container, kept in the audit entry of a change
+        that replaces them: once they are gone it is the only record of what was wrong (the incident view
+        and snapshot read it). Best effort: an unreadable list keeps nothing."""
+        try:
+            live = await self._read(plan.kind, plan.namespace, plan.name)
+            pods = await self._deployment_pods(live)
+        except (ActionError, KubeError):
+            return []
+        return [t for p in pods if (t := pod_tombstone(p)) is not None][:MAX_REPLACED]
 
     def _fail(self, plan: ActionPlan, exc: KubeError, request: Mapping[str, Any], retried: bool = False
               ) -> ActionError:

@@ -135,10 +135,7 @@ class Scope:
                 scope.replicasets.setdefault(owner["name"], []).append(rs)
                 scope.rs_owner[metadata_of(rs).get("name", "")] = owner["name"]
         for pod in pods:
-            if metadata_of(pod).get("namespace", namespace) == namespace and scope.wants(pod_deployment(pod)):
-                scope.pods[metadata_of(pod).get("name", "")] = pod
-                if (pod.get("spec") or {}).get("nodeName"):
-                    scope.nodes.add(pod["spec"]["nodeName"])
+            scope.add_pod(pod)
         for hpa in hpas:
             ref = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
             if ref.get("kind") == "Deployment" and scope.wants(ref.get("name")):
@@ -146,6 +143,17 @@ class Scope:
         if deployment:
             scope.deployments = {k: v for k, v in scope.deployments.items() if k == deployment}
         return scope
+
+    def add_pod(self, pod: Obj, replace: bool = True) -> None:
+        """Take a pod of the scope (``replace`` False: only if no pod of that name is known — for the pods an
+        audited change replaced, which a live one of the same name outranks)."""
+        name = metadata_of(pod).get("name", "")
+        if metadata_of(pod).get("namespace", self.namespace) != self.namespace or not self.wants(pod_deployment(pod)):
+            return
+        if replace or name not in self.pods:
+            self.pods[name] = pod
+            if (pod.get("spec") or {}).get("nodeName"):
+                self.nodes.add(pod["spec"]["nodeName"])
 
     def learn_nodes(self, events: Iterable[Obj]) -> None:
         """Add the nodes pods in scope were scheduled to (``Scheduled`` events), also of pods gone since —

@@ -19,11 +19,12 @@ import contextlib
 import json
 import math
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from console.alerts.model import Alert, cluster_alerts, parse_prometheus_alerts
+from console.alerts.model import Alert, cluster_alerts, parse_prometheus_alerts, parse_time
 from console.audit import AuditLog
 from console.core.metrics import MetricsService
 from console.incident.alerts import alert_spans_from_range
@@ -38,7 +39,7 @@ from console.incident.report import (
     render_markdown,
     to_json,
 )
-from console.incident.timeline import build_timeline, sort_entries
+from console.incident.timeline import build_timeline, same_server, sort_entries
 from console.kube.transport import KubeError, KubeTransport, connect_target
 from console.metrics.prometheus import PrometheusClient, PrometheusError
 
@@ -132,6 +133,21 @@ async def _read_cluster(transport: KubeTransport, namespace: str) -> tuple[dict[
     if failed >= {"deployments", "replicasets", "pods", "events", "horizontalpodautoscalers"}:
         raise IncidentError(EXIT_FAILED, f"cluster unreadable: {'; '.join(notes)}")
     return out, notes
+
+
+def replaced_pod_alerts(audit: list[dict[str, Any]], deployments: list[dict[str, Any]], namespace: str,
+                        server: str | None) -> list[tuple[Alert, datetime]]:
+    """(alert, resolved at) for what the pods an audited change replaced were alerting on (OOMKilled,
+    CrashLoopBackOff…): resolved when the change was applied. A snapshot taken after a restart still
+    shows the alert that led to it."""
+    out: list[tuple[Alert, datetime]] = []
+    for entry in audit:
+        at = parse_time(entry.get("time"))
+        if entry.get("mode") != "applied" or at is None or not same_server(entry.get("server"), server):
+            continue
+        gone = [p for p in entry.get("replaced") or [] if (p.get("metadata") or {}).get("namespace") == namespace]
+        out += [(replace(a, state="resolved"), at) for a in cluster_alerts(gone, deployments, None)]
+    return out
 
 
 def read_audit(audit: AuditLog | None) -> tuple[list[dict[str, Any]], list[str]]:
@@ -285,6 +301,8 @@ async def _collect(transport: KubeTransport, namespace: str, deployment: str | N
         notes.append("no metrics source (--prometheus, or --sandbox): latency, QPS and GPU figures not shown")
     if prometheus is None:
         notes.append("no Prometheus: alert history from the alerts firing now (and those seen resolved) only")
+    if alerts is None:  # the cluster-derived alerts of pods a change replaced ended with them
+        resolved = [*resolved, *replaced_pod_alerts(entries, raw["deployments"], namespace, server)]
     timeline = build_timeline(namespace=namespace, deployment=deployment, now=end, minutes=minutes, server=server,
                               events=[*raw["events"], *raw.get("node events", [])], pods=raw["pods"],
                               replicasets=raw["replicasets"], deployments=raw["deployments"],

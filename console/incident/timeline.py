@@ -101,6 +101,10 @@ def build_timeline(*, namespace: str, deployment: str | None = None, now: dateti
     scope.learn_nodes(events)
     audit_entries = [(t, a) for a in audit if (t := parse_time(a.get("time"))) is not None and _audit_in(scope, a)
                      and same_server(a.get("server"), server)]
+    for _, a in audit_entries:  # pods a change replaced: the audit entry is what is left of their failures
+        if a.get("mode") == "applied":
+            for gone in a.get("replaced") or []:
+                scope.add_pod(gone, replace=False)
 
     occurrences = _scaling_occurrences(scope, events)
     rollouts, steps = _rollouts(scope, occurrences, audit_entries, start, end)

@@ -108,3 +108,26 @@ def pod_why(pod: Obj) -> str:
         if last:
             parts.append(f"last: {last.get('reason') or 'Error'} (exit {last.get('exitCode')})")
     return "; ".join(parts)
+
+
+def _failed(cs: Obj) -> bool:
+    for state in ((cs.get("lastState") or {}).get("terminated"), (cs.get("state") or {}).get("terminated")):
+        if state and (state.get("reason") == "OOMKilled" or (state.get("exitCode") or 0) != 0):
+            return True
+    return False
+
+
+def pod_tombstone(pod: Obj) -> Obj | None:
+    """What is worth keeping of a pod about to be replaced: its containers that were OOMKilled or exited with
+    an error (last or current termination, restart count), with the pod's name, owner, labels and node —
+    a pod object the incident timeline reads like a live one. None when no container failed."""
+    status = _status(pod)
+    failed = [{k: cs.get(k) for k in ("name", "image", "restartCount", "state", "lastState")}
+              for cs in [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]
+              if _failed(cs)]
+    if not failed:
+        return None
+    meta = _meta(pod)
+    return {"metadata": {k: meta.get(k) for k in ("name", "namespace", "labels", "ownerReferences", "uid")},
+            "spec": {"nodeName": _spec(pod).get("nodeName")},
+            "status": {"phase": status.get("phase"), "containerStatuses": failed}}

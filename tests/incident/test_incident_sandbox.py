@@ -156,3 +156,39 @@ async def test_the_snapshot_keeps_only_this_clusters_audit_entries(sb: SandboxTh
     incident = await collect_incident(None, NS, DEP, 60, log, kubeconfig=sb.info.kubeconfig, context=ADMIN)
     audited = [e for e in incident.timeline if e.kind == "audit"]
     assert len(audited) == 1 and audited[0].detail["after"] == {"replicas": 3}
+
+
+async def test_the_snapshot_keeps_the_oom_that_a_restart_replaced(sb: SandboxThread, tmp_path: Path) -> None:
+    """fault oom → the pods are OOMKilled → fault clear → `llmctl rollout restart` replaces them → the
+    snapshot still names the OOMKilled containers and the alert they raised (now resolved)."""
+    from console.sandbox.faultcli import send_fault
+
+    audit = tmp_path / "audit.jsonl"
+    transport = await KubeTransport.connect(sb.info.kubeconfig, ADMIN)
+    try:
+        assert send_fault("oom", DEP, sb.info.kubeconfig) == 0
+
+        async def oom_seen() -> Any:
+            pods = (await transport.get(f"/api/v1/namespaces/{NS}/pods"))["items"]
+            return [p for p in pods if any(((cs.get("lastState") or {}).get("terminated") or {}).get("reason")
+                                           == "OOMKilled" for cs in (p.get("status") or {}).get("containerStatuses")
+                                           or [])]
+
+        oomed = {p["metadata"]["name"] for p in await until(oom_seen, timeout=40, what="an OOMKilled container")}
+        assert send_fault("clear", DEP, sb.info.kubeconfig) == 0
+        argv = ["rollout", "restart", DEP, "--kubeconfig", sb.info.kubeconfig, "-n", NS, "--yes",
+                "--audit-log", str(audit), "--timeout", "60"]
+        assert await asyncio.to_thread(main, argv) == 0
+
+        async def replaced() -> bool:
+            pods = (await transport.get(f"/api/v1/namespaces/{NS}/pods"))["items"]
+            return not oomed & {p["metadata"]["name"] for p in pods}
+
+        await until(replaced, timeout=40, what="the OOMKilled pods to be gone")
+    finally:
+        await transport.close()
+    incident = await collect_incident(None, NS, DEP, 30, AuditLog(audit), kubeconfig=sb.info.kubeconfig, context=ADMIN)
+    ooms = [e for e in incident.timeline if e.kind == "oomkill"]
+    assert ooms and {e.target.pod for e in ooms} <= oomed, [e.summary for e in incident.timeline]
+    ended = [e for e in incident.timeline if e.kind == "alert-end" and "OOMKilled" in e.summary]
+    assert ended, "the OOMKilled alert of the replaced pods shows as resolved"
