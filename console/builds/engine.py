@@ -11,6 +11,11 @@ Why this shape:
   multi-GB image costs the same as a small one (dive's complaint).
 - Engine failures become ``BuildServiceError``s with the engine's own message; an unreachable engine
   says where we looked and how to point ``DOCKER_HOST``.
+- Registry credentials are docker-py's own resolution (``docker.auth``: the Docker config's ``auths``,
+  ``credsStore`` and ``credHelpers``, running ``docker-credential-*`` helpers), through the one resolver
+  console/compat/credentials.py that the registry lookups use too: a push resolves its registry's credentials
+  first (a missing or failing helper is a clear PushFailed before anything is sent), a build sends them all
+  (as ``docker build`` does) for the bases it pulls. Never printed or logged.
 """
 
 from __future__ import annotations
@@ -45,6 +50,8 @@ from console.builds.model import (
     StageSummary,
 )
 from console.builds.parse import BuildStreamParser, parse_dockerfile
+from console.compat.credentials import CredentialError, DockerCredentials, helper_failure
+from console.core.images import DOCKER_HUB, ImageRefError, parse_image
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 CALL_TIMEOUT = 10.0
@@ -129,6 +136,8 @@ class DockerBuildService:
         kwargs["base_url"] = self.host
         try:
             return (cls or docker.APIClient)(timeout=timeout, version=self._api_version or "auto", **kwargs)
+        except (docker.errors.InvalidConfigFile, ValueError) as exc:  # docker-py reads the Docker config first
+            raise BuildServiceError(docker_config_problem(exc)) from None
         except docker.errors.DockerException as exc:
             raise self.unreachable(exc) from None
 
@@ -204,19 +213,27 @@ class DockerBuildService:
         self._call(f"tag {reference}", self.api().tag, image_id, repo, tag or "latest")
 
     def push(self, reference: str) -> Iterator[PushEvent]:
-        """Push with per-layer progress. Credentials come from the Docker config (docker login) through the
-        SDK and are never printed; errors become a PushFailed with a hint."""
+        """Push with per-layer progress. Credentials come from the Docker config (``docker login``, credential
+        helpers) through docker-py's resolution and are never printed; errors become a PushFailed with a hint."""
+        import docker
         import requests
 
         repo, tag = split_reference(reference)
+        registry = registry_of(repo)
+        try:
+            auth, source = DockerCredentials().lookup(registry)
+        except CredentialError as exc:
+            yield PushFailed(reference, f"cannot read the credentials for registry {registry}: {exc}")
+            return
         client = self.stream_client()
         start = time.monotonic()
         layers: dict[str, LayerProgress] = {}
         try:
-            for chunk in client.push(repo, tag=tag or "latest", stream=True, decode=True):
+            # An explicit (possibly empty) auth config: what was resolved above is exactly what is sent.
+            for chunk in client.push(repo, tag=tag or "latest", stream=True, decode=True, auth_config=auth or {}):
                 if chunk.get("error") or chunk.get("errorDetail"):
                     message = str(chunk.get("error") or chunk["errorDetail"].get("message", ""))
-                    yield PushFailed(reference, push_hint(message, repo))
+                    yield PushFailed(reference, push_hint(message, repo, source if auth else None))
                     return
                 aux = chunk.get("aux")
                 if isinstance(aux, dict) and aux.get("Digest"):
@@ -232,18 +249,42 @@ class DockerBuildService:
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
             yield PushFailed(reference, f"the engine stopped answering during the push: {_reason(exc)}")
             return
+        except docker.errors.APIError as exc:
+            yield PushFailed(reference, push_hint(str(exc.explanation or exc), repo, source if auth else None))
+            return
         finally:
             client.close()
         yield PushFailed(reference, "the engine ended the push without a digest")
 
 
-def push_hint(message: str, repo: str) -> str:
-    """The engine's push error, with what to do about it."""
-    registry = repo.split("/", 1)[0] if "/" in repo and ("." in repo.split("/")[0] or ":" in repo.split("/")[0]) \
-        else "docker.io"
+def docker_config_problem(exc: BaseException) -> str:
+    """Why docker-py would not start over the Docker config (never with what the entries hold)."""
+    creds = DockerCredentials()
+    bad = creds.broken_entries()
+    if bad:
+        return (f"the Docker config {creds.where()} has auths entries that cannot be decoded ({', '.join(bad)}): "
+                "log in to them again (docker login) or remove them")
+    return f"the Docker config {creds.where()} cannot be read: {type(exc).__name__}"
+
+
+def registry_of(repo: str) -> str:
+    """The registry host of a repository as Docker reads it (``docker.io`` for Docker Hub names)."""
+    try:
+        return parse_image(repo).registry
+    except ImageRefError:
+        first = repo.split("/", 1)[0]
+        return first if "/" in repo and ("." in first or ":" in first or first == "localhost") else DOCKER_HUB
+
+
+def push_hint(message: str, repo: str, source: str | None = None) -> str:
+    """The engine's push error, with what to do about it (``source``: where the credentials sent came from)."""
+    registry = registry_of(repo)
     low = message.lower()
-    if "unauthorized" in low or "denied" in low or "authentication required" in low:
-        return f"{message} — log in first (docker login {registry}); llmctl uses the Docker config's credentials"
+    if "unauthorized" in low or "denied" in low or "authentication required" in low or "no basic auth" in low:
+        if source:
+            return f"{message} — the registry refused the credentials from {source} (docker login {registry})"
+        return (f"{message} — log in first (docker login {registry}); llmctl uses the Docker config's credentials "
+                "(auths, credsStore, credHelpers)")
     if "connection refused" in low or "no such host" in low or "i/o timeout" in low:
         return f"{message} — is the registry {registry} up and reachable from the engine?"
     if "does not exist locally" in low:
@@ -301,6 +342,11 @@ class DockerBuildRun:
         if self.cancelled:
             yield BuildCancelled(None, 0.0)
             return
+        try:
+            DockerCredentials().check_build_helpers()
+        except CredentialError as exc:
+            yield BuildFailed(f"cannot read the registry credentials the build sends: {exc}")
+            return
         self._client = self.service.stream_client()
         try:
             stream = self._client.build(
@@ -321,7 +367,10 @@ class DockerBuildRun:
                                   seconds=round(parser.elapsed, 3), steps=tuple(parser.steps))
                 return
         except (TypeError, docker.errors.DockerException) as exc:  # e.g. a context path that does not exist
-            yield BuildFailed(str(exc), seconds=round(parser.elapsed, 3))
+            text = str(exc)
+            if text.startswith("Credentials store error"):  # a helper failed while docker-py gathered credentials
+                text = f"cannot read the registry credentials the build sends: {helper_failure(None, exc)}"
+            yield BuildFailed(text, seconds=round(parser.elapsed, 3))
             return
         finally:
             self._client.close()

@@ -3,6 +3,12 @@ run on these GPUs? The namespace's GPU images (plus a candidate) × node pools, 
 fixes, and the stack checks (Kubernetes version, device plugin, DCGM exporter, GPU Operator validator, each
 GPU container's limits and LD_LIBRARY_PATH).
 
+Image references are resolved as everywhere else (console/compat/resolve.py): normalised as Docker does, and a
+Docker Hub short name (``llm/app:v1``) read through the cluster's advertised local registry (KEP-1755) first —
+where its nodes pull it — then on Docker Hub; registry credentials as ``docker`` finds them (helpers included).
+``-d`` judges the nodes the Deployment's pods can run on now (Ready, not cordoned, placement), as the GPU
+preflight and the set-image gate count them.
+
 Exit codes: 0 everything OK, 1 warnings or unknowns (including a cluster that could not be read), 2 a FAIL.
 """
 
@@ -27,10 +33,12 @@ STYLE = {"OK": "green", "WARN": "yellow", "UNKNOWN": "magenta", "FAIL": "bold re
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(COMMAND, parents=[common],
                        help="driver/CUDA/GPU-architecture compatibility of images × node pools; exit 2 on FAIL")
-    p.add_argument("--image", metavar="REF", help="a candidate image to check as well (e.g. before a rollout)")
+    p.add_argument("--image", metavar="REF", help="a candidate image to check as well (e.g. before a rollout); a "
+                   "Docker Hub short name is looked up in the cluster's local registry first, as the nodes pull it")
     p.add_argument("--node", metavar="NAME", help="only this node")
     p.add_argument("-d", "--deployment", metavar="NAME",
-                   help="only this Deployment's images, on the nodes it can schedule on")
+                   help="only this Deployment's images, on the nodes its pods can run on (Ready, not cordoned, "
+                   "nodeSelector, affinity, taints)")
     p.add_argument("--engine", action="store_true",
                    help="read image configs from the Docker Engine (docker inspect) instead of their registry")
     p.add_argument("-o", "--output", choices=("table", "json"), default="table")

@@ -3,6 +3,10 @@ Operator validator pods and the API server version through the raw JSON transpor
 (registry HTTP API v2 or the Docker Engine, in threads, concurrently), and assembles the report or the
 set-image gate (:mod:`console.compat.matrix`). Behind ``llmctl check``, the Compat screen and the
 set-image gate of the actions service. A read that fails becomes an UNKNOWN with its reason, never an OK.
+
+Every image reference is read where the cluster's nodes would get it (console/compat/resolve.py): a Docker
+Hub short name such as ``llm/app:v1`` through the registry the cluster advertises (KEP-1755) first, then on
+Docker Hub — the same resolution for ``llmctl check``, ``:compat``, the set-image gate and ``deploy``.
 """
 
 from __future__ import annotations
@@ -14,11 +18,14 @@ from typing import Any, Protocol
 from console.compat.facts import ImageFacts
 from console.compat.matrix import CompatGate, CompatReport, build_report, gate, unknown_gate
 from console.compat.registry import CachedImages, ImageSource, RegistryClient
+from console.compat.resolve import ResolvedImages, read_local_registry
 from console.compat.stack import Check, daemonset_checks, kube_version_check, validator_check
+from console.core.images import LocalRegistry
 from console.kube.transport import KubeError
 
 PAGE = 500
 VALIDATOR_SELECTOR = "app=nvidia-operator-validator"
+ASK_CLUSTER: Any = object()  # CompatChecker(local_registry=...): read the cluster's KEP-1755 ConfigMap
 
 
 def _why(exc: KubeError, what: str) -> str:
@@ -36,11 +43,17 @@ class CompatService(Protocol):
 
 
 class CompatChecker:
-    """Compatibility checks for one kube context (``transport``: a KubeTransport or anything with ``get``)."""
+    """Compatibility checks for one kube context (``transport``: a KubeTransport or anything with ``get``).
 
-    def __init__(self, transport: Any, images: ImageSource | None = None) -> None:
+    ``images``: where image configs are read (default: their registries, with the Docker config's
+    credentials). ``local_registry``: the cluster's advertised registry when the caller has read it already
+    (None: there is none); by default it is read from the cluster for each report and gate."""
+
+    def __init__(self, transport: Any, images: ImageSource | None = None,
+                 local_registry: LocalRegistry | None = ASK_CLUSTER) -> None:
         self.transport = transport
         self.images: ImageSource = images if images is not None else CachedImages(RegistryClient())
+        self.local_registry = local_registry
 
     async def _list(self, path: str, query: list[tuple[str, Any]] | None = None) -> list[dict[str, Any]]:
         items, cont = [], ""
@@ -60,10 +73,20 @@ class CompatChecker:
             errors.append(_why(exc, what))
             return None
 
+    async def resolved_images(self) -> ResolvedImages:
+        """The image source that reads each reference where the cluster's nodes get it."""
+        local = self.local_registry
+        if local is ASK_CLUSTER:
+            local = await read_local_registry(self.transport)
+        return ResolvedImages(self.images, local)
+
     async def image_facts(self, refs: Iterable[str]) -> dict[str, ImageFacts]:
-        """Facts for each reference, looked up concurrently in threads (the sources block)."""
+        """Facts for each reference (keyed as written), looked up concurrently in threads (the sources block)."""
         wanted = sorted({r for r in refs if r})
-        found = await asyncio.gather(*(asyncio.to_thread(self.images.facts, r) for r in wanted))
+        if not wanted:
+            return {}
+        source = await self.resolved_images()
+        found = await asyncio.gather(*(asyncio.to_thread(source.facts, r) for r in wanted))
         return dict(zip(wanted, found, strict=True))
 
     async def stack(self, errors: list[str]) -> list[Check]:

@@ -12,7 +12,8 @@ from typing import Any
 
 from console.compat.facts import GPU, ImageFacts, NodeFacts, node_facts
 from console.compat.rules import Level, Verdict, judge, worst
-from console.compat.stack import Check, can_schedule_on, container_checks
+from console.compat.stack import Check, container_checks
+from console.core.rollout import NOT_READY, UNREACHABLE, UNSCHEDULABLE, pod_can_run_on
 from console.core.units import quantity_or_none
 
 Obj = dict[str, Any]
@@ -155,7 +156,7 @@ def build_report(namespace: str, *, nodes: Iterable[Mapping[str, Any]], deployme
                  errors: Sequence[str] = ()) -> CompatReport:
     """The report for a namespace's GPU workloads (one Deployment's with ``deployment_name``) plus a
     candidate image, over the GPU node pools (one node with ``node_name``; with ``deployment_name``, the
-    nodes that Deployment can schedule on)."""
+    nodes that Deployment's pods can run on: Ready, schedulable, placement — as the GPU preflight counts them)."""
     deps = [d for d in deployments if not deployment_name or (d.get("metadata") or {}).get("name") == deployment_name]
     node_list = [n for n in nodes if not node_name or (n.get("metadata") or {}).get("name") == node_name]
     errors = list(errors)
@@ -165,7 +166,7 @@ def build_report(namespace: str, *, nodes: Iterable[Mapping[str, Any]], deployme
         errors.append(f"deployment {deployment_name} not found in namespace {namespace}")
     if deployment_name and deps:
         spec = _pod_spec(deps[0])
-        node_list = [n for n in node_list if can_schedule_on(spec, n)]
+        node_list = [n for n in node_list if pod_can_run_on(spec, n)]
     rows, cpu = [], []
     for ref, users in workload_images(deps).items():
         f = facts.get(ref) or ImageFacts(ref, error="not looked up")
@@ -225,16 +226,27 @@ def unknown_gate(image: str, why: str) -> CompatGate:
 
 def gate(deployment: Mapping[str, Any], container: str, image: str, nodes: Iterable[Mapping[str, Any]],
          facts: ImageFacts) -> CompatGate:
-    """Judge ``image`` (for ``container``) on the GPU nodes the Deployment's pods can land on."""
+    """Judge ``image`` (for ``container``) on the GPU nodes the Deployment's pods can run on now
+    (:func:`console.core.rollout.pod_can_run_on`: Ready, not cordoned, placement and taints as kube-scheduler
+    counts them — the nodes the GPU preflight counts). A NotReady or cordoned node gets no new pod, so its
+    driver does not block."""
     spec = _pod_spec(deployment)
-    reachable = [n for n in nodes if can_schedule_on(spec, n)]
+    nodes = list(nodes)
+    reachable = [n for n in nodes if pod_can_run_on(spec, n)]
     pools = pools_of(node_facts(n) for n in reachable)
     checks = tuple(c for c in container_checks(deployment, {image: facts}, {container: image})
                    if c.subject.endswith(f"/{container}"))
     if not pools:
         level = worst([Level.UNKNOWN, *(c.verdict.level for c in checks)])
+        # Nodes that would match but for their state (NotReady, unreachable, cordoned): say so.
+        state = [{"key": k, "operator": "Exists"} for k in (NOT_READY, UNREACHABLE, UNSCHEDULABLE)]
+        despite_state = {**spec, "tolerations": [*(spec.get("tolerations") or []), *state]}
+        waiting = sum(1 for n in nodes if node_facts(n).is_gpu_node and pod_can_run_on(despite_state, n)
+                      and not pod_can_run_on(spec, n))
+        why = f"; {waiting} matching GPU node{'s are' if waiting != 1 else ' is'} NotReady or cordoned" \
+            if waiting else ""
         return CompatGate(image, level, "compatibility unknown: no GPU node matches the Deployment's placement "
-                                        "(nodeSelector, affinity, taints)", (), checks)
+                                        f"(Ready and schedulable, nodeSelector, affinity, taints){why}", (), checks)
     cells = tuple((p.label + f" ({len(p.nodes)} node{'s' if len(p.nodes) != 1 else ''})",
                    Cell(image, p.key, judge(facts, p.facts))) for p in pools)
     level = worst([*(c.level for _, c in cells), *(c.verdict.level for c in checks)])

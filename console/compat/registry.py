@@ -4,33 +4,34 @@ blob), or from the local Docker Engine (``docker inspect``'s ``Config``); and th
 
 :class:`RegistryClient` is llmctl's one registry client (blocking, over console/http.py; callers run it in
 a thread). Manifest lists and OCI indexes pick linux/amd64; schema-2, OCI and schema-1 manifests are read;
-the config blob's digest is verified. Auth: none, Basic, or Bearer tokens (the token endpoint named by
-``WWW-Authenticate``'s realm), with credentials given explicitly or read from the Docker config
-(``~/.docker/config.json`` ``auths``; credential helpers are not run). Credentials only ever travel in
-``Authorization`` headers that are not forwarded on redirects to another host; no error message, log line
-or repr contains them. Loopback registries are spoken to over HTTP (as dockerd treats 127.0.0.0/8 as
-insecure); others over HTTPS unless listed as insecure.
+the config blob's digest is verified. References are normalised as Docker does (console/core/images.py).
+Auth: none, Basic, or Bearer tokens (the token endpoint named by ``WWW-Authenticate``'s realm), with
+credentials given explicitly or found as ``docker`` finds them (console/compat/credentials.py: the Docker
+config's ``auths``, ``credsStore`` and ``credHelpers``, running ``docker-credential-*`` helpers) — looked up
+only when a registry asks for them. Credentials only ever travel in ``Authorization`` headers that are not
+forwarded on redirects to another host; no error message, log line or repr contains them. Loopback
+registries are spoken to over HTTP (as dockerd treats 127.0.0.0/8 as insecure); others over HTTPS unless
+listed as insecure.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
 import re
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote, urlsplit
 
+from console.compat.credentials import Credential, CredentialError, DockerCredentials
 from console.compat.facts import ImageFacts, image_facts_from_config, unreadable
+from console.core.images import DOCKER_HUB, ImageName, ImageRefError, parse_image
 from console.http import HttpClient, HttpError, Response, basic_auth, public_url
 
-DOCKER_HUB = "docker.io"
 HUB_API = "registry-1.docker.io"
-HUB_AUTH_KEY = "https://index.docker.io/v1/"
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 MANIFEST_V1 = "application/vnd.docker.distribution.manifest.v1+prettyjws"
@@ -38,8 +39,6 @@ OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 ACCEPT = ", ".join((MANIFEST_V2, MANIFEST_LIST, OCI_MANIFEST, OCI_INDEX, MANIFEST_V1))
 MAX_DOC_BYTES = 4 * 1024 * 1024  # a manifest or config larger than this is not one
-_NAME = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
-_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
 _DIGEST = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
 
 
@@ -52,15 +51,8 @@ class ImageSource(Protocol):
 
 
 @dataclass(frozen=True)
-class ImageRef:
-    registry: str  # as written, "docker.io" for Docker Hub
-    repository: str
-    tag: str | None
-    digest: str | None
-
-    @property
-    def reference(self) -> str:
-        return self.digest or self.tag or "latest"
+class ImageRef(ImageName):
+    """A normalised reference (:class:`~console.core.images.ImageName`) with what the registry API needs."""
 
     @property
     def api_host(self) -> str:
@@ -78,23 +70,13 @@ def api_host(registry: str) -> str:
 
 
 def parse_reference(ref: str) -> ImageRef:
-    """Docker's reference grammar: [host[:port]/]name[:tag][@digest]; Docker Hub names get library/."""
-    rest, _, digest = ref.strip().partition("@")
-    first, slash, remainder = rest.partition("/")
-    if slash and ("." in first or ":" in first or first == "localhost"):
-        registry, path = first, remainder
-    else:
-        registry, path = DOCKER_HUB, rest
-    name, tag = path, None
-    last = path.rsplit("/", 1)[-1]
-    if ":" in last:
-        name, _, tag = path.rpartition(":")
-    if registry == DOCKER_HUB and "/" not in name:
-        name = f"library/{name}"
-    if not name or not _NAME.match(name) or (tag is not None and not _TAG.match(tag)) or \
-            (digest and not _DIGEST.match(digest)):
-        raise RegistryError(f"not an image reference: {ref!r}")
-    return ImageRef(registry, name, tag if tag or digest else "latest", digest or None)
+    """Docker's reference grammar, normalised as Docker does: [host[:port]/]name[:tag][@digest]; Docker Hub
+    names get library/ (:func:`console.core.images.parse_image`)."""
+    try:
+        name = parse_image(ref)
+    except ImageRefError as exc:
+        raise RegistryError(str(exc)) from None
+    return ImageRef(name.registry, name.repository, name.tag, name.digest)
 
 
 def is_loopback(host: str) -> bool:
@@ -104,25 +86,6 @@ def is_loopback(host: str) -> bool:
     except ValueError:
         return False
     return name == "localhost" or name.startswith("127.") or name == "::1"
-
-
-def docker_credentials(path: Path | None = None) -> dict[str, tuple[str, str]]:
-    """host → (user, password) from the Docker config's ``auths`` (``docker login``); {} when absent."""
-    cfg = path or Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker") / "config.json"
-    try:
-        doc = json.loads(cfg.read_text())
-    except (OSError, ValueError):
-        return {}
-    out = {}
-    for key, entry in (doc.get("auths") or {}).items():
-        try:
-            user, _, password = base64.b64decode((entry or {}).get("auth") or "").decode().partition(":")
-        except (ValueError, UnicodeDecodeError):
-            continue
-        if user:
-            host = DOCKER_HUB if key == HUB_AUTH_KEY else re.sub(r"^https?://", "", key).rstrip("/")
-            out[host] = (user, password)
-    return out
 
 
 def _challenge(header: str) -> tuple[str, dict[str, str]]:
@@ -142,14 +105,17 @@ def _registry_error(body: bytes) -> tuple[str, str]:
 class RegistryClient:
     """Reads image configs and catalogs over the Registry HTTP API v2 (see the module docstring)."""
 
-    credentials: Mapping[str, tuple[str, str]] | None = field(default=None, repr=False)
+    credentials: Mapping[str, tuple[str, str]] | None = field(default=None, repr=False)  # None: the Docker config's
     timeout: float = 5.0
     insecure: Iterable[str] = ()
+    docker_config: DockerCredentials | None = field(default=None, repr=False)  # where credentials=None looks
     _tokens: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
+    _found: dict[str, Credential | None] = field(default_factory=dict, repr=False)
+    _lock: Any = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.credentials is None:
-            self.credentials = docker_credentials()
+        if self.credentials is None and self.docker_config is None:
+            self.docker_config = DockerCredentials()
         self.insecure = frozenset(self.insecure)
 
     def base(self, registry: str) -> str:
@@ -164,12 +130,31 @@ class RegistryClient:
         except HttpError:
             raise RegistryError(f"not a registry host: {registry!r}") from None
 
-    def _creds(self, registry: str) -> tuple[str, str] | None:
-        return (self.credentials or {}).get(registry)
+    def _creds(self, registry: str) -> Credential | None:
+        """The credentials for ``registry``: given explicitly, else resolved as docker resolves them (once per
+        registry and client; a helper that fails is asked again next time). Raises RegistryError."""
+        if self.credentials is not None:
+            pair = self.credentials.get(registry)
+            return Credential(pair[0], pair[1], "") if pair else None
+        assert self.docker_config is not None
+        with self._lock:
+            if registry not in self._found:
+                try:
+                    self._found[registry] = self.docker_config.get(registry)
+                except CredentialError as exc:
+                    raise RegistryError(f"registry {registry} requires authentication and its credentials could "
+                                        f"not be read: {exc}") from None
+            return self._found[registry]
 
     def _basic(self, registry: str) -> str | None:
         creds = self._creds(registry)
-        return basic_auth(*creds) if creds else None
+        if creds is None:
+            return None
+        if creds.identity_token:
+            raise RegistryError(f"the credentials for registry {registry} in {creds.source} are an identity token "
+                                f"(OAuth), which llmctl cannot use: log in with a password or an access token "
+                                f"(docker login {registry})")
+        return basic_auth(creds.username, creds.secret)
 
     def _token(self, registry: str, params: dict[str, str], scope: str) -> str:
         """A bearer token from the realm ``WWW-Authenticate`` named (with the Basic credentials, if any),
@@ -205,10 +190,12 @@ class RegistryClient:
         return "Bearer " + self._tokens[key]
 
     def _denied(self, registry: str) -> str:
-        if self._creds(registry) is None:
+        creds = self._creds(registry)
+        if creds is None:
             return (f"registry {registry} requires authentication and no credentials are configured for it "
                     f"(docker login {registry})")
-        return f"registry {registry} rejected the credentials configured for it (docker login {registry})"
+        where = f" in {creds.source}" if creds.source else ""
+        return f"registry {registry} rejected the credentials configured for it{where} (docker login {registry})"
 
     def _get(self, registry: str, path: str, accept: str, scope: str, params: Mapping[str, Any] | None = None,
              on_status: Callable[[int, bytes], str] | None = None) -> Response:

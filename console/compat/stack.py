@@ -3,7 +3,7 @@ NVIDIA device plugin DaemonSet present and ready, a DCGM exporter present, the G
 where it runs, and per Deployment container: an ``nvidia.com/gpu`` limit, a memory limit ≥ request + 2Gi (the
 source article's buffer: requests 12Gi, limits 14Gi) and an LD_LIBRARY_PATH that matches its image's CUDA.
 
-Also which nodes a Deployment's pods can land on (nodeSelector, required node affinity, taints), for gating.
+Which nodes a Deployment's pods can land on is console.core.rollout.pod_can_run_on, shared with the GPU preflight.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import Any
 
 from console.compat.facts import GPU, ImageFacts
 from console.compat.rules import Level, Verdict
-from console.core.rollout import tolerated
 from console.core.units import MEMORY_BUFFER, binary_size, quantity_or_none
 
 Obj = dict[str, Any]
@@ -196,47 +195,3 @@ def container_checks(deployment: Mapping[str, Any], facts: Mapping[str, ImageFac
         if ld is not None:
             out.append(Check(subject, ld))
     return out
-
-
-# ---- placement ----------------------------------------------------------------------------------------
-def _expr_ok(labels: Mapping[str, str], expr: Mapping[str, Any]) -> bool:
-    key, op, values = expr.get("key", ""), expr.get("operator", ""), [str(v) for v in expr.get("values") or []]
-    if op == "In":
-        return labels.get(key) in values
-    if op == "NotIn":
-        return labels.get(key) not in values
-    if op == "Exists":
-        return key in labels
-    if op == "DoesNotExist":
-        return key not in labels
-    if op in ("Gt", "Lt") and values:
-        try:
-            have, limit = int(labels.get(key, "")), int(values[0])
-        except ValueError:
-            return False
-        return have > limit if op == "Gt" else have < limit
-    return False
-
-
-def can_schedule_on(pod_spec: Mapping[str, Any], node: Mapping[str, Any]) -> bool:
-    """Whether the pod's placement rules admit this node — nodeSelector, required node affinity
-    (matchExpressions), NoSchedule/NoExecute taints, and a GPU on the node when the pod asks for one.
-    Readiness is ignored: a NotReady node comes back with the same GPU."""
-    labels = (node.get("metadata") or {}).get("labels") or {}
-    if any(labels.get(k) != v for k, v in (pod_spec.get("nodeSelector") or {}).items()):
-        return False
-    required = (((pod_spec.get("affinity") or {}).get("nodeAffinity") or {})
-                .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
-    terms = required.get("nodeSelectorTerms") or []
-    if terms and not any(all(_expr_ok(labels, e) for e in t.get("matchExpressions") or []) for t in terms):
-        return False
-    tolerations = pod_spec.get("tolerations") or []
-    # node.kubernetes.io/* taints (unreachable, not-ready, pressure) are conditions that pass, not placement.
-    if any(t.get("effect") in ("NoSchedule", "NoExecute") and not str(t.get("key", "")).startswith(
-            "node.kubernetes.io/") and not tolerated(t, tolerations) for t in (node.get("spec") or {}).get("taints")
-           or []):
-        return False
-    wants_gpu = any(quantity_or_none(((c.get("resources") or {}).get("limits") or {}).get(GPU))
-                    for c in pod_spec.get("containers") or [])
-    has_gpu = quantity_or_none(((node.get("status") or {}).get("allocatable") or {}).get(GPU)) or 0
-    return has_gpu > 0 or not wants_gpu

@@ -4,6 +4,9 @@
   rollout_status.go) word for word, so the console and ``kubectl rollout status`` never disagree.
 - :func:`revision_history` is ``kubectl rollout history``'s view of a Deployment's ReplicaSets.
 - :func:`resolve_surge` is the deployment controller's ``ResolveFenceposts``.
+- :func:`pod_can_run_on` is the one notion of "a node the pods can run on", kube-scheduler's filters
+  bar resource amounts: shared by the GPU preflight here, the deploy preflight and the compatibility
+  gate (console/compat/matrix.py).
 - The GPU preflight (:func:`pods_that_fit`, :func:`preflight_rollout`, :func:`preflight_scale`)
   predicts the classic GPU rolling-update deadlock (reference.md §4) before anything is sent: with
   maxSurge 1 / maxUnavailable 0 and no free GPU, the surge pod stays Pending until the progress
@@ -17,7 +20,7 @@ from typing import Any
 
 from console.core.gpus import GPU, gpus_of_pod_spec, node_ready, project_gpu_pod
 from console.core.model import Preflight, Revision, RolloutVerdict
-from console.core.units import as_int
+from console.core.units import as_int, quantity_or_none
 
 REVISION = "deployment.kubernetes.io/revision"
 CHANGE_CAUSE = "kubernetes.io/change-cause"
@@ -144,38 +147,138 @@ def resolve_surge(strategy: Obj | None, replicas: int) -> tuple[int, int]:
     return surge, unavailable
 
 
-# ---- GPU preflight --------------------------------------------------------------------------------
+# ---- where pods can run ---------------------------------------------------------------------------
+NOT_READY = "node.kubernetes.io/not-ready"
+UNREACHABLE = "node.kubernetes.io/unreachable"
+UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
+# What the DefaultTolerationSeconds admission plugin adds to every pod that has neither (300 s each).
+DEFAULT_TOLERATIONS: tuple[Obj, ...] = (
+    {"key": NOT_READY, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+    {"key": UNREACHABLE, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+)
+
+
 def tolerated(taint: Obj, tolerations: Sequence[Obj]) -> bool:
     """Whether one of the pod's tolerations tolerates the node's taint (key, value or Exists, effect)."""
     for tol in tolerations:
         if tol.get("effect") and tol.get("effect") != taint.get("effect"):
             continue
-        if tol.get("operator") == "Exists" and (not tol.get("key") or tol.get("key") == taint.get("key")):
-            return True
-        if tol.get("key") == taint.get("key") and tol.get("value", "") == taint.get("value", ""):
+        if tol.get("operator") == "Exists":
+            if not tol.get("key") or tol.get("key") == taint.get("key"):
+                return True
+            continue
+        if tol.get("key") == taint.get("key") and (tol.get("value") or "") == (taint.get("value") or ""):
             return True
     return False
 
 
+def node_taints(node: Obj) -> list[Obj]:
+    """The node's taints as kube-scheduler filters on them: ``spec.taints``, plus what the control plane
+    puts there for the node's state when it has not been written yet — ``node.kubernetes.io/unschedulable``
+    for a cordoned node (the NodeUnschedulable filter), ``node.kubernetes.io/not-ready`` (Ready False or
+    missing) or ``node.kubernetes.io/unreachable`` (Ready Unknown) NoSchedule for a node that is not Ready
+    (the node lifecycle controller's TaintNodesByCondition)."""
+    spec = node.get("spec") or {}
+    taints = [dict(t) for t in spec.get("taints") or []]
+    have = {(t.get("key"), t.get("effect")) for t in taints}
+    if spec.get("unschedulable") and (UNSCHEDULABLE, "NoSchedule") not in have:
+        taints.append({"key": UNSCHEDULABLE, "effect": "NoSchedule"})
+    if not node_ready(dict(node)):
+        ready = next((c for c in (node.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"), {})
+        key = UNREACHABLE if ready.get("status") == "Unknown" else NOT_READY
+        if not any(k in (NOT_READY, UNREACHABLE) and effect == "NoSchedule" for k, effect in have):
+            taints.append({"key": key, "effect": "NoSchedule"})
+    return taints
+
+
+def _expression_ok(values_of: Mapping[str, str], expr: Obj) -> bool:
+    key, op, values = expr.get("key", ""), expr.get("operator", ""), [str(v) for v in expr.get("values") or []]
+    if op == "In":
+        return values_of.get(key) in values
+    if op == "NotIn":
+        return values_of.get(key) not in values
+    if op == "Exists":
+        return key in values_of
+    if op == "DoesNotExist":
+        return key not in values_of
+    if op in ("Gt", "Lt") and values:
+        try:
+            have, limit = int(values_of.get(key, "")), int(values[0])
+        except ValueError:
+            return False
+        return have > limit if op == "Gt" else have < limit
+    return False
+
+
+def _term_ok(term: Obj, labels: Mapping[str, str], name: str) -> bool:
+    expressions, fields = term.get("matchExpressions") or [], term.get("matchFields") or []
+    if not expressions and not fields:
+        return False  # an empty term selects no node
+    return all(_expression_ok(labels, e) for e in expressions) and \
+        all(_expression_ok({"metadata.name": name}, f) for f in fields)
+
+
+def node_affinity_matches(pod_spec: Obj, node: Obj) -> bool:
+    """nodeSelector and required node affinity (terms ORed, expressions and fields ANDed)."""
+    meta = node.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    if any(labels.get(k) != v for k, v in (pod_spec.get("nodeSelector") or {}).items()):
+        return False
+    required = (((pod_spec.get("affinity") or {}).get("nodeAffinity") or {})
+                .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
+    terms = required.get("nodeSelectorTerms") or []
+    return not terms or any(_term_ok(t, labels, meta.get("name", "")) for t in terms)
+
+
+def pod_can_run_on(pod_spec: Obj, node: Obj, *, check_taints: bool = True) -> bool:
+    """Whether kube-scheduler could place a new pod with this spec on the node — the one notion shared by
+    the GPU preflight, the deploy preflight and the compatibility gate:
+
+    - the node is Ready and not cordoned — as the scheduler sees it, through the ``node.kubernetes.io/``
+      not-ready, unreachable and unschedulable taints (:func:`node_taints`), which a pod may tolerate;
+    - every other NoSchedule/NoExecute taint is tolerated (the pod's tolerations, plus the
+      DefaultTolerationSeconds ones) — only checked with ``check_taints`` (without, only the
+      ``node.kubernetes.io/`` ones count, against no toleration);
+    - nodeSelector and required node affinity match;
+    - a pod that asks for ``nvidia.com/gpu`` needs a node that has some allocatable (how many are free is
+      the preflight's arithmetic, not placement)."""
+    tolerations = list(pod_spec.get("tolerations") or []) if check_taints else []
+    tolerations += [d for d in DEFAULT_TOLERATIONS
+                    if not any(t.get("key") == d["key"] for t in tolerations)] if check_taints else []
+    for taint in node_taints(node):
+        if taint.get("effect") not in ("NoSchedule", "NoExecute"):
+            continue
+        if not check_taints and not str(taint.get("key", "")).startswith("node.kubernetes.io/"):
+            continue
+        if not tolerated(taint, tolerations):
+            return False
+    if not node_affinity_matches(pod_spec, node):
+        return False
+    if gpus_of_pod_spec(dict(pod_spec)) > 0:
+        return (quantity_or_none(((node.get("status") or {}).get("allocatable") or {}).get(GPU)) or 0) > 0
+    return True
+
+
+def schedulable_nodes(pod_spec: Obj, nodes: Iterable[Obj]) -> list[Obj]:
+    """The nodes :func:`pod_can_run_on` admits."""
+    return [n for n in nodes if pod_can_run_on(pod_spec, n)]
+
+
+# ---- GPU preflight --------------------------------------------------------------------------------
 def node_accepts(node: Obj, node_selector: Mapping[str, str] | None,
                  tolerations: Sequence[Obj] | None = None) -> bool:
-    """Whether the scheduler could place a new pod here: Ready, schedulable, labels match the
-    nodeSelector, and (when ``tolerations`` is given) every NoSchedule/NoExecute taint tolerated."""
-    labels = (node.get("metadata") or {}).get("labels") or {}
-    if not node_ready(node) or (node.get("spec") or {}).get("unschedulable"):
-        return False
-    if any(labels.get(k) != v for k, v in (node_selector or {}).items()):
-        return False
-    if tolerations is None:
-        return True
-    return all(t.get("effect") not in ("NoSchedule", "NoExecute") or tolerated(t, tolerations)
-               for t in (node.get("spec") or {}).get("taints") or [])
+    """:func:`pod_can_run_on` for a pod with this nodeSelector and these tolerations: Ready, schedulable,
+    labels match the nodeSelector, and (when ``tolerations`` is given) every NoSchedule/NoExecute taint
+    tolerated."""
+    spec = {"nodeSelector": dict(node_selector or {}), "tolerations": list(tolerations or [])}
+    return pod_can_run_on(spec, node, check_taints=tolerations is not None)
 
 
-def free_gpus_by_node(nodes: Iterable[Obj], pods: Iterable[Obj], node_selector: Mapping[str, str] | None,
-                      tolerations: Sequence[Obj] | None = None) -> dict[str, int]:
-    """Free ``nvidia.com/gpu`` per node that accepts the pod: allocatable minus the GPUs of the
-    non-terminated pods bound there (Terminating pods still hold theirs, as for the scheduler)."""
+def free_gpus_for(pod_spec: Obj, nodes: Iterable[Obj], pods: Iterable[Obj], *, check_taints: bool = True
+                  ) -> dict[str, int]:
+    """Free ``nvidia.com/gpu`` per node a pod with this spec can run on (:func:`pod_can_run_on`):
+    allocatable minus the GPUs of the non-terminated pods bound there (Terminating pods still hold theirs,
+    as for the scheduler)."""
     used: dict[str, int] = {}
     for pod in pods:
         held = project_gpu_pod(dict(pod))
@@ -183,11 +286,19 @@ def free_gpus_by_node(nodes: Iterable[Obj], pods: Iterable[Obj], node_selector: 
             used[held[0]] = used.get(held[0], 0) + held[1]
     free = {}
     for node in nodes:
-        if node_accepts(node, node_selector, tolerations):
+        if pod_can_run_on(pod_spec, node, check_taints=check_taints):
             name = (node.get("metadata") or {}).get("name", "")
             allocatable = as_int(((node.get("status") or {}).get("allocatable") or {}).get(GPU))
             free[name] = max(allocatable - used.get(name, 0), 0)
     return free
+
+
+def free_gpus_by_node(nodes: Iterable[Obj], pods: Iterable[Obj], node_selector: Mapping[str, str] | None,
+                      tolerations: Sequence[Obj] | None = None) -> dict[str, int]:
+    """:func:`free_gpus_for` a pod with this nodeSelector and these tolerations (None: taints other than
+    ``node.kubernetes.io/`` ones not checked)."""
+    spec = {"nodeSelector": dict(node_selector or {}), "tolerations": list(tolerations or [])}
+    return free_gpus_for(spec, nodes, pods, check_taints=tolerations is not None)
 
 
 def pods_that_fit(nodes: Iterable[Obj], pods: Iterable[Obj], gpus_per_pod: int,
@@ -207,10 +318,10 @@ def _pods(n: int, what: str = "pod") -> str:
     return f"{n} {what}" if n == 1 else f"{n} {what}s"
 
 
-def _placement(deployment: Obj) -> tuple[int, Mapping[str, str], Sequence[Obj]]:
-    """GPUs per pod, nodeSelector and tolerations of the Deployment's pod template."""
+def _placement(deployment: Obj) -> tuple[int, Obj]:
+    """GPUs per pod and the pod spec of the Deployment's template."""
     pod_spec = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
-    return gpus_of_pod_spec(pod_spec), pod_spec.get("nodeSelector") or {}, pod_spec.get("tolerations") or []
+    return gpus_of_pod_spec(pod_spec), pod_spec
 
 
 def surge_alternative(replicas: int) -> str:
@@ -223,8 +334,8 @@ def preflight_rollout(deployment: Obj, nodes: Iterable[Obj], pods: Iterable[Obj]
     """Can a rolling update of this Deployment start? Its surge pods need GPUs that are free now."""
     spec = deployment.get("spec") or {}
     replicas = as_int(spec.get("replicas", 1))
-    gpus, selector, tolerations = _placement(deployment)
-    free_map = free_gpus_by_node(nodes, pods, selector, tolerations)
+    gpus, pod_spec = _placement(deployment)
+    free_map = free_gpus_for(pod_spec, nodes, pods)
     free = sum(free_map.values())
     if (spec.get("strategy") or {}).get("type") == "Recreate":
         return Preflight(0, free, True, "Recreate strategy: all old pods stop before the new ones start; "
@@ -258,8 +369,8 @@ def preflight_rollout(deployment: Obj, nodes: Iterable[Obj], pods: Iterable[Obj]
 def preflight_scale(deployment: Obj, new_replicas: int, nodes: Iterable[Obj], pods: Iterable[Obj]) -> Preflight:
     """Can the added replicas be placed? Each needs its GPUs free on one accepting node."""
     current = as_int((deployment.get("spec") or {}).get("replicas", 1))
-    gpus, selector, tolerations = _placement(deployment)
-    free_map = free_gpus_by_node(nodes, pods, selector, tolerations)
+    gpus, pod_spec = _placement(deployment)
+    free_map = free_gpus_for(pod_spec, nodes, pods)
     free = sum(free_map.values())
     added = new_replicas - current
     if added <= 0:

@@ -4,27 +4,25 @@
 - the compatibility findings of :mod:`console.compat.checker` (the stack: Kubernetes ≥ 1.25, the
   NVIDIA device plugin DaemonSet ready, DCGM exporter; and the image on the GPU nodes the Deployment can
   land on) mapped onto the preflight's checks — :func:`compat_checks` is the one place that calls it;
-- Docker Hub short names looked up in the cluster's advertised local registry first (KEP-1755).
+- image references resolved as everywhere else (console/compat/resolve.py): a Docker Hub short name is
+  looked up in the cluster's advertised local registry first (KEP-1755).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-import yaml
-
 from console.core.gpus import GPU
+from console.core.images import LocalRegistry
 from console.core.rollout import free_gpus_by_node, node_accepts
 from console.core.units import as_int
 from console.deploy.values.nodes import NodeFacts, check_against_nodes
 from console.deploy.values.schema import Values
 
 Obj = Mapping[str, Any]
-LOCAL_REGISTRY_CONFIGMAP = ("kube-public", "local-registry-hosting")  # KEP-1755
 
 
 class Status(StrEnum):
@@ -134,14 +132,14 @@ def compat_level_status(level: str) -> Status:
 
 
 async def compat_checks(transport: Any, values: Values, deployment: Mapping[str, Any], container: str,
-                        local_registry: str | None, stack: bool = True) -> list[Check]:
+                        local_registry: LocalRegistry | None, stack: bool = True) -> list[Check]:
     """The compatibility findings for the values' image, from console.compat.checker (the one place
     the preflight calls it): the stack checks (Kubernetes version, device plugin, DCGM exporter, GPU
-    Operator validator) and the image on the GPU nodes the Deployment can land on."""
+    Operator validator) and the image on the GPU nodes the Deployment can land on. ``local_registry``: the
+    cluster's KEP-1755 registry as the preflight read it (console.compat.resolve.read_local_registry)."""
     from console.compat.checker import CompatChecker
-    from console.compat.registry import CachedImages, RegistryClient
 
-    checker = CompatChecker(transport, CachedImages(MirrorFirst(RegistryClient(), local_registry)))
+    checker = CompatChecker(transport, local_registry=local_registry)
     out: list[Check] = []
     if stack:
         errors: list[str] = []
@@ -153,44 +151,3 @@ async def compat_checks(transport: Any, values: Values, deployment: Mapping[str,
     out.append(Check("image-compatibility", compat_level_status(verdict.level), f"{values.image}: {verdict.summary}",
                      fix))
     return out
-
-
-# ---- Docker Hub short names through the cluster's local registry ------------------------------------------
-def local_registry_host(configmap: Mapping[str, Any] | None) -> str | None:
-    """``host`` of a KEP-1755 ``local-registry-hosting`` ConfigMap (kind, k3d, minikube, the sandbox)."""
-    text = ((configmap or {}).get("data") or {}).get("localRegistryHosting.v1")
-    if not text:
-        return None
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return None
-    host = doc.get("host") if isinstance(doc, dict) else None
-    return str(host) if host else None
-
-
-def docker_hub_path(ref: str) -> str | None:
-    """``llm/app:v1`` / ``docker.io/llm/app:v1`` → ``llm/app:v1``; None when the reference names a registry."""
-    first, slash, rest = ref.partition("/")
-    if slash and first in ("docker.io", "index.docker.io"):
-        return rest
-    if slash and ("." in first or ":" in first or first == "localhost"):
-        return None
-    return ref
-
-
-class MirrorFirst:
-    """An image source that looks a Docker Hub short name up in the cluster's local registry first — where
-    the sandbox's nodes (and a kind cluster with a registry mirror) pull it from — then where it says."""
-
-    def __init__(self, inner: Any, mirror: str | None) -> None:
-        self.inner = inner
-        self.mirror = mirror
-
-    def facts(self, ref: str) -> Any:
-        path = docker_hub_path(ref)
-        if self.mirror and path:
-            found = self.inner.facts(f"{self.mirror}/{path}")
-            if getattr(found, "error", None) is None:
-                return dataclasses.replace(found, ref=ref)
-        return self.inner.facts(ref)

@@ -37,16 +37,9 @@ from typing import Any
 from console.actions.reads import ClusterReads
 from console.actions.validate import EXIT_FAILED, EXIT_USAGE
 from console.audit import AuditError, AuditLog
+from console.compat.resolve import read_local_registry
 from console.deploy import diff as dd
-from console.deploy.checks import (
-    LOCAL_REGISTRY_CONFIGMAP,
-    Check,
-    Status,
-    compat_checks,
-    gpu_checks,
-    local_registry_host,
-    node_facts,
-)
+from console.deploy.checks import Check, Status, compat_checks, gpu_checks, node_facts
 from console.deploy.progress import STEPS, DeployProgress, ProgressStore
 from console.deploy.render import CONTAINER, Rendered, RenderedObject, render
 from console.deploy.reports import (
@@ -136,7 +129,7 @@ class DeployEngine(RolloutSteps, ClusterReads):
                 checks += gpu_checks(values, nodes, pods)
             else:
                 checks += [c for c in gpu_checks(values, nodes, []) if c.name != "gpu-capacity"]
-        registry = await self._local_registry()
+        registry = await read_local_registry(self.transport)
         deployment = rendered.by_kind("Deployment")[0].body
         try:
             checks += await compat_checks(self.transport, values, deployment, CONTAINER, registry)
@@ -144,7 +137,7 @@ class DeployEngine(RolloutSteps, ClusterReads):
             checks.append(Check("image-compatibility", Status.WARN, f"could not be checked: {exc.message}"))
         if not values.storage.create:
             checks.append(await self._claim_check(values))
-        return PreflightReport(tuple(checks), facts, registry)
+        return PreflightReport(tuple(checks), facts, registry.host if registry else None)
 
     async def _try_list(self, path: str, what: str, checks: list[Check],
                         query: list[tuple[str, Any]] | None = None) -> list[dict[str, Any]] | None:
@@ -215,13 +208,6 @@ class DeployEngine(RolloutSteps, ClusterReads):
             if exc.code == 403:
                 return True  # cannot tell; do not ask to create it
             raise
-
-    async def _local_registry(self) -> str | None:
-        ns, name = LOCAL_REGISTRY_CONFIGMAP
-        try:
-            return local_registry_host(await self.transport.get(f"/api/v1/namespaces/{ns}/configmaps/{name}"))
-        except KubeError:
-            return None
 
     async def _claim_check(self, values: Values) -> Check:
         claim = values.storage.claim_name

@@ -463,3 +463,26 @@ async def test_follow_resumes_after_a_dropped_watch_and_410(sb: SandboxThread, t
         await actions.close()
     assert verdict.done and not drops
     assert len([c for c in transport.calls if c[0] == "WATCH"]) >= 3, "watched again after each break"
+
+
+async def test_set_image_gate_resolves_a_docker_hub_short_name(sb: SandboxThread, tmp_path: Path) -> None:
+    """Issue 13: the TUI's set-image dialog and the headless command plan through this service; a short name is
+    read where the nodes pull it (the cluster's KEP-1755 local registry), so the gate knows it and refuses."""
+    apps = apps_api(sb)
+    eventually(lambda: rolled_out(apps), what="initial rollout")
+    before = marks(apps)
+    actions, _ = await connect(sb, tmp_path / "audit.jsonl")
+    try:
+        plan = await actions.plan_set_image(NS, DEP, "inference=llm/claude-inference:v2.0.0-cuda13")
+        gate = plan.compat
+        assert gate is not None and gate.blocked and "needs ≥ 580.65.06" in gate.summary
+        assert plan.after["images"] == {"inference": "llm/claude-inference:v2.0.0-cuda13"}, "applied as written"
+        with pytest.raises(ActionError) as refused:
+            await actions.apply(plan)
+        assert refused.value.code == 1 and "refused" in refused.value.message
+        fine = await actions.plan_set_image(NS, DEP, "inference=docker.io/llm/claude-inference:v1.1.0")
+        assert fine.compat is not None and not fine.compat.blocked and fine.compat.summary.startswith("OK")
+    finally:
+        await actions.close()
+    assert marks(apps) == before
+    assert [e["mode"] for e in AuditLog(tmp_path / "audit.jsonl").entries()] == ["dry-run", "refused", "dry-run"]

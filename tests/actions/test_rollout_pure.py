@@ -7,12 +7,20 @@ from typing import Any
 import pytest
 
 from console.core.rollout import (
+    NOT_READY,
+    UNREACHABLE,
+    UNSCHEDULABLE,
     equal_ignore_hash,
+    free_gpus_for,
+    node_accepts,
+    node_taints,
+    pod_can_run_on,
     pods_that_fit,
     preflight_rollout,
     preflight_scale,
     resolve_surge,
     revision_history,
+    schedulable_nodes,
 )
 
 UID = "dep-uid"
@@ -189,3 +197,97 @@ def test_preflight_scale() -> None:
     down = preflight_scale(deployment(), 1, nodes, pods)
     assert down.ok and down.gpus_needed == 0 and down.message == "scaling down frees 1 GPU"
     assert preflight_scale(deployment(gpus=0), 9, nodes, pods).ok
+
+
+# ---- one notion of the nodes pods can run on (issue 13) ------------------------------------------------------
+def gfd_node(name: str, driver: str, gpus: int = 4, **kw: Any) -> dict[str, Any]:
+    """An A10G node with GPU Feature Discovery labels (the compat gate reads the driver from them)."""
+    n = node(name, gpus, **kw)
+    major, minor, rev = driver.split(".")
+    n["metadata"]["labels"].update({
+        "nvidia.com/gpu.product": "NVIDIA-A10G", "nvidia.com/gpu.compute.major": "8",
+        "nvidia.com/gpu.compute.minor": "6", "nvidia.com/cuda.driver.major": major,
+        "nvidia.com/cuda.driver.minor": minor, "nvidia.com/cuda.driver.rev": rev})
+    return n
+
+
+def test_pod_can_run_on_counts_node_state_like_kube_scheduler() -> None:
+    spec = deployment()["spec"]["template"]["spec"]
+    assert pod_can_run_on(spec, node("ok", 4))
+    assert not pod_can_run_on(spec, node("nr", 4, ready="False")), "NotReady, before its taint is written"
+    assert not pod_can_run_on(spec, node("lost", 4, ready="Unknown")), "unreachable"
+    assert not pod_can_run_on(spec, node("cordoned", 4, unschedulable=True))
+    no_conditions = node("new", 4)
+    no_conditions["status"].pop("conditions")
+    assert not pod_can_run_on(spec, no_conditions), "a node that never reported Ready"
+    tainted = node("t", 4, ready="Unknown", taints=[{"key": UNREACHABLE, "effect": "NoSchedule"},
+                                                    {"key": UNREACHABLE, "effect": "NoExecute"}])
+    assert not pod_can_run_on(spec, tainted)
+    # The default 300 s NoExecute tolerations do not cover the NoSchedule taints; tolerating them does.
+    assert pod_can_run_on({**spec, "tolerations": [{"operator": "Exists"}]}, tainted)
+    tolerates_cordon = {**spec, "tolerations": [*GPU_TOLERATION, {"key": UNSCHEDULABLE, "operator": "Exists",
+                                                                  "effect": "NoSchedule"}]}
+    assert pod_can_run_on(tolerates_cordon, node("cordoned", 4, unschedulable=True))
+    ready_but_stale = node("s", 4, taints=[{"key": NOT_READY, "effect": "NoExecute"}])
+    assert pod_can_run_on(spec, ready_but_stale), "DefaultTolerationSeconds tolerates the NoExecute taint"
+    pressure = node("p", 4, taints=[{"key": "node.kubernetes.io/memory-pressure", "effect": "NoSchedule"}])
+    assert not pod_can_run_on(spec, pressure), "every node.kubernetes.io taint counts, not only three"
+    assert [t["key"] for t in node_taints(node("c", 4, ready="False", unschedulable=True))] == [UNSCHEDULABLE,
+                                                                                               NOT_READY]
+    assert node_accepts(node("c", 4, unschedulable=True), None, None) is False, "no tolerations given: still counts"
+
+
+def test_pod_can_run_on_placement() -> None:
+    spec = deployment()["spec"]["template"]["spec"]
+    assert not pod_can_run_on(spec, node("cpu", 4, gpu_label=False)), "nodeSelector"
+    assert not pod_can_run_on({**spec, "nodeSelector": {}}, node("none", 0)), "a GPU pod needs a GPU node"
+    assert pod_can_run_on({**spec, "nodeSelector": {}, "containers": []}, node("none", 0))
+    h100 = {"matchExpressions": [{"key": "nvidia.com/gpu.product", "operator": "In", "values": ["NVIDIA-H100"]}]}
+    by_name = {"matchFields": [{"key": "metadata.name", "operator": "In", "values": ["b"]}]}
+    affine = {**spec, "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+        "nodeSelectorTerms": [h100, by_name]}}}}
+    assert not pod_can_run_on(affine, gfd_node("a", "535.104.05")) and pod_can_run_on(affine, node("b", 4))
+    empty = {**spec, "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+        "nodeSelectorTerms": [{}]}}}}
+    assert not pod_can_run_on(empty, node("a", 4)), "an empty term selects no node"
+
+
+def test_preflight_and_compat_gate_count_the_same_nodes() -> None:
+    """A NotReady and a cordoned node with an old driver: the preflight never counted them, and now the gate
+    does not either (it blocked set-image on them)."""
+    from console.compat.facts import image_facts_from_config
+    from console.compat.matrix import gate
+    from console.compat.rules import Level
+
+    nodes = [gfd_node("new-1", "580.82.07"), gfd_node("new-2", "580.82.07"),
+             gfd_node("old-lost", "535.104.05", ready="Unknown"),
+             gfd_node("old-cordoned", "535.104.05", unschedulable=True)]
+    dep = deployment()
+    spec = dep["spec"]["template"]["spec"]
+    spec["containers"][0]["resources"]["limits"]["memory"] = "14Gi"
+    free = free_gpus_for(spec, nodes, [pod("new-1", 1)])
+    assert free == {"new-1": 3, "new-2": 4}
+    assert [n["metadata"]["name"] for n in schedulable_nodes(spec, nodes)] == list(free)
+    assert preflight_rollout(dep, nodes, [pod("new-1", 1)]).gpus_free == 7
+    cuda13 = image_facts_from_config("r/llm:cuda13", {"config": {"Env": ["CUDA_VERSION=13.0.0"], "Labels": {
+        "ai.llmctl.cuda.arch-list": "sm_86"}}}, "t")
+    verdict = gate(dep, "inference", "r/llm:cuda13", nodes, cuda13)
+    assert verdict.level is Level.OK and not verdict.blocked, verdict.summary
+    assert [label for label, _ in verdict.cells] == ["NVIDIA-A10G · 580.82.07 · CC 8.6 (2 nodes)"]
+    only_old = gate(dep, "inference", "r/llm:cuda13", nodes[2:], cuda13)
+    assert only_old.level is Level.UNKNOWN and not only_old.blocked
+    assert only_old.summary.endswith("; 2 matching GPU nodes are NotReady or cordoned"), only_old.summary
+    everything = gate(dep, "inference", "r/llm:cuda13", [gfd_node("old", "535.104.05")], cuda13)
+    assert everything.blocked, "a schedulable node with an old driver still blocks"
+
+
+def test_preflight_honours_required_node_affinity() -> None:
+    """The preflight used only nodeSelector and tolerations; required node affinity counts now too."""
+    dep = deployment()
+    dep["spec"]["template"]["spec"]["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution":
+                                                   {"nodeSelectorTerms": [{"matchExpressions": [
+                                                       {"key": "pool", "operator": "In", "values": ["big"]}]}]}}}
+    big = node("big", 8)
+    big["metadata"]["labels"]["pool"] = "big"
+    pf = preflight_rollout(dep, [big, node("small", 4)], [])
+    assert pf.ok and pf.gpus_free == 8

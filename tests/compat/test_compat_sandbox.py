@@ -137,3 +137,104 @@ def test_check_without_a_cluster_is_unknown_not_ok(tmp_path: Path) -> None:
     proc = llmctl(None, tmp_path, "check", "--kubeconfig", str(tmp_path / "missing"))
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "UNKNOWN" in proc.stdout and f"no kubeconfig at {tmp_path / 'missing'}" in proc.stdout
+
+
+# ---- issue 13: one image resolver, one notion of the nodes pods can run on -------------------------------------
+SHORT_CUDA13 = f"llm/claude-inference:{CUDA13}"  # a Docker Hub short name: the sandbox's nodes pull it via its mirror
+
+
+def test_short_name_set_image_is_gated_like_deploy(sb: SandboxThread, tmp_path: Path) -> None:
+    """`deploy` resolved llm/x:tag through the cluster's advertised local registry (KEP-1755) while
+    `rollout set-image` looked on docker.io, said UNKNOWN and let an image through that crash-loops."""
+    apps = apps_api(sb)
+    eventually(lambda: rolled_out(apps), what="initial rollout")
+    before, audit = marks(apps), tmp_path / "audit.jsonl"
+    refused, check, hub = run_all(sb, tmp_path, [
+        ["rollout", "set-image", DEP, f"inference={SHORT_CUDA13}", "--yes", "--audit-log", str(audit)],
+        ["check", "--image", SHORT_CUDA13, "-d", DEP, "-o", "json"],
+        ["check", "--image", f"docker.io/{SHORT_CUDA13}", "-o", "json"]])
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "compatibility: FAIL — blocked" in refused.stdout and "needs ≥ 580.65.06" in refused.stdout
+    assert f"llmctl: refused: {SHORT_CUDA13} cannot run on the nodes deployment/{DEP} schedules on" in refused.stderr
+    assert marks(apps) == before, "nothing was changed"
+    assert [e["mode"] for e in AuditLog(audit).entries()] == ["dry-run", "refused"]
+    for proc, ref_ in ((check, SHORT_CUDA13), (hub, f"docker.io/{SHORT_CUDA13}")):
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        doc = json.loads(proc.stdout)
+        candidate = next(i for i in doc["images"] if i["candidate"])
+        assert candidate["ref"] == ref_ and candidate["facts"]["cuda"] == "13.0.0", candidate
+        assert sb.ctx.catalog.registry_host in candidate["facts"]["source"], "read from the cluster's local registry"
+        cell = next(c for c in doc["cells"] if c["image"] == ref_)
+        assert cell["level"] == "FAIL" and cell["verdicts"][0]["code"] == "driver-too-old"
+
+
+async def test_the_checker_resolves_short_names_for_every_caller(sb: SandboxThread) -> None:
+    """The compat checker the console's :compat screen and set-image dialog use (built from the transport alone)
+    resolves short names through the cluster's local registry too."""
+    from console.compat.checker import CompatChecker
+    from console.kube.transport import KubeTransport
+
+    transport = await KubeTransport.connect(sb.info.kubeconfig, "sandbox-admin")
+    try:
+        checker = CompatChecker(transport)
+        report = await checker.report(NS, SHORT_CUDA13)
+        row = next(r for r in report.images if r.candidate)
+        assert row.ref == SHORT_CUDA13 and row.facts.cuda == "13.0.0" and row.facts.error is None
+        assert report.exit_code == 2
+        deployment = await transport.get(f"/apis/apps/v1/namespaces/{NS}/deployments/{DEP}")
+        gate = await checker.gate(deployment, "inference", SHORT_CUDA13)
+        assert gate.blocked and "needs ≥ 580.65.06" in gate.summary
+    finally:
+        await transport.close()
+
+
+def _driver_labels(version: str) -> dict[str, str]:
+    major, minor, rev = version.split(".")
+    return {"nvidia.com/cuda.driver.major": major, "nvidia.com/cuda.driver.minor": minor,
+            "nvidia.com/cuda.driver.rev": rev}
+
+
+def _upgrade_drivers_but_gpu_node_1(sb: SandboxThread) -> client.CoreV1Api:
+    """Every GPU node but gpu-node-1 gets driver 580.82.07 (CUDA 13 runs there); gpu-node-1 keeps 535.104.05."""
+    core = core_api(sb)
+    for n in core.list_node().items:
+        if n.metadata.name != "gpu-node-1" and (n.metadata.labels or {}).get("nvidia.com/gpu.present") == "true":
+            core.patch_node(n.metadata.name, {"metadata": {"labels": _driver_labels("580.82.07")}})
+    return core
+
+
+async def test_gate_ignores_a_cordoned_node_with_an_old_driver(sb: SandboxThread, tmp_path: Path) -> None:
+    """The preflight counts only schedulable nodes; the gate counted a cordoned one and blocked set-image."""
+    apps = apps_api(sb)
+    eventually(lambda: rolled_out(apps), what="initial rollout")
+    core = _upgrade_drivers_but_gpu_node_1(sb)
+    actions, _ = await connect(sb, tmp_path / "audit.jsonl")
+    try:
+        before = await actions.plan_set_image(NS, DEP, ref(sb, CUDA13))
+        assert before.compat.blocked, "gpu-node-1 is schedulable: its old driver blocks"
+        core.patch_node("gpu-node-1", {"spec": {"unschedulable": True}})
+        plan = await actions.plan_set_image(NS, DEP, ref(sb, CUDA13))
+    finally:
+        await actions.close()
+    assert not plan.compat.blocked, plan.compat.summary
+    assert [label for label, _ in plan.compat.cells] == ["NVIDIA-A10G · 580.82.07 · CC 8.6 (3 nodes)"]
+    assert plan.preflight is not None and plan.preflight.ok
+
+
+async def test_gate_ignores_a_lost_node_with_an_old_driver(sb: SandboxThread, tmp_path: Path) -> None:
+    """The sandbox's node-loss fault: gpu-node-1 goes NotReady (unreachable taints); it no longer counts."""
+    from console.sandbox.faultcli import send_fault
+
+    apps = apps_api(sb)
+    eventually(lambda: rolled_out(apps), what="initial rollout")
+    core = _upgrade_drivers_but_gpu_node_1(sb)
+    assert send_fault("node-loss", "gpu-node-1", sb.info.kubeconfig) == 0
+    eventually(lambda: any(t.key == "node.kubernetes.io/unreachable" for t in
+                           core.read_node("gpu-node-1").spec.taints or []), what="the unreachable taint")
+    actions, _ = await connect(sb, tmp_path / "audit.jsonl")
+    try:
+        plan = await actions.plan_set_image(NS, DEP, ref(sb, CUDA13))
+    finally:
+        await actions.close()
+    assert not plan.compat.blocked, plan.compat.summary
+    assert [label for label, _ in plan.compat.cells] == ["NVIDIA-A10G · 580.82.07 · CC 8.6 (3 nodes)"]

@@ -8,17 +8,18 @@ from typing import Any
 
 import pytest
 
+from console.compat.credentials import docker_credentials
 from console.compat.facts import image_facts_from_config, node_facts, parse_arch_list
 from console.compat.matrix import build_report, gate, pools_of
-from console.compat.registry import RegistryError, docker_credentials, is_loopback, parse_reference
+from console.compat.registry import RegistryError, is_loopback, parse_reference
 from console.compat.rules import Level
 from console.compat.stack import (
-    can_schedule_on,
     container_checks,
     daemonset_checks,
     kube_version_check,
     validator_check,
 )
+from console.core.rollout import pod_can_run_on as can_schedule_on
 from console.core.units import quantity_or_none
 
 
@@ -248,7 +249,10 @@ def test_placement() -> None:
     assert can_schedule_on(spec, node), "terms are ORed"
     lost = copy.deepcopy(node)
     lost["spec"]["taints"].append({"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"})
-    assert can_schedule_on(deployment("x")["spec"]["template"]["spec"], lost), "a passing condition, same GPU"
+    # Issue 13: no longer "a passing condition": kube-scheduler puts no new pod on a lost node (its NoSchedule
+    # taint, or its Ready=Unknown condition), and the GPU preflight never counted it.
+    lost["status"]["conditions"] = [{"type": "Ready", "status": "Unknown"}]
+    assert not can_schedule_on(deployment("x")["spec"]["template"]["spec"], lost), "a lost node takes no new pod"
     cpu_node = {"metadata": {"name": "cpu", "labels": {}}, "status": {"allocatable": {"cpu": "8"}}}
     assert not can_schedule_on(deployment("x", tolerate=False)["spec"]["template"]["spec"], cpu_node)
 
