@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from console.actions import plan as ap
-from console.actions.validate import EXIT_FAILED, EXIT_USAGE, ActionError
+from console.actions.validate import EXIT_FAILED, EXIT_USAGE, ActionError, check_name
 from console.core.model import Preflight, Revision, RolloutVerdict, ScaleHold
 from console.core.rollout import owned_replicasets, revision_history, rollout_verdict
 from console.kube.transport import KubeError, KubeTarget, KubeTransport
@@ -52,6 +52,7 @@ class ClusterReads:
 
     # ---- reads --------------------------------------------------------------------------------------
     async def _read(self, kind: str, namespace: str, name: str) -> dict[str, Any]:
+        check_name(name, KIND_WORD.get(kind, kind))  # an empty name would read the whole collection
         path = ap.hpa_path(namespace, name) if kind == "HorizontalPodAutoscaler" else ap.deployment_path(namespace,
                                                                                                         name)
         resource = "horizontalpodautoscalers" if kind == "HorizontalPodAutoscaler" else "deployments"

@@ -27,12 +27,28 @@ def _whole_number(value: int | str | None, what: str, low: int, high: int) -> in
     """An integer in [low, high] from an int or its decimal text; bools, floats and words refused."""
     text = str(value).strip() if value is not None else ""
     expected = f"{what} must be an integer from {low} to {high}, not {text or 'nothing'!r}"
-    if isinstance(value, bool) or not re.fullmatch(r"[+-]?\d{1,9}", text):
+    if isinstance(value, bool) or not re.fullmatch(r"[+-]?[0-9]{1,9}", text):  # ASCII digits: int() takes "٣"
         raise ActionError(EXIT_USAGE, expected)
     number = int(text)
     if not low <= number <= high:
         raise ActionError(EXIT_USAGE, expected)
     return number
+
+
+# A Deployment's or HPA's name: a DNS-1123 subdomain (what the API server accepts for both).
+_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+
+
+def check_name(value: str | None, kind: str = "deployment") -> str:
+    """An object name as the API accepts it (lowercase letters, digits, '-' and '.', at most 253), else
+    ActionError(2) — before anything is sent: an empty name would address the whole collection."""
+    text = value if isinstance(value, str) else ""
+    if not text:
+        raise ActionError(EXIT_USAGE, f"a {kind} name is needed, not an empty one")
+    if len(text) > 253 or not _SUBDOMAIN.fullmatch(text):
+        raise ActionError(EXIT_USAGE, f"invalid {kind} name {text!r}: lowercase letters, digits, '-' and '.', "
+                                      "starting and ending with a letter or digit (at most 253)")
+    return text
 
 
 def parse_replicas(value: int | str) -> int:

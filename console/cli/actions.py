@@ -19,7 +19,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, TextIO
 
 from console import wiring
-from console.cli.common import EXIT_FAILED, EXIT_OK, EXIT_ROLLOUT_FAILED, EXIT_USAGE
+from console.cli.common import EXIT_FAILED, EXIT_OK, EXIT_ROLLOUT_FAILED, EXIT_USAGE, seconds
 from console.config import Settings
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ def _change_flags() -> argparse.ArgumentParser:
     g.add_argument("--dry-run", action="store_true", help="plan only: validate, preflight, server dry-run, diff")
     g.add_argument("--audit-log", metavar="PATH", help="audit log file (default: $XDG_STATE_HOME/llmctl/audit.jsonl)")
     g.add_argument("--no-wait", action="store_true", help="do not follow the rollout after applying")
-    g.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="S",
+    g.add_argument("--timeout", type=seconds, default=DEFAULT_TIMEOUT, metavar="S",
                    help=f"seconds to follow the rollout (default {DEFAULT_TIMEOUT:g}; 0: no limit)")
     g.add_argument("--alternative", choices=("surge-0", "hpa-min"),
                    help="take an offered alternative: surge-0 (set-image), hpa-min (scale)")
@@ -67,7 +67,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     status = rsub.add_parser("status", parents=[common, out], help="kubectl's rollout verdict")
     status.add_argument("deployment")
     status.add_argument("--watch", "-w", action="store_true", help="follow until done, failed or --timeout")
-    status.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="S",
+    status.add_argument("--timeout", type=seconds, default=DEFAULT_TIMEOUT, metavar="S",
                         help="with --watch: seconds to wait (0: no limit)")
     status.set_defaults(func=run, action="status")
     history = rsub.add_parser("history", parents=[common, out], help="revisions: ReplicaSet, images, change-cause")
@@ -122,6 +122,10 @@ def validate_early(args: argparse.Namespace) -> None:
     from console.actions import validate as v
 
     action = args.action
+    if action == "hpa":
+        v.check_name(args.hpa, "HorizontalPodAutoscaler")
+    else:
+        v.check_name(args.deployment, "deployment")
     if action == "scale":
         v.parse_replicas(args.replicas)
     elif action == "set-image":

@@ -15,7 +15,7 @@ import sys
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, TextIO
 
-from console.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from console.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, positive
 from console.config import Settings
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--build-arg", action="append", default=[], metavar="K=V", help="build argument (repeatable)")
     p.add_argument("--no-cache", action="store_true", help="do not use the engine's layer cache")
     p.add_argument("--push", action="store_true", help="push every tag after a successful build")
-    p.add_argument("--max-size", type=float, metavar="GB",
+    p.add_argument("--max-size", type=positive, metavar="GB",
                    help="flag images larger than this (default: image_size_limit_gb, 8)")
     p.add_argument("--lint-only", action="store_true", help="lint and stop (exit 1 on an error-level finding)")
     p.add_argument("--init", action="store_true", help="write the three-stage Dockerfile and .dockerignore into PATH")

@@ -126,6 +126,17 @@ def print_report(report: CompatReport, stream: Any = None) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from console.actions.validate import ActionError, check_name, image_reference_problem
+
+    problem = image_reference_problem(args.image) if args.image is not None else None
+    if problem is None and args.deployment is not None:
+        try:
+            check_name(args.deployment)
+        except ActionError as exc:
+            problem = exc.message
+    if problem:  # before anything is read or looked up (a bad reference would be asked of docker.io)
+        print(f"llmctl check: {problem}", file=sys.stderr)
+        return 2
     try:
         with wiring.session(settings) as services:
             report = asyncio.run(collect(services, args))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from console.config import Settings, load_settings
@@ -34,6 +35,25 @@ def global_flags(sub: bool) -> argparse.ArgumentParser:
                    help="Alertmanager (v2 API) for alerts with their silences and `llmctl silence` "
                         "(default: $LLMCTL_ALERTMANAGER_URL)")
     return p
+
+
+def seconds(text: str) -> float:
+    """argparse type: a finite number of seconds ≥ 0 (``nan``, ``inf`` and negatives are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds ≥ 0, not {text!r}")
+    return value
+
+
+def positive(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    value = seconds(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, not {text!r}")
+    return value
 
 
 def settings_from(args: argparse.Namespace) -> Settings:

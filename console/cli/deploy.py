@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from console import wiring
-from console.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from console.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, positive
 from console.config import Settings
 
 if TYPE_CHECKING:
@@ -47,9 +47,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     deploy.add_argument("--dry-run", action="store_true",
                         help="stop after the server-side dry-run: nothing is changed")
     deploy.add_argument("--no-wait", action="store_true", help="do not follow the rollout or verify after applying")
-    deploy.add_argument("--timeout", type=float, default=600.0, metavar="S",
+    deploy.add_argument("--timeout", type=positive, default=600.0, metavar="S",
                         help="seconds to follow the rollout (default 600)")
-    deploy.add_argument("--verify-timeout", type=float, default=60.0, metavar="S",
+    deploy.add_argument("--verify-timeout", type=positive, default=60.0, metavar="S",
                         help="seconds to wait for metrics to arrive (default 60)")
     deploy.add_argument("--out", metavar="DIR",
                         help="where to keep the rendered manifests (default: under $XDG_STATE_HOME/llmctl/deploy)")

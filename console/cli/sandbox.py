@@ -45,7 +45,7 @@ def run_fault(args: argparse.Namespace, _parser: argparse.ArgumentParser) -> int
 def problem(args: argparse.Namespace) -> str | None:
     if not 0 <= args.port <= 65535:
         return f"--port must be 0–65535, not {args.port}"
-    if args.speed <= 0 or args.speed > 1000:
+    if not 0 < args.speed <= 1000:  # also refuses nan
         return f"--speed must be > 0 and ≤ 1000, not {args.speed}"
     if args.nodes is not None and not 1 <= args.nodes <= 5000:
         return f"--nodes must be 1–5000, not {args.nodes}"

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from console import wiring
+from console.cli.common import positive
 from console.config import Settings
 from console.core.model import ClusterSnapshot, ConnState
 from console.kube.cluster import ClusterService
@@ -23,7 +24,7 @@ WANTED = frozenset({"nodes", "deployments", "gpu-pods"})
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     status = sub.add_parser("status", parents=[common], help="GPU nodes and Deployments, once")
     status.add_argument("-o", "--output", choices=("table", "json"), default="table")
-    status.add_argument("--timeout", type=float, default=20.0, help="seconds to wait for the cluster")
+    status.add_argument("--timeout", type=positive, default=20.0, help="seconds to wait for the cluster")
     status.set_defaults(func=run)
 
 

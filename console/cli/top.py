@@ -15,6 +15,7 @@ from dataclasses import asdict
 from typing import Any
 
 from console import wiring
+from console.cli.common import positive
 from console.config import Settings
 from console.core.metrics import ErrorKind, MetricsResult, MetricsService
 
@@ -28,7 +29,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     top.add_argument("what", choices=("gpu", "latency"), help="gpu: per-GPU memory/utilisation; latency: per "
                                                               "Deployment p50/p95/p99, TTFT, QPS, queue, KV-cache")
     top.add_argument("-o", "--output", choices=("table", "json"), default="table")
-    top.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for the first figures")
+    top.add_argument("--timeout", type=positive, default=15.0, help="seconds to wait for the first figures")
     top.set_defaults(func=run)
 
 

@@ -13,11 +13,10 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
-
 from console.compat.facts import ImageFacts
 from console.compat.registry import ImageSource
 from console.core.images import LocalRegistry, lookup_order
+from console.core.yamlsafe import YamlError, safe_load
 from console.kube.transport import KubeError
 
 LOCAL_REGISTRY_CONFIGMAP = ("kube-public", "local-registry-hosting")  # KEP-1755
@@ -30,8 +29,8 @@ def local_registry(configmap: Mapping[str, Any] | None) -> LocalRegistry | None:
     if not text:
         return None
     try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError:
+        doc = safe_load(text, "the local-registry-hosting ConfigMap")
+    except YamlError:
         return None
     if not isinstance(doc, dict) or not doc.get("host"):
         return None

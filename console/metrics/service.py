@@ -17,8 +17,6 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import yaml
-
 from console.core.metrics import (
     DeploymentTrend,
     ErrorKind,
@@ -31,6 +29,7 @@ from console.core.metrics import (
     newest,
 )
 from console.core.units import parse_duration
+from console.core.yamlsafe import safe_load
 from console.metrics import promql
 from console.metrics.prometheus import TIMEOUT_S, PrometheusClient, PrometheusError
 from console.metrics.promql import MetricNames
@@ -207,9 +206,9 @@ class PrometheusMetrics:
 
     def _scrape_interval(self) -> float:
         try:
-            config = yaml.safe_load(self._client.config_yaml()) or {}
+            config = safe_load(self._client.config_yaml(), "Prometheus's configuration") or {}
             return parse_duration(str((config.get("global") or {}).get("scrape_interval", "1m")))
-        except (PrometheusError, ValueError, KeyError, TypeError, AttributeError, yaml.YAMLError):
+        except (PrometheusError, ValueError, KeyError, TypeError, AttributeError):
             return 15.0  # e.g. a Thanos or Mimir front end without the config API: a common default
 
     def _error(self, exc: Exception) -> MetricsError:

@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from console.core.units import MEMORY_BUFFER, binary_size, parse_quantity
+from console.core.yamlsafe import YamlError, safe_load
 from console.deploy.values.schema import (
     DURATION_PATTERN,
     ENV_NAME_PATTERN,
@@ -64,7 +65,11 @@ def load_values_text(text: str, source: str | None = None) -> Values:
     """Parse and validate values from YAML text; raises :class:`ValuesError` (with line numbers)."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        data = safe_load(text, "the values")  # refuses alias bombs and deep nesting before building anything
+    except YamlError as exc:
+        raise ValuesError([Problem("", str(exc))], source) from None
+    except RecursionError:
+        raise ValuesError([Problem("", "the values nest too deep")], source) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
