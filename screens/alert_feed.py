@@ -13,7 +13,7 @@ import getpass
 import re
 from datetime import UTC, datetime
 
-from rich.text import Text
+from textual.content import Content
 
 from console.alerts import builtin as rules
 from console.alerts.alertmanager import AlertmanagerClient, Silence, matchers_for
@@ -23,6 +23,7 @@ from console.core.metrics import ErrorKind
 from console.http import public_url
 from console.metrics.prometheus import PrometheusError, prometheus_alerts
 from screens.host import ConsoleApp
+from screens.widgets import tone
 from screens.widgets.dialogs import FormDialog
 
 _MATCHER_SPLIT = re.compile(r',(?=(?:[^"]*"[^"]*")*[^"]*$)')  # commas outside double quotes
@@ -153,30 +154,30 @@ class AlertFeed:
         if silences is not None:
             self.app.silences = silences
 
-    def sources_text(self) -> Text:
+    def sources_text(self) -> Content:
         """One line: each source's state (read when, or its error, or not configured)."""
-        text = Text()
+        parts: list[tuple[str, str]] = []
         now = datetime.now(UTC)
         configured = {"cluster", *self.remote_sources()}
         for i, (group, name) in enumerate(SOURCE_NAMES.items()):
             if i:
-                text.append(" · ", style="dim")
+                parts.append((" · ", tone.MUTED))
             if group not in configured:
-                text.append(f"{name}: not configured", style="dim")
+                parts.append((f"{name}: not configured", tone.MUTED))
                 continue
             updated, error = self.center.status(group)
             if error:
-                text.append(f"{name}: {error}", style="bold red")
+                parts.append((f"{name}: {error}", tone.bold(tone.ERROR)))
             elif updated is None:
-                text.append(f"{name}: reading…", style="yellow")
+                parts.append((f"{name}: reading…", tone.WARNING))
             elif group == "cluster":
-                text.append(f"{name} ✓ (live, from the watches)", style="green")
+                parts.append((f"{name} ✓ (live, from the watches)", tone.SUCCESS))
             elif group == "prometheus" and isinstance(self.prometheus_rules, set):
-                text.append(f"{name} ✓ {int((now - updated).total_seconds())}s ago "
-                            f"({len(self.prometheus_rules)} alert rules defined)", style="green")
+                parts.append((f"{name} ✓ {int((now - updated).total_seconds())}s ago "
+                              f"({len(self.prometheus_rules)} alert rules defined)", tone.SUCCESS))
             else:
-                text.append(f"{name} ✓ {int((now - updated).total_seconds())}s ago", style="green")
-        return text
+                parts.append((f"{name} ✓ {int((now - updated).total_seconds())}s ago", tone.SUCCESS))
+        return Content.assemble(*parts)
 
     # ---- silences -------------------------------------------------------------------------------
     def silence(self, alert: Alert) -> None:

@@ -9,38 +9,40 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
 from console.alerts.center import AlertRow, compile_filter
 from console.core.units import human_duration
 from screens.host import host
+from screens.widgets import tone
 from screens.widgets.statusbar import StatusBar
 from screens.widgets.table import fill_table
 
 COLUMNS = ("SEVERITY", "STATE", "SOURCE", "ALERT", "TARGET", "SINCE", "ACK", "SUMMARY")
 SILENCE_COLUMNS = ("ID", "STATE", "MATCHERS", "ENDS", "BY", "COMMENT")
-SEVERITY_STYLE = {"critical": "bold white on red", "error": "bold red", "warning": "bold yellow", "info": "cyan"}
+SEVERITY_STYLE = {"critical": tone.CRITICAL, "error": tone.bold(tone.ERROR), "warning": tone.bold(tone.WARNING),
+                  "info": tone.INFO}
 
 
 def alert_cells(row: AlertRow, now: datetime) -> tuple[object, ...]:
     a = row.alert
     muted = row.acknowledged or bool(getattr(a, "silenced_by", ()))
-    sev = Text(f" {a.severity} ", style=SEVERITY_STYLE.get(a.severity, "dim"))
-    state_style = {"firing": "bold red", "pending": "yellow", "resolved": "green"}.get(a.state, "")
-    state = Text(a.state, style=state_style)
+    sev = Content.styled(f" {a.severity} ", SEVERITY_STYLE.get(a.severity, tone.MUTED))
+    state_style = {"firing": tone.bold(tone.ERROR), "pending": tone.WARNING, "resolved": tone.SUCCESS}.get(a.state, "")
+    state = Content.styled(a.state, state_style)
     if getattr(a, "silenced_by", ()):
-        state = Text("silenced", style="dim")
+        state = Content.styled("silenced", tone.MUTED)
     since = f"{human_duration((now - row.since).total_seconds())} ago"
     if row.resolved_at is not None:
         since = f"resolved {human_duration((now - row.resolved_at).total_seconds())} ago"
-    style = "dim" if muted or a.state == "resolved" else ""
-    return (sev, state, a.source, Text(a.name, style=style or "bold"), Text(str(a.target), style=style), since,
-            "✓" if row.acknowledged else "", Text(a.summary, style=style))
+    style = tone.MUTED if muted or a.state == "resolved" else ""
+    return (sev, state, a.source, Content.styled(a.name, style or "bold"), Content.styled(str(a.target), style),
+            since, "✓" if row.acknowledged else "", Content.styled(a.summary, style))
 
 
 class AlertsScreen(Screen[None]):
@@ -100,7 +102,7 @@ class AlertsScreen(Screen[None]):
         try:
             pattern = compile_filter(self.filter_text)
         except ValueError as exc:
-            self.query_one("#alerts-status", Label).update(Text(str(exc), style="bold red"))
+            self.query_one("#alerts-status", Label).update(Content.styled(str(exc), tone.bold(tone.ERROR)))
             return
         rows = app.alerts.center.rows(pattern, resolved=self.show_resolved)
         now = datetime.now(UTC)
@@ -125,37 +127,36 @@ class AlertsScreen(Screen[None]):
         row = self._selected()
         detail = self.query_one("#alert-detail", Static)
         if row is None:
-            detail.update(Text("no alerts" if not self.filter_text else "no alert matches the filter", style="dim"))
+            detail.update(Content.styled("no alerts" if not self.filter_text else "no alert matches the filter",
+                                         tone.MUTED))
             return
         a = row.alert
-        text = Text()
-        text.append(f"{a.name} ", style="bold")
-        text.append(f"({a.severity}, {a.state}, from {a.source}) ", style="dim")
-        text.append(f"on {a.target}\n")
-        text.append(a.summary or "-")
+        parts: list[str | tuple[str, str]] = [(f"{a.name} ", "bold"),
+                                              (f"({a.severity}, {a.state}, from {a.source}) ", tone.MUTED),
+                                              f"on {a.target}\n", a.summary or "-"]
         labels = dict(getattr(a, "labels", ()) or ())
         if labels:
-            text.append("\nlabels: ", style="dim")
-            text.append(", ".join(f"{k}={v}" for k, v in sorted(labels.items())), style="dim")
+            parts += [("\nlabels: ", tone.MUTED),
+                      (", ".join(f"{k}={v}" for k, v in sorted(labels.items())), tone.MUTED)]
         if getattr(a, "silenced_by", ()):
-            text.append(f"\nsilenced by {', '.join(a.silenced_by)}", style="yellow")
-        text.append("\nenter: go to target · I: incident timeline · a: acknowledge · s: silence", style="dim")
-        detail.update(text)
+            parts.append((f"\nsilenced by {', '.join(a.silenced_by)}", tone.WARNING))
+        parts.append(("\nenter: go to target · I: incident timeline · a: acknowledge · s: silence", tone.MUTED))
+        detail.update(Content.assemble(*parts))
 
     def show_silences(self) -> None:
         app = host(self)
         table = self.query_one("#silences", DataTable)
         status = self.query_one("#silences-status", Label)
         if app.services.alertmanager is None:
-            status.update(Text("no Alertmanager configured (start with --alertmanager URL to list and create "
-                               "silences)", style="dim"))
+            status.update(Content.styled("no Alertmanager configured (start with --alertmanager URL to list and "
+                                         "create silences)", tone.MUTED))
             table.clear()
             return
         silences, error = app.silences
         if error:
-            status.update(Text(error, style="bold red"))
+            status.update(Content.styled(error, tone.bold(tone.ERROR)))
         else:
-            status.update(Text(f"{len(silences)} shown", style="dim"))
+            status.update(Content.styled(f"{len(silences)} shown", tone.MUTED))
         fill_table(table, [(s.id, (s.id[:8], s.state, ", ".join(str(m) for m in s.matchers),
                                    s.ends_at.strftime("%Y-%m-%d %H:%M") if s.ends_at else "-",
                                    s.created_by, s.comment)) for s in silences])

@@ -11,27 +11,28 @@ import asyncio
 import time
 from typing import Any
 
-from rich.console import Group
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
 from console.compat.matrix import CompatReport, ImageRow, NodePool
 from console.compat.rules import Level
 from screens.host import host
+from screens.widgets import tone
 from screens.widgets.statusbar import StatusBar
 
-STYLE = {Level.OK: "bold green", Level.WARN: "bold yellow", Level.UNKNOWN: "bold bright_blue", Level.FAIL: "bold red"}
+STYLE = {Level.OK: tone.bold(tone.SUCCESS), Level.WARN: tone.bold(tone.WARNING), Level.UNKNOWN: tone.bold(tone.UNKNOWN),
+         Level.FAIL: tone.bold(tone.ERROR)}
 FIXED_COLUMNS = ("IMAGE", "CUDA", "ARCH")
 
 
-def verdict_text(level: Level) -> Text:
+def verdict_text(level: Level) -> Content:
     mark = {Level.OK: "✓", Level.WARN: "!", Level.UNKNOWN: "?", Level.FAIL: "✕"}[level]
-    return Text(f"{mark} {level}", style=STYLE[level])
+    return Content.styled(f"{mark} {level}", STYLE[level])
 
 
 def short_ref(ref: str) -> str:
@@ -50,35 +51,36 @@ def compact_arch(arch_list: tuple[str, ...] | None, width: int = 20) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
-def image_detail(row: ImageRow) -> Group:
+def image_detail(row: ImageRow) -> Content:
     f = row.facts
-    lines = [Text(row.ref, style="bold"),
-             Text(f"used by: {', '.join(row.used_by) or '-'}" + ("  (candidate)" if row.candidate else "")),
-             Text(f"read from: {f.source or '-'}" + (f"  digest {f.digest[:19]}…" if f.digest else ""), style="dim")]
+    lines = [Content.styled(row.ref, "bold"),
+             Content(f"used by: {', '.join(row.used_by) or '-'}" + ("  (candidate)" if row.candidate else "")),
+             Content.styled(f"read from: {f.source or '-'}" + (f"  digest {f.digest[:19]}…" if f.digest else ""),
+                            tone.MUTED)]
     if f.error:
-        lines.append(Text(f"could not read the image config: {f.error}", style=STYLE[Level.UNKNOWN]))
-        return Group(*lines)
-    lines.append(Text(f"CUDA: {f.cuda or 'not declared'}" + (f" (from {f.cuda_from})" if f.cuda_from else "")))
+        lines.append(Content.styled(f"could not read the image config: {f.error}", STYLE[Level.UNKNOWN]))
+        return Content("\n").join(lines)
+    lines.append(Content(f"CUDA: {f.cuda or 'not declared'}" + (f" (from {f.cuda_from})" if f.cuda_from else "")))
     arch = " ".join(f.arch_list) if f.arch_list else "not declared (verdicts say UNKNOWN)"
-    lines.append(Text(f"GPU architectures: {arch}" + (f" (from {f.arch_from})" if f.arch_from else "")))
-    lines.append(Text(f"forward-compat package: {'yes, ' + str(f.compat_from) if f.compat_package else 'no'}"))
-    lines += [Text(f"problem: {p}", style="yellow") for p in f.problems]
-    return Group(*lines)
+    lines.append(Content(f"GPU architectures: {arch}" + (f" (from {f.arch_from})" if f.arch_from else "")))
+    lines.append(Content(f"forward-compat package: {'yes, ' + str(f.compat_from) if f.compat_package else 'no'}"))
+    lines += [Content.styled(f"problem: {p}", tone.WARNING) for p in f.problems]
+    return Content("\n").join(lines)
 
 
-def cell_detail(report: CompatReport, row: ImageRow, pool: NodePool) -> Group:
+def cell_detail(report: CompatReport, row: ImageRow, pool: NodePool) -> Content:
     cell = report.cell(row.ref, pool.key)
     nodes = ", ".join(pool.nodes[:6]) + (f" … ({len(pool.nodes)})" if len(pool.nodes) > 6 else "")
-    head = [Text.assemble(verdict_text(cell.level) if cell else "", "  ", (short_ref(row.ref), "bold"), " on ",
-                          (pool.label, "bold")),
-            Text(f"nodes: {nodes} · {pool.gpus} GPUs"
-                 + (f" · driver supports CUDA ≤ {pool.facts.cuda_driver}" if pool.facts.cuda_driver else ""),
-                 style="dim")]
+    head = [Content.assemble(verdict_text(cell.level) if cell else "", "  ", (short_ref(row.ref), "bold"), " on ",
+                             (pool.label, "bold")),
+            Content.styled(f"nodes: {nodes} · {pool.gpus} GPUs"
+                           + (f" · driver supports CUDA ≤ {pool.facts.cuda_driver}" if pool.facts.cuda_driver else ""),
+                           tone.MUTED)]
     for v in cell.verdicts if cell else ():
-        head.append(Text.assemble((f"{v.level:<8}", STYLE[v.level]), v.reason))
+        head.append(Content.assemble((f"{v.level:<8}", STYLE[v.level]), v.reason))
         if v.fix:
-            head.append(Text(f"         fix: {v.fix}", style="cyan"))
-    return Group(*head)
+            head.append(Content.styled(f"         fix: {v.fix}", tone.INFO))
+    return Content("\n").join(head)
 
 
 class CompatScreen(Screen[None]):
@@ -98,7 +100,7 @@ class CompatScreen(Screen[None]):
         self.candidate: str | None = None
         self.error = ""
         self.at: float | None = None
-        self.explanation: Group | None = None  # what the detail panel shows
+        self.explanation: Content | None = None  # what the detail panel shows
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
@@ -148,7 +150,7 @@ class CompatScreen(Screen[None]):
             report = await service.report(await self._namespace(), self.candidate)
         except Exception as exc:  # any service failure is shown, never raised into the UI
             self.error = str(getattr(exc, "message", None) or exc)
-            self.query_one("#compat-status", Label).update(Text(f"check failed: {self.error}", style="red"))
+            self.query_one("#compat-status", Label).update(Content.styled(f"check failed: {self.error}", tone.ERROR))
             return
         self.error = ""
         self.show(report)
@@ -165,12 +167,12 @@ class CompatScreen(Screen[None]):
             table.add_column(f"{pool.short} ×{len(pool.nodes)}", key=pool.key)
         for row in report.images:
             f = row.facts
-            name = Text(short_ref(row.ref) + (" (candidate)" if row.candidate else ""),
-                        style="bold" if row.candidate else "")
+            name = Content.styled(short_ref(row.ref) + (" (candidate)" if row.candidate else ""),
+                                  "bold" if row.candidate else "")
             arch = compact_arch(f.arch_list)
             cells = [report.cell(row.ref, p.key) for p in report.pools]
-            table.add_row(name, f.cuda or "?", arch, *(verdict_text(c.level) if c else "-" for c in cells),
-                          key=row.ref)
+            verdicts = [verdict_text(c.level) if c else "-" for c in cells]
+            table.add_row(*tone.cells([name, f.cuda or "?", arch, *verdicts]), key=row.ref)
         if table.row_count:
             table.move_cursor(row=min(cursor.row, table.row_count - 1),
                               column=min(max(cursor.column, len(FIXED_COLUMNS) if report.pools else 0),
@@ -179,14 +181,14 @@ class CompatScreen(Screen[None]):
         stack.clear()
         for check in sorted(report.stack, key=lambda c: -c.verdict.level.rank):
             subject = check.subject.removeprefix(f"{report.namespace}/")
-            stack.add_row(verdict_text(check.verdict.level), subject, check.verdict.reason)
+            stack.add_row(*tone.cells([verdict_text(check.verdict.level), subject, check.verdict.reason]))
         errors = "; ".join(report.errors)
         title = (f"Images × node pools — namespace {report.namespace}: {len(report.images)} images, "
                  f"{len(report.pools)} pools · overall ")
-        self.query_one("#compat-title", Label).update(Text.assemble(title, verdict_text(report.level)))
-        status = Text(errors, style="magenta") if errors else Text(
+        self.query_one("#compat-title", Label).update(Content.assemble(title, verdict_text(report.level)))
+        status = Content.styled(errors, tone.ACCENT) if errors else Content.styled(
             "enter on a cell or move the cursor: the panel below says why" if report.images else
-            "no GPU workload in this namespace: type a candidate image above", style="dim")
+            "no GPU workload in this namespace: type a candidate image above", tone.MUTED)
         self.query_one("#compat-status", Label).update(status)
         self.explain()
 

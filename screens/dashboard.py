@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label
 
@@ -18,6 +18,7 @@ from screens.actions_flow import ACTION_BINDINGS, ActionsMixin
 from screens.builds.line import LastBuildLine
 from screens.dashboard_trends import TREND_COLUMNS, DeploymentTrendsMixin, trend_cells
 from screens.format import verdict_text
+from screens.widgets import tone
 from screens.widgets.statusbar import StatusBar
 from screens.widgets.table import fill_table, panel_status
 
@@ -28,17 +29,14 @@ SORTS = {"name": lambda d: d.name, "age": lambda d: d.created,
          "ready": lambda d: (d.ready / d.desired if d.desired else 1.0, d.name)}
 
 
-def left(text: str, style: str) -> Text:
-    return Text(text, style=style, justify="left")
-
-
 def node_cells(n: GpuNode) -> tuple[object, ...]:
-    ready = left("Ready", "green") if n.ready else left("NotReady", "bold red")
+    ready = Content.styled("Ready", tone.SUCCESS) if n.ready else Content.styled("NotReady", tone.bold(tone.ERROR))
     if n.unschedulable:
-        ready.append(",NoSchedule", style="yellow")
-    free: object = "?" if n.free is None else left(str(n.free), "bold green" if n.free and n.ready else "dim")
+        ready += Content.styled(",NoSchedule", tone.WARNING)
+    free: object = "?" if n.free is None else Content.styled(
+        str(n.free), tone.bold(tone.SUCCESS) if n.free and n.ready else tone.MUTED)
     return (
-        n.name, ready, n.product or Text("unknown", style="dim"), n.driver or "-", n.cuda or "-",
+        n.name, ready, n.product or Content.styled("unknown", tone.MUTED), n.driver or "-", n.cuda or "-",
         n.compute or "-", f"{n.gpu_memory_mib / 1024:.1f} GiB" if n.gpu_memory_mib else "-",
         str(n.allocatable), "?" if n.allocated is None else str(n.allocated), free,
     )
@@ -46,11 +44,11 @@ def node_cells(n: GpuNode) -> tuple[object, ...]:
 
 def deployment_cells(d: DeploymentRow, trend: DeploymentTrend | None = None) -> tuple[object, ...]:
     ok = d.ready >= d.desired and d.available >= d.desired
-    ready = left(f"{d.ready}/{d.desired}", "green" if ok else "bold yellow")
+    ready = Content.styled(f"{d.ready}/{d.desired}", tone.SUCCESS if ok else tone.bold(tone.WARNING))
     hpa = f"{d.hpa.min_replicas}/{d.hpa.max_replicas}/{d.hpa.current}/{d.hpa.desired}" if d.hpa else "-"
     rollout = verdict_text(d.verdict, short=True)
     if d.paused:
-        rollout = Text("PAUSED ", style="bold black on yellow") + rollout
+        rollout = Content.styled("PAUSED ", tone.ALERT) + rollout
     return (d.name, ready, str(d.updated), str(d.available), str(d.gpus_per_replica), str(d.gpus_total),
             d.revision or "-", age(d.created), hpa, rollout, *trend_cells(trend), d.image)
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rich.text import Text
+from textual.content import Content
 
 from console.core.metrics import DeploymentTrend, MetricsService
 from screens.metrics_poll import MetricsPolling
+from screens.widgets import tone
 from screens.widgets.chart import level_style, seconds_label, sparkline
 
 TREND_COLUMNS = ("GPU MEM", "p99")  # over the last 15 minutes
@@ -20,17 +21,18 @@ SPARK_WIDTH = 6
 
 
 def trend_cells(trend: DeploymentTrend | None) -> tuple[object, object]:
-    """``▃▄▅▆▇ 61%`` and ``▂▂▃▅ 420ms``: the recent shape and the latest value, red past the alert lines."""
+    """``▃▄▅▆▇ 61%`` and ``▂▂▃▅ 420ms``: the recent shape and the latest value, in the error tone past the alert
+    lines."""
     cells: list[object] = []
     for series, top, fmt, line in ((trend and trend.gpu_mem, 100.0, lambda v: f"{v:3.0f}%", 80.0),
                                    (trend and trend.p99, None, seconds_label, 0.5)):
         if not series or not series.points:
-            cells.append(Text("-", style="dim", justify="left"))
+            cells.append(Content.styled("-", tone.MUTED))
             continue
         last = series.points[-1][1]
-        style = level_style(last, line * 0.75, line) if top else ("bold red" if last > line else "")
+        style = level_style(last, line * 0.75, line) if top else (tone.bold(tone.ERROR) if last > line else "")
         shape = sparkline([v for _, v in series.points], SPARK_WIDTH, top)
-        cells.append(Text(f"{shape} {fmt(last)}", style=style, justify="left"))
+        cells.append(Content.styled(f"{shape} {fmt(last)}", style))
     return cells[0], cells[1]
 
 

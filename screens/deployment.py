@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
@@ -14,22 +14,23 @@ from console.core.units import age
 from screens.actions_flow import ACTION_BINDINGS, ActionsMixin
 from screens.format import verdict_text
 from screens.host import host
+from screens.widgets import tone
 from screens.widgets.statusbar import StatusBar
 
 POD_COLUMNS = ("POD", "STATUS", "READY", "RESTARTS", "NODE", "COLD START", "AGE", "WHY")
 REVISION_COLUMNS = ("REV", "REPLICASET", "IMAGE", "PODS", "AGE", "CHANGE-CAUSE")
 EVENT_COLUMNS = ("LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE")
 
-_STATUS_STYLE = {"Running": "green", "Completed": "dim", "Pending": "yellow", "ContainerCreating": "yellow",
-                 "Terminating": "dim"}
+_STATUS_STYLE = {"Running": tone.SUCCESS, "Completed": tone.MUTED, "Pending": tone.WARNING,
+                 "ContainerCreating": tone.WARNING, "Terminating": tone.MUTED}
 
 
-def status_text(status: str, ready: str) -> Text:
-    style = _STATUS_STYLE.get(status, "bold red")
+def status_text(status: str, ready: str) -> Content:
+    style = _STATUS_STYLE.get(status, tone.bold(tone.ERROR))
     have, _, want = ready.partition("/")
     if status == "Running" and have != want:
-        style = "yellow"  # running, model still loading
-    return Text(status, style=style)
+        style = tone.WARNING  # running, model still loading
+    return Content.styled(status, style)
 
 
 class DeploymentScreen(ActionsMixin, Screen[None]):
@@ -76,8 +77,8 @@ class DeploymentScreen(ActionsMixin, Screen[None]):
         self._detail = detail
         head = self.query_one("#deployment-head", Static)
         if detail is None:
-            head.update(Text(f"deployment/{self.deployment_name}: not found in namespace {snap.namespace} "
-                             "(deleted, or not listed yet)", style="bold red"))
+            head.update(Content.styled(f"deployment/{self.deployment_name}: not found in namespace {snap.namespace} "
+                                       "(deleted, or not listed yet)", tone.bold(tone.ERROR)))
             return
         head.update(self._head(detail))
         self._fill("#pods", [(p.name, (p.name, status_text(p.status, p.ready), p.ready, str(p.restarts),
@@ -86,7 +87,7 @@ class DeploymentScreen(ActionsMixin, Screen[None]):
         self._fill("#revisions", [(str(r.number), (str(r.number), r.replicaset, ", ".join(r.images), str(r.replicas),
                                                    age(r.created), r.change_cause))
                                   for r in reversed(detail.revisions)])
-        self._fill("#events", [(f"{i}", (e.last_seen[11:19] or "-", Text(e.type, style="bold red" if
+        self._fill("#events", [(f"{i}", (e.last_seen[11:19] or "-", Content.styled(e.type, tone.bold(tone.ERROR) if
                                          e.type == "Warning" else ""), e.reason, e.obj,
                                          e.message + (f" (×{e.count})" if e.count > 1 else "")))
                                for i, e in enumerate(detail.events)])
@@ -95,27 +96,24 @@ class DeploymentScreen(ActionsMixin, Screen[None]):
             f"Pods — {len(detail.pods)}" + (f"  ({problem})" if problem else ""))
 
     @staticmethod
-    def _head(d: DeploymentDetail) -> Text:
+    def _head(d: DeploymentDetail) -> Content:
         row = d.row
-        text = Text()
-        text.append(f"deployment/{row.name}", style="bold")
-        text.append(f"  revision {row.revision or '?'}  {d.strategy}", style="dim")
-        text.append(f"  {row.gpus_per_replica} GPU/replica, {row.gpus_total} total", style="dim")
+        parts: list[str | tuple[str, str] | Content] = [
+            (f"deployment/{row.name}", "bold"), (f"  revision {row.revision or '?'}  {d.strategy}", tone.MUTED),
+            (f"  {row.gpus_per_replica} GPU/replica, {row.gpus_total} total", tone.MUTED)]
         if d.paused:
-            text.append("  PAUSED", style="bold black on yellow")
-        text.append("\n")
-        text.append(f"ready {row.ready}/{row.desired}  up-to-date {row.updated}  available {row.available}  ")
-        text.append_text(verdict_text(d.verdict))
-        text.append("\n")
+            parts.append(("  PAUSED", tone.ALERT))
+        parts += ["\n", f"ready {row.ready}/{row.desired}  up-to-date {row.updated}  available {row.available}  ",
+                  verdict_text(d.verdict), "\n"]
         if d.hpa is not None:
             h = d.hpa
-            text.append(f"HPA {h.name}: min {h.min_replicas} max {h.max_replicas} current {h.current} "
-                        f"desired {h.desired}  {h.metrics}", style="cyan")
+            parts.append((f"HPA {h.name}: min {h.min_replicas} max {h.max_replicas} current {h.current} "
+                          f"desired {h.desired}  {h.metrics}", tone.INFO))
             if h.conditions:
-                text.append(f"  {h.conditions}", style="yellow")
+                parts.append((f"  {h.conditions}", tone.WARNING))
         else:
-            text.append("no HPA", style="dim")
-        return text
+            parts.append(("no HPA", tone.MUTED))
+        return Content.assemble(*parts)
 
     def _fill(self, selector: str, rows: list[tuple[str, tuple[object, ...]]]) -> None:
         from screens.widgets.table import fill_table

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from rich.text import Text
+from textual.content import Content
 
 from console.core.model import RolloutVerdict
+from screens.widgets import tone
 
 
-def verdict_text(verdict: RolloutVerdict | None, short: bool = False) -> Text:
+def verdict_text(verdict: RolloutVerdict | None, short: bool = False) -> Content:
     if verdict is None:
-        return Text("-", style="dim")
+        return Content.styled("-", tone.MUTED)
     if verdict.failed:
-        return Text("FAILED: progress deadline exceeded" if short else verdict.message, style="bold red")
+        return Content.styled("FAILED: progress deadline exceeded" if short else verdict.message,
+                              tone.bold(tone.ERROR))
     if verdict.done:
-        return Text("rolled out" if short else verdict.message, style="green")
+        return Content.styled("rolled out" if short else verdict.message, tone.SUCCESS)
     message = verdict.message
     if short and "rollout to finish: " in message:
         message = message.split("rollout to finish: ", 1)[1].rstrip(".")
     elif short:
         message = "waiting for spec update"
-    return Text(message, style="bold yellow")
+    return Content.styled(message, tone.bold(tone.WARNING))

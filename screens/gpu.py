@@ -10,14 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label
 
 from console.core.metrics import GpuSample, MetricsError, MetricsResult, MetricsService, Series
 from screens.metrics_poll import METRICS_SCREEN_BINDINGS, MetricsPolling
+from screens.widgets import tone
 from screens.widgets.chart import Chart, bar, freshness, level_style, sparkline
 from screens.widgets.statusbar import StatusBar
 from screens.widgets.table import fill_table
@@ -33,12 +34,12 @@ def gib(mib: float) -> str:
 
 def gpu_cells(g: GpuSample, history: Series | None, last: bool = False) -> tuple[object, ...]:
     spark = sparkline([v for _, v in history.points], SPARK_WIDTH, 100.0) if history else ""
-    util = "-" if g.util is None else Text(f"{g.util:.0f}%", style=level_style(g.util, 90, 101), justify="left")
-    temp = "-" if g.temp_c is None else Text(f"{g.temp_c:.0f}°C", style=level_style(g.temp_c, 75, 85), justify="left")
-    pod = f"{g.namespace}/{g.pod}" if g.pod else Text("idle", style="dim", justify="left")
+    util = "-" if g.util is None else Content.styled(f"{g.util:.0f}%", level_style(g.util, 90, 101))
+    temp = "-" if g.temp_c is None else Content.styled(f"{g.temp_c:.0f}°C", level_style(g.temp_c, 75, 85))
+    pod = f"{g.namespace}/{g.pod}" if g.pod else Content.styled("idle", tone.MUTED)
     branch = "└" if last else "├"
     return (f"{branch} gpu {g.index}", g.model, bar(g.used_percent), f"{gib(g.used_mib)} / {gib(g.total_mib)}", util,
-            temp, pod, Text(spark, style=level_style(history.last or 0.0) if history else "", justify="left"))
+            temp, pod, Content.styled(spark, level_style(history.last or 0.0) if history else ""))
 
 
 def node_cells(node: str, gpus: list[GpuSample]) -> tuple[object, ...]:
@@ -46,7 +47,7 @@ def node_cells(node: str, gpus: list[GpuSample]) -> tuple[object, ...]:
     utils = [g.util for g in gpus if g.util is not None]
     temps = [g.temp_c for g in gpus if g.temp_c is not None]
     held = sum(1 for g in gpus if g.pod)
-    return (Text(node, style="bold", justify="left"), f"{len(gpus)} GPUs", bar(100 * used / total if total else 0.0),
+    return (Content.styled(node, "bold"), f"{len(gpus)} GPUs", bar(100 * used / total if total else 0.0),
             f"{gib(used)} / {gib(total)}", f"max {max(utils):.0f}%" if utils else "-",
             f"max {max(temps):.0f}°C" if temps else "-", f"{held} held by pods", "")
 

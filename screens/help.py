@@ -6,8 +6,11 @@ from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+from screens.widgets import tone
 
 EXTRA = (
     ("ctrl+p", "Command palette"),
@@ -16,10 +19,10 @@ EXTRA = (
 
 def binding_rows(bindings: list[tuple[str, str]]) -> Table:
     table = Table(box=None, show_header=True, header_style="bold", expand=True)
-    table.add_column("Key", style="bold cyan", no_wrap=True)
+    table.add_column("Key", no_wrap=True)
     table.add_column("Action")
     for key, desc in bindings:
-        table.add_row(key, desc)
+        table.add_row(tone.rich(Content.styled(key, tone.bold(tone.INFO))), desc)
     return table
 
 

@@ -13,10 +13,10 @@ import os
 from datetime import UTC, datetime
 from typing import Any
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
@@ -27,13 +27,15 @@ from console.incident.service import TimelineEntry, build_timeline
 from screens.actions_flow import ActionsMixin
 from screens.alerts import SEVERITY_STYLE
 from screens.host import host
+from screens.widgets import tone
 from screens.widgets.statusbar import StatusBar
 from screens.widgets.table import fill_table
 
 WINDOWS = (15, 30, 60, 120, 240, 720)
 COLUMNS = ("TIME (UTC)", "AGO", "KIND", "SEVERITY", "TARGET", "WHAT HAPPENED")
-KIND_STYLE = {"alert-start": "bold red", "alert-end": "green", "event": "yellow", "restart": "bold yellow",
-              "oomkill": "bold red", "rollout": "bold cyan", "scale": "cyan", "audit": "magenta"}
+KIND_STYLE = {"alert-start": tone.bold(tone.ERROR), "alert-end": tone.SUCCESS, "event": tone.WARNING,
+              "restart": tone.bold(tone.WARNING), "oomkill": tone.bold(tone.ERROR), "rollout": tone.bold(tone.INFO),
+              "scale": tone.INFO, "audit": tone.ACCENT}
 
 
 class AuditCache:
@@ -66,7 +68,8 @@ class AuditCache:
 
 def entry_cells(e: TimelineEntry, now: datetime) -> tuple[object, ...]:
     return (e.time.astimezone(UTC).strftime("%H:%M:%S"), f"-{human_duration((now - e.time).total_seconds())}",
-            Text(e.kind, style=KIND_STYLE.get(e.kind, "")), Text(e.severity, style=SEVERITY_STYLE.get(e.severity, "")),
+            Content.styled(e.kind, KIND_STYLE.get(e.kind, "")),
+            Content.styled(e.severity, SEVERITY_STYLE.get(e.severity, "")),
             _target(e), e.summary)
 
 
@@ -157,14 +160,14 @@ class IncidentScreen(ActionsMixin, Screen[None]):
         counts: dict[str, int] = {}
         for e in self.entries:
             counts[e.kind] = counts.get(e.kind, 0) + 1
-        status = Text(f"{len(self.entries)} entries" + (": " + ", ".join(f"{n} {k}" for k, n in sorted(
-            counts.items())) if counts else " — nothing happened in this window"), style="dim")
+        status = Content.styled(f"{len(self.entries)} entries" + (": " + ", ".join(f"{n} {k}" for k, n in sorted(
+            counts.items())) if counts else " — nothing happened in this window"), tone.MUTED)
         assert self._audit is not None
         if self._audit.error:
-            status.append(f"  {self._audit.error}", style="bold red")
+            status += Content.styled(f"  {self._audit.error}", tone.bold(tone.ERROR))
         problem = app.snapshot.problem("events")
         if problem:
-            status.append(f"  events: {problem}", style="bold red")
+            status += Content.styled(f"  events: {problem}", tone.bold(tone.ERROR))
         self.query_one("#incident-status", Label).update(status)
         self.show_detail()
 
@@ -186,20 +189,17 @@ class IncidentScreen(ActionsMixin, Screen[None]):
         entry = self.selected()
         box = self.query_one("#entry-detail", Static)
         if entry is None:
-            box.update(Text("no entry selected", style="dim"))
+            box.update(Content.styled("no entry selected", tone.MUTED))
             return
-        text = Text()
-        text.append(f"{entry.time.astimezone(UTC).strftime('%Y-%m-%d %H:%M:%S')}Z  ", style="dim")
-        text.append(f"{entry.kind} ", style=KIND_STYLE.get(entry.kind, "bold"))
-        text.append(f"{entry.target}\n")
-        text.append(entry.summary)
+        parts: list[str | tuple[str, str]] = [
+            (f"{entry.time.astimezone(UTC).strftime('%Y-%m-%d %H:%M:%S')}Z  ", tone.MUTED),
+            (f"{entry.kind} ", KIND_STYLE.get(entry.kind, "bold")), f"{entry.target}\n", entry.summary]
         for key, value in entry.detail.items():
             if value in (None, "", [], {}):
                 continue
             shown = ", ".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
-            text.append(f"\n{key}: ", style="dim")
-            text.append(shown[:300])
-        box.update(text)
+            parts += [(f"\n{key}: ", tone.MUTED), shown[:300]]
+        box.update(Content.assemble(*parts))
 
     # ---- keys -----------------------------------------------------------------------------------
     def action_window(self, step: int) -> None:

@@ -10,14 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label
 
 from console.core.metrics import MetricsError, MetricsResult, MetricsService, ServingStats
 from screens.metrics_poll import METRICS_SCREEN_BINDINGS, MetricsPolling
+from screens.widgets import tone
 from screens.widgets.chart import Chart, freshness, seconds_label
 from screens.widgets.statusbar import StatusBar
 from screens.widgets.table import fill_table
@@ -26,10 +27,10 @@ COLUMNS = ("DEPLOYMENT", "PODS", "QPS", "p50", "p95", "p99", "TTFT p95", "RUNNIN
 P99_LINE_S = 0.5  # the source article: request_latency_99 > 500 ms triggers scale-out
 
 
-def latency_cell(seconds: float | None, line: float | None = None) -> Text | str:
+def latency_cell(seconds: float | None, line: float | None = None) -> Content | str:
     if seconds is None:
         return "-"
-    return Text(seconds_label(seconds), style="bold red" if line is not None and seconds > line else "", justify="left")
+    return Content.styled(seconds_label(seconds), tone.bold(tone.ERROR) if line is not None and seconds > line else "")
 
 
 def number(value: float | None, fmt: str = "{:.1f}") -> str:
@@ -37,9 +38,9 @@ def number(value: float | None, fmt: str = "{:.1f}") -> str:
 
 
 def serving_cells(s: ServingStats) -> tuple[object, ...]:
-    kv: Text | str = "-"
+    kv: Content | str = "-"
     if s.kv_cache is not None:
-        kv = Text(f"{100 * s.kv_cache:.0f}%", style="bold red" if s.kv_cache > 0.9 else "", justify="left")
+        kv = Content.styled(f"{100 * s.kv_cache:.0f}%", tone.bold(tone.ERROR) if s.kv_cache > 0.9 else "")
     return (s.deployment, number(s.pods, "{:.0f}"), number(s.qps), latency_cell(s.p50_s), latency_cell(s.p95_s),
             latency_cell(s.p99_s, P99_LINE_S), latency_cell(s.ttft_p95_s), number(s.running), number(s.waiting), kv)
 

@@ -7,16 +7,17 @@ container's last words — ``/`` searches (text or ``/regex/``; ``n``/``N`` next
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, RichLog
 
 from console.kube.logs import DEFAULT_LINES, LogError, SearchError, compile_pattern
 from screens.host import host
+from screens.widgets import tone
 from screens.widgets.statusbar import StatusBar
 
 MAX_LINES = 5000  # kept on screen while following
@@ -54,6 +55,7 @@ class LogsScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#log-search", Input).display = False
+        tone.on_theme_change(self, self.render_log)  # the log keeps what it drew: draw it in the new colours
         self.load()
 
     # ---- reading --------------------------------------------------------------------------------
@@ -83,27 +85,27 @@ class LogsScreen(Screen[None]):
 
     def _append(self, line: str) -> None:
         log = self.query_one("#log", RichLog)
-        log.write(self._styled(line))
+        log.write(tone.rich(self._styled(line), wrap=False))
         if self.pattern:
             self._find()
         self.show_status()
 
-    def _styled(self, line: str) -> Text:
-        text = Text(line)
+    def _styled(self, line: str) -> Content:
+        text = Content(line)
         if self.pattern:
             try:
                 compiled = compile_pattern(self.pattern)
             except SearchError:
                 compiled = None
             if compiled is not None:
-                text.highlight_regex(compiled, style="bold black on yellow")
+                text = text.highlight_regex(compiled, style=tone.MATCH)
         return text
 
     def render_log(self) -> None:
         log = self.query_one("#log", RichLog)
         log.clear()
         for line in self.text:
-            log.write(self._styled(line))
+            log.write(tone.rich(self._styled(line), wrap=False))
 
     def show_status(self) -> None:
         parts = [f"{len(self.text)} lines", "following" if self.following else "not following",
@@ -111,9 +113,9 @@ class LogsScreen(Screen[None]):
         if self.pattern:
             where = f"{self.match_at + 1}/{len(self.matches)}" if self.matches else "no match"
             parts.append(f"search {self.pattern!r}: {where}")
-        status = Text(" · ".join(parts), style="dim")
+        status = Content.styled(" · ".join(parts), tone.MUTED)
         if self.error:
-            status = Text(self.error, style="bold red")
+            status = Content.styled(self.error, tone.bold(tone.ERROR))
         self.query_one("#logs-status", Label).update(status)
 
     # ---- keys -----------------------------------------------------------------------------------

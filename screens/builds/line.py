@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.text import Text
+from textual.content import Content
 from textual.widgets import Static
 
 from console.builds.model import BuildRecord, BuildState
 from console.core.units import decimal_size
 from screens.builds.view import STATE_STYLE
 from screens.host import host
+from screens.widgets import tone
 
 
 class LastBuildLine(Static):
@@ -33,22 +34,21 @@ class LastBuildLine(Static):
             self.update(last_build_line(record))
 
 
-def last_build_line(r: BuildRecord) -> Text:
+def last_build_line(r: BuildRecord) -> Content:
     """The dashboard's one line about the last build of the session."""
-    text = Text("last build ", style="dim")
-    text.append(f"#{r.number} {r.tag} ", style="bold")
-    text.append(r.state.value, style=STATE_STYLE[r.state])
+    parts: list[str | tuple[str, str]] = [("last build ", tone.MUTED), (f"#{r.number} {r.tag} ", "bold"),
+                                          (r.state.value, STATE_STYLE[r.state])]
     if r.state is BuildState.RUNNING:
-        text.append(f"  step {r.step}/{r.total}" if r.total else "  starting", style="yellow")
+        parts.append((f"  step {r.step}/{r.total}" if r.total else "  starting", tone.WARNING))
     else:
-        text.append(f"  {r.seconds:.1f}s")
+        parts.append(f"  {r.seconds:.1f}s")
     if r.cached:
-        text.append(f"  {r.cached} steps from cache", style="dim")
+        parts.append((f"  {r.cached} steps from cache", tone.MUTED))
     if r.image:
-        text.append(f"  {decimal_size(r.image.size)}")
+        parts.append(f"  {decimal_size(r.image.size)}")
     if r.message and r.state is BuildState.FAILED:
-        text.append(f"  {r.message[:100]}", style="red")
+        parts.append((f"  {r.message[:100]}", tone.ERROR))
     if r.pushed:
-        text.append("  pushed " + ", ".join(r.pushed), style="green")
-    text.append("   (:builds)", style="dim")
-    return text
+        parts.append(("  pushed " + ", ".join(r.pushed), tone.SUCCESS))
+    parts.append(("   (:builds)", tone.MUTED))
+    return Content.assemble(*parts)

@@ -9,11 +9,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, RichLog, Static
@@ -48,6 +48,7 @@ from screens.builds.view import (
     request_from_form,
 )
 from screens.host import host
+from screens.widgets import tone
 from screens.widgets.dialogs import FormDialog
 from screens.widgets.statusbar import StatusBar
 from screens.widgets.table import fill_table
@@ -100,7 +101,7 @@ class BuildsScreen(PushMixin, Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.records: dict[int, BuildRecord] = {}
-        self.logs: dict[int, list[Text]] = {}
+        self.logs: dict[int, list[Content]] = {}
         self.findings: dict[int, list[LintFinding]] = {}
         self.images: list[ImageSummary] = []
         self.shown: str = ""  # list key of what the lower panels show: "b:3" or "i:REF"
@@ -120,7 +121,8 @@ class BuildsScreen(PushMixin, Screen[None]):
                 yield DataTable(id="builds-list", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(classes="panel", id="builds-lint-panel"):
                 yield Label("Lint", classes="panel-title")
-                yield Static(Text("start a build with b: its context is linted first", style="dim"), id="lint")
+                yield Static(Content.styled("start a build with b: its context is linted first", tone.MUTED),
+                             id="lint")
         with Horizontal(id="builds-bottom"):
             with Vertical(classes="panel", id="builds-log-panel"):
                 yield Label("Log", classes="panel-title", id="log-title")
@@ -135,6 +137,7 @@ class BuildsScreen(PushMixin, Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#builds-list", DataTable).add_columns(*LIST_COLUMNS)
         self.query_one("#layers", DataTable).add_columns(*LAYER_COLUMNS)
+        tone.on_theme_change(self, self._redraw_log)  # the log keeps what it drew: draw it in the new colours
         self.load_engine()
 
     def on_unmount(self) -> None:
@@ -155,9 +158,9 @@ class BuildsScreen(PushMixin, Screen[None]):
         status = self.query_one("#engine-status", Static)
         engine_host = host(self).services.builds.host
         if message.problem:
-            status.update(Text(message.problem, style="bold red"))
+            status.update(Content.styled(message.problem, tone.bold(tone.ERROR)))
         else:
-            status.update(Text(f"Docker Engine {message.version} at {engine_host}", style="dim"))
+            status.update(Content.styled(f"Docker Engine {message.version} at {engine_host}", tone.MUTED))
         self.images = message.images
         self.refresh_list()
 
@@ -191,23 +194,30 @@ class BuildsScreen(PushMixin, Screen[None]):
             number = int(key[2:])
             record = self.records[number]
             self.query_one("#log-title", Label).update(f"Log — build #{number} {record.tag} ({record.state.value})")
-            for line in self.logs.get(number, []):
-                log.write(line)
+            self._redraw_log()
             self.query_one("#lint", Static).update(findings_view(self.findings.get(number, [])))
             self.show_image(record.image, self._stages.get(number, ()))
         else:
             reference = key[2:]
             self.query_one("#log-title", Label).update(f"Log — {reference} (not built in this session)")
-            self.query_one("#lint", Static).update(Text("lint runs on a build's context", style="dim"))
+            self.query_one("#lint", Static).update(Content.styled("lint runs on a build's context", tone.MUTED))
             if reference in self.inspected:
                 self.show_image(self.inspected[reference])
             else:
                 self.show_image(None)
                 self.inspect(reference)
 
+    def _redraw_log(self) -> None:
+        """The shown build's log, all of it (on show, and after a theme change: the RichLog keeps what it drew)."""
+        if self.shown.startswith("b:"):
+            log = self.query_one("#build-log", RichLog)
+            log.clear()
+            for line in self.logs.get(int(self.shown[2:]), []):
+                log.write(tone.rich(line, wrap=False))
+
     def show_image(self, image: ImageInfo | None, stages: tuple[StageSummary, ...] = ()) -> None:
         facts = self.query_one("#image-facts", Static)
-        facts.update(image_facts(image, stages) if image else Text("no image yet", style="dim"))
+        facts.update(image_facts(image, stages) if image else Content.styled("no image yet", tone.MUTED))
         fill_table(self.query_one("#layers", DataTable), layer_rows(image) if image else [])
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="builds-inspect")
@@ -223,7 +233,7 @@ class BuildsScreen(PushMixin, Screen[None]):
         if self.shown == f"i:{message.reference}":
             self.show_image(message.image)
             if message.problem:
-                self.query_one("#image-facts", Static).update(Text(message.problem, style="bold red"))
+                self.query_one("#image-facts", Static).update(Content.styled(message.problem, tone.bold(tone.ERROR)))
 
     def action_refresh(self) -> None:
         self.load_engine()
@@ -300,7 +310,7 @@ class BuildsScreen(PushMixin, Screen[None]):
         if self.shown == f"b:{number}":
             log = self.query_one("#build-log", RichLog)
             for line in lines:
-                log.write(line)
+                log.write(tone.rich(line, wrap=False))
         if isinstance(event, BuildSucceeded | BuildFailed | BuildCancelled):
             self._build_run, self._building = None, None
             if isinstance(event, BuildSucceeded):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from rich.text import Text
+from textual.content import Content
 
 from console.builds.model import (
     BuildCancelled,
@@ -30,47 +30,47 @@ from console.builds.model import (
 )
 from console.builds.request import BadBuildRequest, build_request
 from console.core.units import decimal_size
+from screens.widgets import tone
 
 LIST_COLUMNS = ("#", "STATE", "STEP", "TIME", "CACHED", "SIZE", "IMAGE")  # numbers first: the name can be long
 LAYER_COLUMNS = ("SIZE", "SHARE", "INSTRUCTION")
-SLOW_STEP = 10.0  # seconds: a step slower than this is drawn in yellow
-STATE_STYLE = {BuildState.RUNNING: "bold yellow", BuildState.SUCCEEDED: "bold green", BuildState.FAILED: "bold red",
-               BuildState.CANCELLED: "yellow"}
-SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+SLOW_STEP = 10.0  # seconds: a step slower than this is drawn in the warning tone
+STATE_STYLE = {BuildState.RUNNING: tone.bold(tone.WARNING), BuildState.SUCCEEDED: tone.bold(tone.SUCCESS),
+               BuildState.FAILED: tone.bold(tone.ERROR), BuildState.CANCELLED: tone.WARNING}
+SEVERITY_STYLE = {Severity.ERROR: tone.bold(tone.ERROR), Severity.WARNING: tone.WARNING, Severity.INFO: tone.INFO}
 
 
-def event_lines(event: BuildEvent) -> list[Text]:
+def event_lines(event: BuildEvent) -> list[Content]:
     """The log lines one build event adds."""
     if isinstance(event, StepStarted):
-        line = Text.assemble((f"Step {event.step}/{event.total} ", "bold"))
-        if event.stage:
-            line.append(f"[{event.stage}] ", style="cyan")
-        line.append(event.instruction)
-        return [line]
+        stage = (f"[{event.stage}] ", tone.INFO) if event.stage else ""
+        return [Content.assemble((f"Step {event.step}/{event.total} ", "bold"), stage, event.instruction)]
     if isinstance(event, StepOutput):
-        return [Text("    " + event.line, style="dim yellow" if event.warning else "")]
+        return [Content.styled("    " + event.line, f"dim {tone.WARNING}" if event.warning else "")]
     if isinstance(event, StepFinished):
         if event.cached:
-            return [Text(f"    → using cache ({event.seconds:.2f}s)", style="green")]
-        style = "yellow" if event.seconds >= SLOW_STEP else "dim"
-        return [Text(f"    → {event.seconds:.2f}s", style=style)]
+            return [Content.styled(f"    → using cache ({event.seconds:.2f}s)", tone.SUCCESS)]
+        style = tone.WARNING if event.seconds >= SLOW_STEP else tone.MUTED
+        return [Content.styled(f"    → {event.seconds:.2f}s", style)]
     if isinstance(event, StageFinished):
-        return [Text(f"stage {event.stage} done → {event.image_id.removeprefix('sha256:')[:12]}", style="dim cyan")]
+        return [Content.styled(f"stage {event.stage} done → {event.image_id.removeprefix('sha256:')[:12]}",
+                               f"dim {tone.INFO}")]
     if isinstance(event, BuildSucceeded):
         cached = sum(1 for s in event.steps if s.cached)
         size = f"; {decimal_size(event.image.size)}" if event.image else ""
-        return [Text(f"built {', '.join(event.tags) or event.image_id[:19]} in {event.seconds:.1f}s: "
-                     f"{len(event.steps)} steps, {cached} from cache{size}", style="bold green")]
+        return [Content.styled(f"built {', '.join(event.tags) or event.image_id[:19]} in {event.seconds:.1f}s: "
+                               f"{len(event.steps)} steps, {cached} from cache{size}", tone.bold(tone.SUCCESS))]
     if isinstance(event, BuildFailed):
         where = f" at step {event.step}/{event.total} ({event.instruction})" if event.step else ""
-        lines = [Text(f"FAILED{where}: {event.message}", style="bold red")]
+        lines = [Content.styled(f"FAILED{where}: {event.message}", tone.bold(tone.ERROR))]
         if event.last_lines:
-            lines.append(Text("last output of the failing step:", style="red"))
-            lines += [Text("    " + line, style="red") for line in event.last_lines]
+            lines.append(Content.styled("last output of the failing step:", tone.ERROR))
+            lines += [Content.styled("    " + line, tone.ERROR) for line in event.last_lines]
         return lines
     if isinstance(event, BuildCancelled):
         at = f" at step {event.step}" if event.step else ""
-        return [Text(f"cancelled{at} after {event.seconds:.1f}s; the engine stopped the build", style="bold yellow")]
+        return [Content.styled(f"cancelled{at} after {event.seconds:.1f}s; the engine stopped the build",
+                               tone.bold(tone.WARNING))]
     return []
 
 
@@ -97,14 +97,15 @@ def apply_event(record: BuildRecord, event: BuildEvent) -> BuildRecord:
 def record_cells(r: BuildRecord) -> tuple[object, ...]:
     step = f"{r.step}/{r.total}" if r.total else "-"
     size = decimal_size(r.image.size) if r.image else "-"
-    state = Text("pushed", style="bold green") if r.pushed else Text(r.state.value, style=STATE_STYLE[r.state])
+    state = (Content.styled("pushed", tone.bold(tone.SUCCESS)) if r.pushed
+             else Content.styled(r.state.value, STATE_STYLE[r.state]))
     return (f"#{r.number}", state, step, f"{r.seconds:.1f}s",
             str(r.cached), size, r.tag)
 
 
 def image_cells(i: ImageSummary) -> tuple[object, ...]:
     created = time.strftime("%Y-%m-%d %H:%M", time.localtime(i.created)) if i.created else "-"
-    return ("img", Text("local image", style="dim"), "-", created, "-", decimal_size(i.size), i.reference)
+    return ("img", Content.styled("local image", tone.MUTED), "-", created, "-", decimal_size(i.size), i.reference)
 
 
 def layer_rows(image: ImageInfo) -> list[tuple[str, tuple[object, ...]]]:
@@ -116,57 +117,51 @@ def layer_rows(image: ImageInfo) -> list[tuple[str, tuple[object, ...]]]:
     return rows
 
 
-def image_facts(image: ImageInfo, stages: Iterable[StageSummary] = ()) -> Text:
+def image_facts(image: ImageInfo, stages: Iterable[StageSummary] = ()) -> Content:
     """Size, CUDA, user, volumes, labels and the stage structure of an image."""
-    text = Text()
-    text.append(f"{image.reference}  ", style="bold")
-    text.append(f"{image.id.removeprefix('sha256:')[:12]}  {decimal_size(image.size)}  "
-                f"{len(image.largest_layers)} layers with data / {len(image.layers)} history entries\n", style="dim")
     cuda = image.cuda_version
-    text.append("CUDA_VERSION ", style="dim")
-    text.append((cuda or "not set") + "  ", style="bold" if cuda else "yellow")
-    text.append("user ", style="dim")
-    text.append((image.user or "root") + "  ", style="yellow" if not image.user or image.user in ("0", "root") else "")
+    root = not image.user or image.user in ("0", "root")
+    parts: list[str | tuple[str, str]] = [
+        (f"{image.reference}  ", "bold"),
+        (f"{image.id.removeprefix('sha256:')[:12]}  {decimal_size(image.size)}  "
+         f"{len(image.largest_layers)} layers with data / {len(image.layers)} history entries\n", tone.MUTED),
+        ("CUDA_VERSION ", tone.MUTED), ((cuda or "not set") + "  ", "bold" if cuda else tone.WARNING),
+        ("user ", tone.MUTED), ((image.user or "root") + "  ", tone.WARNING if root else "")]
     if image.volumes:
-        text.append("volumes ", style="dim")
-        text.append(", ".join(image.volumes) + "  ")
+        parts += [("volumes ", tone.MUTED), ", ".join(image.volumes) + "  "]
     if image.labels:
-        text.append("labels ", style="dim")
-        text.append(", ".join(f"{k}={v}" for k, v in image.labels))
+        parts += [("labels ", tone.MUTED), ", ".join(f"{k}={v}" for k, v in image.labels)]
     stages = list(stages)
     if stages:
-        text.append("\nstages ", style="dim")
-        text.append(" → ".join(f"{s.name} (FROM {s.base}: {s.steps} steps, {s.cached} cached, {s.seconds:.1f}s)"
-                               for s in stages))
-    return text
+        parts += [("\nstages ", tone.MUTED),
+                  " → ".join(f"{s.name} (FROM {s.base}: {s.steps} steps, {s.cached} cached, {s.seconds:.1f}s)"
+                             for s in stages)]
+    return Content.assemble(*parts)
 
 
-def findings_view(findings: list[LintFinding]) -> Text:
+def findings_view(findings: list[LintFinding]) -> Content:
     if not findings:
-        return Text("no lint findings", style="green")
-    text = Text()
+        return Content.styled("no lint findings", tone.SUCCESS)
+    parts: list[str | tuple[str, str]] = []
     for f in findings:
-        text.append(f"{f.severity.value} ", style=SEVERITY_STYLE[f.severity])
-        text.append(f.rule, style="bold")
-        text.append(f": {f.message}\n")
-        text.append(f"  why: {f.reason}\n", style="dim")
-    text.rstrip()
-    return text
+        parts += [(f"{f.severity.value} ", SEVERITY_STYLE[f.severity]), (f.rule, "bold"), f": {f.message}\n",
+                  (f"  why: {f.reason}\n", tone.MUTED)]
+    return Content.assemble(*parts).rstrip()
 
 
-def push_view(reference: str, layers: dict[str, LayerProgress], result: str = "") -> Text:
+def push_view(reference: str, layers: dict[str, LayerProgress], result: str = "") -> Content:
     """One line per layer: status and a bar when the engine says how far it is."""
-    text = Text(f"push {reference}\n", style="bold")
+    parts: list[str | tuple[str, str]] = [(f"push {reference}\n", "bold")]
     for layer in layers.values():
-        text.append(f"  {layer.layer}  {layer.status:<20}")
+        parts.append(f"  {layer.layer}  {layer.status:<20}")
         if layer.total and layer.status == "Pushing":
             done = min(layer.current / layer.total, 1.0)
-            text.append(" " + "█" * int(done * 20) + "░" * (20 - int(done * 20)), style="cyan")
-            text.append(f" {decimal_size(layer.current)}/{decimal_size(layer.total)}")
-        text.append("\n")
+            parts += [(" " + "█" * int(done * 20) + "░" * (20 - int(done * 20)), tone.INFO),
+                      f" {decimal_size(layer.current)}/{decimal_size(layer.total)}"]
+        parts.append("\n")
     if result:
-        text.append(result, style="bold red" if result.startswith("push failed") else "bold green")
-    return text
+        parts.append((result, tone.bold(tone.ERROR) if result.startswith("push failed") else tone.bold(tone.SUCCESS)))
+    return Content.assemble(*parts)
 
 
 def request_from_form(values: dict[str, str]) -> BuildRequest | str:

@@ -13,20 +13,23 @@ from collections.abc import Callable, Sequence
 
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
+from textual.content import Content
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
 from console.core.metrics import MetricsError, Series
+from screens.widgets import tone
 from screens.widgets.statusbar import age_text
 
 # Braille dot bits by (column in cell, row in cell from the top).
 _DOTS = ((0x01, 0x02, 0x04, 0x40), (0x08, 0x10, 0x20, 0x80))
 SPARK = "▁▂▃▄▅▆▇█"
-COLOURS = {"p50": "green", "p95": "yellow", "p99": "magenta", "ttft_p95": "cyan", "max": "yellow",
-           "mean": "cyan", "fb": "green"}
-THRESHOLD_STYLE = Style(color="red")
+# Theme variables, resolved when drawn: p99 in the error tone, the alert line in the theme's error colour itself
+# (as the tail and its limit were magenta and red), the others in the success, warning and info tones.
+COLOURS = {"p50": tone.SUCCESS, "p95": tone.WARNING, "p99": tone.ERROR, "ttft_p95": tone.INFO,
+           "max": tone.WARNING, "mean": tone.INFO, "fb": tone.SUCCESS}
+THRESHOLD = tone.ALARM
 AXIS_STYLE = Style(dim=True)
 LABEL_WIDTH = 8
 
@@ -94,31 +97,30 @@ def sparkline(values: Sequence[float], width: int, top: float | None = None) -> 
 
 
 def level_style(percent: float, warn: float = 60.0, alarm: float = 80.0) -> str:
-    return "bold red" if percent >= alarm else "yellow" if percent >= warn else "green"
+    """The success, warning or error tone by the alert lines (utilisation, memory, temperature)."""
+    return tone.bold(tone.ERROR) if percent >= alarm else tone.WARNING if percent >= warn else tone.SUCCESS
 
 
-def bar(percent: float, width: int = 10) -> Text:
-    """``█████▌     61%``: a framebuffer bar, red from the 80 % line."""
+def bar(percent: float, width: int = 10) -> Content:
+    """``█████▌     61%``: a framebuffer bar, in the error tone from the 80 % line."""
     filled = max(0.0, min(percent, 100.0)) / 100 * width
     blocks = "█" * int(filled) + ("▌" if filled - int(filled) >= 0.5 else "")
-    text = Text(blocks, style=level_style(percent), justify="left")
-    text.append("░" * (width - len(blocks)), style="dim")
-    text.append(f" {percent:3.0f}%", style=level_style(percent))
-    return text
+    return Content.assemble((blocks, level_style(percent)), ("░" * (width - len(blocks)), tone.MUTED),
+                            (f" {percent:3.0f}%", level_style(percent)))
 
 
-def freshness(at: float | None, error: MetricsError | None, now: float | None = None) -> Text:
+def freshness(at: float | None, error: MetricsError | None, now: float | None = None) -> Content:
     """What a panel says about its data: its age, or plainly why there is none (and how old the rest is)."""
     now = time.time() if now is None else now
     age = None if at is None else max(0.0, now - at)
     if error is not None:
-        text = Text(error.message, style="bold red")
+        text = Content.styled(error.message, tone.bold(tone.ERROR))
         if age is not None:
-            text.append(f" (data {age_text(age)})", style="dim")
+            text += Content.styled(f" (data {age_text(age)})", tone.MUTED)
         return text
     if age is None:
-        return Text("waiting for data…", style="yellow")
-    return Text(f"data {age_text(age)}", style="dim")
+        return Content.styled("waiting for data…", tone.WARNING)
+    return Content.styled(f"data {age_text(age)}", tone.MUTED)
 
 
 def seconds_label(value: float) -> str:
@@ -156,6 +158,11 @@ class Chart(Widget):
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self._tick)  # the age keeps counting between refreshes
+        tone.on_theme_change(self, self._restyle)  # the cached strips hold the old theme's colours
+
+    def _restyle(self) -> None:
+        self._built_for = (0, 0)
+        self.refresh()
 
     def _tick(self) -> None:
         if self.screen.is_current and self._strips:
@@ -181,19 +188,19 @@ class Chart(Widget):
 
     # ---- drawing --------------------------------------------------------------------------------
     def _header(self, width: int) -> Strip:
-        text = Text(self.title, style="bold")
+        parts: list[str | tuple[str, str]] = [(self.title, "bold")]
         for s in self.series:
             if s.points:
-                text.append(f"  ● {s.name} ", style=COLOURS.get(s.name, "white"))
-                text.append(self.label(s.points[-1][1]))
+                parts += [(f"  ● {s.name} ", COLOURS.get(s.name, tone.DEFAULT)), self.label(s.points[-1][1])]
         if self.threshold is not None and self.threshold_label:
-            text.append(f"  ┄ {self.threshold_label}", style=THRESHOLD_STYLE)
+            parts.append((f"  ┄ {self.threshold_label}", THRESHOLD))
         status = freshness(self.at, self.error, self.clock())
         if self.note:
-            status = Text(self.note + "  ", style="dim") + status
-        room = max(width - status.cell_len - 1, 0)
-        text.truncate(room, pad=True)
-        return Strip(list((text + " " + status).render(self.app.console)), width).crop(0, width)
+            status = Content.styled(self.note + "  ", tone.MUTED) + status
+        room = max(width - status.cell_length - 1, 0)
+        text = Content.assemble(*parts).truncate(room, pad=True)
+        # The widget's own style (the theme's colours) goes under every line: not the terminal's background.
+        return Strip(tone.segments(text + " " + status), width).crop(0, width).apply_style(self.rich_style)
 
     def build(self, width: int, height: int) -> list[Strip]:
         """Every line of the chart for this size (header, plot rows, time axis)."""
@@ -203,7 +210,9 @@ class Chart(Widget):
         top = scale_max(self.series, self.threshold, self.floor)
         start = self.end - self.window_s
         grid = plot(self.series, start, self.end, top, cells, rows, self.threshold)
-        styles = [Style(color=COLOURS.get(s.name, "white")) for s in self.series]
+        styles = [tone.rich_style(COLOURS.get(s.name, tone.DEFAULT)) for s in self.series]
+        threshold_style = tone.rich_style(THRESHOLD)
+        base = self.rich_style
         dots = 4 * rows - 1
         marks = {(dots - round(v / top * dots)) // 4: v for v in (0.0, top / 2, top)}  # the row each value is in
         for r, line in enumerate(grid):
@@ -211,7 +220,7 @@ class Chart(Widget):
             segments = [Segment(label, AXIS_STYLE)]
             run, run_style = [], None
             for bits, colour in line:
-                style = None if not bits else THRESHOLD_STYLE if colour == -1 else styles[colour]
+                style = None if not bits else threshold_style if colour == -1 else styles[colour]
                 if style is not run_style and run:
                     segments.append(Segment("".join(run), run_style))
                     run = []
@@ -219,11 +228,11 @@ class Chart(Widget):
                 run.append(chr(0x2800 + bits) if bits else " ")
             if run:
                 segments.append(Segment("".join(run), run_style))
-            strips.append(Strip(segments, width))
+            strips.append(Strip(segments, width).apply_style(base))
         minutes = self.window_s / 60
         span = f"-{minutes:.0f}m" if minutes < 60 else f"-{minutes / 60:.0f}h"
         axis = " " * (LABEL_WIDTH - 1) + "└" + span.ljust(max(cells - 3, 0)) + "now"
-        strips.append(Strip([Segment(axis[:width], AXIS_STYLE)], width))
+        strips.append(Strip([Segment(axis[:width], AXIS_STYLE)], width).apply_style(base))
         return strips
 
     def render_line(self, y: int) -> Strip:
@@ -231,4 +240,4 @@ class Chart(Widget):
         if self._built_for != (width, height):
             self._strips = self.build(width, height)
             self._built_for = (width, height)
-        return self._strips[y] if y < len(self._strips) else Strip.blank(width)
+        return self._strips[y] if y < len(self._strips) else Strip.blank(width, self.rich_style)

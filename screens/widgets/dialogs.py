@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Group
-from rich.syntax import Syntax
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from console.core.model import ActionPlan
+from screens.widgets import tone
 
 
 class FormDialog(ModalScreen[dict[str, str] | None]):
@@ -55,29 +54,32 @@ class FormDialog(ModalScreen[dict[str, str] | None]):
         self.dismiss(None)
 
 
-def plan_summary(plan: ActionPlan) -> Group:
-    """What the confirm dialog shows: the kubectl equivalent, preflight, warnings and the diff."""
-    parts: list[object] = [Text.assemble(("kubectl equivalent: ", "dim"), (plan.kubectl, "bold cyan"))]
+def plan_summary(plan: ActionPlan) -> tone.RichContent:
+    """What the confirm dialog shows: the kubectl equivalent, preflight, warnings and the diff (a Rich renderable:
+    it is printed as well, wrapped as in the dialog)."""
+    lines = [Content.assemble(("kubectl equivalent: ", tone.MUTED), (plan.kubectl, tone.bold(tone.INFO)))]
     if plan.preflight is not None:
         pf = plan.preflight
-        style = "green" if pf.ok else "bold red"
-        parts.append(Text.assemble(("GPU preflight: ", "dim"), (pf.message, style)))
+        style = tone.SUCCESS if pf.ok else tone.bold(tone.ERROR)
+        lines.append(Content.assemble(("GPU preflight: ", tone.MUTED), (pf.message, style)))
         if pf.alternative and not pf.ok:
-            parts.append(Text.assemble(("offered instead: ", "dim"), (pf.alternative, "yellow")))
+            lines.append(Content.assemble(("offered instead: ", tone.MUTED), (pf.alternative, tone.WARNING)))
     gate: Any = plan.compat
     if gate is not None:
-        style = {"OK": "green", "WARN": "bold yellow", "UNKNOWN": "yellow"}.get(str(gate.level), "bold red")
+        style = {"OK": tone.SUCCESS, "WARN": tone.bold(tone.WARNING), "UNKNOWN": tone.WARNING}.get(
+            str(gate.level), tone.bold(tone.ERROR))
         if gate.blocked:
-            parts.append(Text("compatibility: FAIL — blocked: the new pods would crash on these nodes. "
-                              "Press f to force the rollout anyway.", style="bold red"))
-            parts += [Text(f"✕ {line}", style="bold red") for line in gate.lines() if line.startswith("FAIL")]
+            lines.append(Content.styled("compatibility: FAIL — blocked: the new pods would crash on these nodes. "
+                                        "Press f to force the rollout anyway.", tone.bold(tone.ERROR)))
+            lines += [Content.styled(f"✕ {line}", tone.bold(tone.ERROR)) for line in gate.lines()
+                      if line.startswith("FAIL")]
         else:
-            parts.append(Text.assemble(("compatibility: ", "dim"), (gate.summary, style)))
+            lines.append(Content.assemble(("compatibility: ", tone.MUTED), (gate.summary, style)))
     for warning in plan.warnings:
-        parts.append(Text(f"⚠ {warning}", style="bold yellow"))
-    parts.append(Text("server dry-run diff (live → after):", style="dim"))
-    parts.append(Syntax(plan.diff or "(no change)", "diff", theme="ansi_dark", word_wrap=True))
-    return Group(*parts)
+        lines.append(Content.styled(f"⚠ {warning}", tone.bold(tone.WARNING)))
+    lines.append(Content.styled("server dry-run diff (live → after):", tone.MUTED))
+    lines.append(tone.code(plan.diff or "(no change)", "diff"))
+    return tone.RichContent(Content("\n").join(lines))
 
 
 class ConfirmDialog(ModalScreen[str | None]):

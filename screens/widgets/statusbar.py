@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import time
 
-from rich.text import Text
+from textual.content import Content
 from textual.widgets import Static
 
 from console.alerts.center import AlertSummary
 from console.core.model import ClusterSnapshot, ConnState
 from console.core.units import clock
 from screens.host import host
+from screens.widgets import tone
 
 _STATE_STYLE = {
-    ConnState.CONNECTING: ("◌", "yellow"),
-    ConnState.CONNECTED: ("●", "green"),
-    ConnState.DISCONNECTED: ("✕", "red"),
-    ConnState.FORBIDDEN: ("⊘", "red"),
-    ConnState.ERROR: ("✕", "red"),
+    ConnState.CONNECTING: ("◌", tone.WARNING),
+    ConnState.CONNECTED: ("●", tone.SUCCESS),
+    ConnState.DISCONNECTED: ("✕", tone.ERROR),
+    ConnState.FORBIDDEN: ("⊘", tone.ERROR),
+    ConnState.ERROR: ("✕", tone.ERROR),
 }
 
 
@@ -27,51 +28,47 @@ def age_text(seconds: float | None) -> str:
     return f"{clock(seconds)} ago"
 
 
-def render_alerts(summary: AlertSummary | None) -> Text:
+def render_alerts(summary: AlertSummary | None) -> Content:
     """The header's alert count: only when something is firing (unacknowledged) or a source is failing."""
-    text = Text()
+    parts: list[tuple[str, str]] = []
     if summary is None:
-        return text
+        return Content()
     if summary.firing:
-        style = "bold white on red" if summary.critical else "bold black on yellow"
+        style = tone.CRITICAL if summary.critical else tone.ALERT
         crit = f", {summary.critical} critical" if summary.critical else ""
-        text.append(f" ▲ {summary.firing} firing{crit} ", style=style)
-        text.append(" ! to see", style="dim")
+        parts.append((f" ▲ {summary.firing} firing{crit} ", style))
+        parts.append((" ! to see", tone.MUTED))
     if summary.errors:
-        text.append(f"  alerts: {len(summary.errors)} source{'s' if len(summary.errors) > 1 else ''} failing",
-                    style="red")
-    return text
+        parts.append((f"  alerts: {len(summary.errors)} source{'s' if len(summary.errors) > 1 else ''} failing",
+                      tone.ERROR))
+    return Content.assemble(*parts)
 
 
 def render_status(snap: ClusterSnapshot, now: float | None = None, readonly: bool = False,
-                  alerts: AlertSummary | None = None) -> Text:
+                  alerts: AlertSummary | None = None) -> Content:
     now = time.time() if now is None else now
-    text = Text()
-    text.append(" llmctl ", style="bold reverse")
+    parts: list[str | tuple[str, str] | Content] = [(" llmctl ", "bold reverse")]
     if snap.sandbox:
-        text.append(" SANDBOX ", style="bold black on yellow")
+        parts.append((" SANDBOX ", tone.ALERT))
     if readonly:
-        text.append(" READ-ONLY ", style="bold white on blue")
-    text.append("  ctx ", style="dim")
-    text.append(snap.context or "?", style="bold")
-    text.append("  ns ", style="dim")
-    text.append(snap.namespace or "?", style="bold")
+        parts.append((" READ-ONLY ", tone.NOTICE))
+    parts += [("  ctx ", tone.MUTED), (snap.context or "?", "bold"), ("  ns ", tone.MUTED),
+              (snap.namespace or "?", "bold")]
     icon, colour = _STATE_STYLE[snap.connection.state]
-    text.append(f"  {icon} ", style=colour)
+    parts.append((f"  {icon} ", colour))
     conn = snap.connection
     if conn.state is ConnState.CONNECTED:
-        text.append("connected", style=colour)
+        parts.append(("connected", colour))
     elif conn.state is ConnState.CONNECTING:
-        text.append("connecting…", style=colour)
+        parts.append(("connecting…", colour))
     else:
         last = None if conn.last_ok is None else now - conn.last_ok
-        text.append(f"{conn.state.value}: {conn.message}", style=colour)
-        text.append(f"  (data {age_text(last)})", style="dim")
+        parts.append((f"{conn.state.value}: {conn.message}", colour))
+        parts.append((f"  (data {age_text(last)})", tone.MUTED))
     badge = render_alerts(alerts)
     if badge:
-        text.append("  ")
-        text.append_text(badge)
-    return text
+        parts += ["  ", badge]
+    return Content.assemble(*parts)
 
 
 class StatusBar(Static):

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Group
-from rich.text import Text
 from textual import work
+from textual.content import Content
 from textual.widgets import (
     Button,
     DataTable,
@@ -27,6 +27,7 @@ from console.deploy.wizard import (
     next_steps,
     write_outputs,
 )
+from screens.widgets import tone
 from screens.widgets.table import fill_table
 from screens.wizard.common import (
     POLL_S,
@@ -59,7 +60,7 @@ class WizardDeploySteps:
         values = self.values
         engine = self.engine
         if self.checked_values != values:
-            self._status("preflight with the saved values…", "yellow")
+            self._status("preflight with the saved values…", tone.WARNING)
             report = await engine.preflight(values)
             self.recheck = report
             if not report.ok:
@@ -79,7 +80,7 @@ class WizardDeploySteps:
         box.add_options([Option("plan and diff", id="plan"), Option("server dry-run", id="dry-run"),
                          *[Option(name, id=name) for name in files]])
         self.save("render")
-        self._status("diff against what is live…", "yellow")
+        self._status("diff against what is live…", tone.WARNING)
         try:
             plan = await engine.diff(rendered)
         except DeployError as exc:
@@ -89,10 +90,10 @@ class WizardDeploySteps:
         self.save("diff")
         self._show_file("plan")
         box.highlighted = 0
-        self.query_one("#plan-head", Label).update(Text.assemble(
+        self.query_one("#plan-head", Label).update(Content.assemble(
             (f"{len(rendered.objects)} objects in {len(files)} files → namespace {values.namespace}: ", "bold"),
-            (plan.summary(), "bold green" if not plan.changes else "bold yellow")))
-        self._status("server dry-run of every change…", "yellow")
+            (plan.summary(), tone.bold(tone.SUCCESS) if not plan.changes else tone.bold(tone.WARNING))))
+        self._status("server dry-run of every change…", tone.WARNING)
         dry = self.dry = await engine.dry_run(plan)
         self.query_one("#apply-results", Static).update(apply_view(dry))
         if not dry.ok:
@@ -103,7 +104,7 @@ class WizardDeploySteps:
         self.save("dry-run")
         if not plan.changes:
             self._status("no changes: the cluster already matches the values — n goes on (apply sends nothing)",
-                         "bold green")
+                         tone.bold(tone.SUCCESS))
         else:
             self.query_one("#apply", Button).disabled = False
             self._status(f"{plan.summary()} — a applies (all-or-nothing: every object is dry-run first)", "bold")
@@ -137,9 +138,9 @@ class WizardDeploySteps:
 
         plan = self.plan
         self.query_one("#apply", Button).disabled = True
-        self._status(f"applying {plan.summary()}…", "yellow")
+        self._status(f"applying {plan.summary()}…", tone.WARNING)
         try:
-            report = await self.engine.apply(plan, on_progress=lambda m: self._status(m, "yellow"))
+            report = await self.engine.apply(plan, on_progress=lambda m: self._status(m, tone.WARNING))
         except DeployError as exc:
             self._fail(exc.message)
             self.save(error=f"apply: {exc.message}")
@@ -159,7 +160,7 @@ class WizardDeploySteps:
         self.save("apply")
         self.done.add(4)
         self._show_step()
-        self._status(f"{report.message} — n follows the rollout", "bold green")
+        self._status(f"{report.message} — n follows the rollout", tone.bold(tone.SUCCESS))
         if then_next:
             self.go(5)
 
@@ -181,7 +182,7 @@ class WizardDeploySteps:
             self.rendered.values == self.values else engine.render(self.values)
         self.rollout = self.verified = None
         self.query_one("#verify", Static).update("")
-        self._status("following the rollout…", "yellow")
+        self._status("following the rollout…", tone.WARNING)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + ROLLOUT_TIMEOUT_S
         while True:
@@ -203,9 +204,10 @@ class WizardDeploySteps:
             self._fail(f"rollout {what}: " + "; ".join(v.message for _, v in report.verdicts) + " (r follows again)")
             return
         self.save("rollout")
-        self._status("rolled out; verifying: pods Ready, metrics arriving, alert rules loaded…", "yellow")
+        self._status("rolled out; verifying: pods Ready, metrics arriving, alert rules loaded…", tone.WARNING)
         verified = self.verified = await engine.verify(rendered, VERIFY_TIMEOUT_S)
-        self.query_one("#verify", Static).update(Group(Text("verify:", style="bold"), checks_table(verified.checks)))
+        self.query_one("#verify", Static).update(Group(tone.rich(Content.styled("verify:", "bold")),
+                                                       checks_table(verified.checks)))
         if not verified.ok:
             failed = [c for c in verified.checks if c.status is Status.FAIL]
             self.save(error="verify: " + "; ".join(c.message for c in failed))
@@ -214,7 +216,7 @@ class WizardDeploySteps:
         self.save("verify")
         self.done.add(5)
         self._show_step()
-        self._status("serving and monitored — n shows the summary", "bold green")
+        self._status("serving and monitored — n shows the summary", tone.bold(tone.SUCCESS))
 
     def _show_rollout(self, report: Any) -> None:
         self.rollout = report
@@ -246,23 +248,24 @@ class WizardDeploySteps:
         if self.plan is not None:
             made, changed, same = created_and_changed(self.plan)
             if made:
-                parts.append(lines_view("created", made, "green"))
+                parts.append(lines_view("created", made, tone.SUCCESS))
             if changed:
-                parts.append(lines_view("changed", changed, "yellow"))
+                parts.append(lines_view("changed", changed, tone.WARNING))
             if same and not made and not changed:
-                parts.append(Text("nothing changed: the cluster already matched the values\n", style="green"))
+                parts.append(Content.styled("nothing changed: the cluster already matched the values\n", tone.SUCCESS))
         elif self.progress is not None and self.progress.applied:
-            parts.append(lines_view("applied (before resuming)", self.progress.applied, "green"))
+            parts.append(lines_view("applied (before resuming)", self.progress.applied, tone.SUCCESS))
         if self.verified is not None:
-            parts.append(Group(Text("verify:", style="bold"), checks_table(self.verified.checks), Text("")))
+            parts.append(Group(tone.rich(Content.styled("verify:", "bold")), checks_table(self.verified.checks),
+                               tone.rich(Content(""))))
         if self.written:
-            parts.append(lines_view("files written", [str(p) for p in self.written], "cyan"))
+            parts.append(lines_view("files written", [str(p) for p in self.written], tone.INFO))
         else:
-            parts.append(Text(f"files: not written yet — w writes the manifests and {'values.yaml'} into the "
-                              "directory above\n", style="yellow"))
+            parts.append(Content.styled(f"files: not written yet — w writes the manifests and {'values.yaml'} into "
+                                        "the directory above\n", tone.WARNING))
         parts.append(lines_view("kubectl equivalents", kubectl_equivalents(values, out, self.context)))
         parts.append(lines_view("next steps", next_steps(values, out, self.context)))
-        self.query_one("#summary", Static).update(Group(*parts))
+        self.query_one("#summary", Static).update(Group(*(tone.rich(part) for part in parts)))
         self._status("w writes the files; n finishes", "bold")
 
     def action_write(self) -> None:

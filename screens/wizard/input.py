@@ -6,8 +6,8 @@ import asyncio
 from typing import Any
 
 from rich.console import Group
-from rich.text import Text
 from textual import work
+from textual.content import Content
 from textual.suggester import SuggestFromList
 from textual.widgets import (
     Checkbox,
@@ -37,6 +37,7 @@ from console.deploy.wizard import (
     suggest_gpus,
 )
 from screens.host import host
+from screens.widgets import tone
 from screens.wizard.common import (
     FORM_ORDER,
 )
@@ -57,7 +58,8 @@ class WizardInputSteps:
         try:
             self.engine = await (self.engine_factory() if self.engine_factory else host(self).services.deploy_engine())
         except Exception as exc:  # DeployError: the kubeconfig cannot be loaded
-            self.query_one("#preflight-head", Label).update(Text(getattr(exc, "message", str(exc)), style="bold red"))
+            self.query_one("#preflight-head", Label).update(Content.styled(getattr(exc, "message", str(exc)),
+                                                                           tone.bold(tone.ERROR)))
             self._fail(f"cannot connect: {getattr(exc, 'message', exc)}")
             return
         target = self.engine.target
@@ -91,7 +93,7 @@ class WizardInputSteps:
     async def run_preflight(self) -> None:
         if self.engine is None:
             return
-        self._status(f"preflight on context {self.context or '?'}…", "yellow")
+        self._status(f"preflight on context {self.context or '?'}…", tone.WARNING)
         values = self.values
         report = await self.engine.preflight(values)
         self.preflight = report
@@ -100,10 +102,10 @@ class WizardInputSteps:
         if report.ok:
             self.checked_values = values
         target = self.engine.target
-        head = Text.assemble(("context ", "dim"), (self.context or "?", "bold"), ("  server ", "dim"),
-                             (target.server or "?", ""), ("  user ", "dim"), (target.user or "?", ""),
-                             ("   ", ""), checks_summary(report.checks),
-                             (f"   values: {values.name} in {values.namespace}, image {values.image}", "dim"))
+        head = Content.assemble(("context ", tone.MUTED), (self.context or "?", "bold"), ("  server ", tone.MUTED),
+                                target.server or "?", ("  user ", tone.MUTED), target.user or "?", "   ",
+                                checks_summary(report.checks),
+                                (f"   values: {values.name} in {values.namespace}, image {values.image}", tone.MUTED))
         self.query_one("#preflight-head", Label).update(head)
         self.query_one("#preflight", Static).update(
             checks_table(report.checks, lambda c: c.status is Status.FAIL and not blocks_start(c)))
@@ -120,9 +122,9 @@ class WizardInputSteps:
             return
         if not report.ok:
             self.problem = "preflight: " + "; ".join(f"{c.name}: {c.message}" for c in report.failures)
-            self._status("the failures marked for step 2 can be fixed in the form: n goes on", "bold yellow")
+            self._status("the failures marked for step 2 can be fixed in the form: n goes on", tone.bold(tone.WARNING))
         else:
-            self._status("preflight passed: n goes on to the model and resources", "bold green")
+            self._status("preflight passed: n goes on to the model and resources", tone.bold(tone.SUCCESS))
 
     def _next_from_preflight(self) -> None:
         if self.preflight is None or self._busy():
@@ -197,11 +199,11 @@ class WizardInputSteps:
                 continue
             label = self.query_one(f"#e-{fid}", Label)
             text = "; ".join(errors.get(fid, []))
-            label.update(Text(f"↳ {text}", style="bold red") if text else "")
+            label.update(Content.styled(f"↳ {text}", tone.bold(tone.ERROR)) if text else "")
             label.display = bool(text)
             self.query_one(f"#f-{fid}", Input).set_class(bool(text), "-invalid-field")
         box = self.query_one("#form-general", Static)
-        box.update(Text("\n".join(general), style="bold red") if general else "")
+        box.update(Content.styled("\n".join(general), tone.bold(tone.ERROR)) if general else "")
         box.display = bool(general)
 
     def field_error(self, fid: str) -> str:
@@ -210,8 +212,8 @@ class WizardInputSteps:
     def _show_suggestion(self, size_gib: float | None) -> None:
         hint = suggest_gpus(size_gib, self.facts)
         label = self.query_one("#gpu-suggestion", Label)
-        label.update(Text(f"suggested: {hint.text}", style="cyan") if hint else
-                     Text("give the weights' size (or parameters) for a suggestion", style="dim"))
+        label.update(Content.styled(f"suggested: {hint.text}", tone.INFO) if hint else
+                     Content.styled("give the weights' size (or parameters) for a suggestion", tone.MUTED))
         if hint is None:
             return
         self._suggested = hint.gpus
@@ -283,11 +285,11 @@ class WizardInputSteps:
             self.notify("\n".join(values.warnings), severity="warning", timeout=8)
         if values != self.checked_values:
             self._status(f"preflight with these values (image {values.image}, namespace {values.namespace})…",
-                         "yellow")
+                         tone.WARNING)
             report = await self.engine.preflight(values)
             self.recheck = report
             self.query_one("#recheck", Static).update(Group(
-                Text("preflight with the form's values:", style="bold"), checks_table(
+                tone.rich(Content.styled("preflight with the form's values:", "bold")), checks_table(
                     [c for c in report.checks if c.status is not Status.OK] or report.checks[:1])))
             if report.facts.gpu_nodes is not None:
                 self.facts = report.facts
@@ -308,21 +310,21 @@ class WizardInputSteps:
     def _show_build_note(self) -> None:
         build = host(self).last_build
         pushed = list(build.pushed if build is not None else ())
-        text = Text()
-        text.append("The wizard deploys an image that is already in a registry the nodes pull from.\n\n")
-        text.append("To build one: ", style="bold")
-        text.append("o opens the Builds screen (:builds) — b builds from a Dockerfile with its live log and lint "
-                    "findings, p pushes it. Come back with esc there, or :deploy-new: the wizard stays open with its "
-                    "state (and once quit, it resumes from its progress file).\n\n")
-        text.append(f"Image now: {self.values.image}\n", style="bold cyan")
+        parts: list[str | tuple[str, str]] = [
+            "The wizard deploys an image that is already in a registry the nodes pull from.\n\n",
+            ("To build one: ", "bold"),
+            "o opens the Builds screen (:builds) — b builds from a Dockerfile with its live log and lint findings, "
+            "p pushes it. Come back with esc there, or :deploy-new: the wizard stays open with its state (and once "
+            "quit, it resumes from its progress file).\n\n",
+            (f"Image now: {self.values.image}\n", tone.bold(tone.INFO))]
         if pushed:
-            text.append(f"Last pushed build: {pushed[0]} — u uses it (the preflight checks it again in step 4).\n",
-                        style="green")
+            parts.append((f"Last pushed build: {pushed[0]} — u uses it (the preflight checks it again in step 4).\n",
+                          tone.SUCCESS))
         elif build is not None:
-            text.append(f"Last build: {build.tag} (not pushed yet: push it first, p on the Builds screen).\n",
-                        style="yellow")
-        text.append("\nNothing to build? n goes on to render and apply.", style="dim")
-        self.query_one("#build-note", Static).update(text)
+            parts.append((f"Last build: {build.tag} (not pushed yet: push it first, p on the Builds screen).\n",
+                          tone.WARNING))
+        parts.append(("\nNothing to build? n goes on to render and apply.", tone.MUTED))
+        self.query_one("#build-note", Static).update(Content.assemble(*parts))
 
     def action_open_builds(self) -> None:
         self.app.switch_mode("builds")

@@ -29,11 +29,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import (
@@ -60,6 +60,7 @@ from console.deploy.wizard import (
     describe_progress,
 )
 from screens.host import host
+from screens.widgets import tone
 from screens.widgets.statusbar import StatusBar
 from screens.wizard.common import (
     LABELS,
@@ -211,7 +212,7 @@ class WizardScreen(WizardInputSteps, WizardDeploySteps, Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#pods", DataTable).add_columns(*POD_COLUMNS)
         self._show_step()
-        self._status("connecting to the cluster…", "yellow")
+        self._status("connecting to the cluster…", tone.WARNING)
         self.set_interval(1.0, self._tick)
         self.start()
 
@@ -221,11 +222,11 @@ class WizardScreen(WizardInputSteps, WizardDeploySteps, Screen[None]):
 
     # ---- status and navigation --------------------------------------------------------------------------
     def _status(self, text: str, style: str = "") -> None:
-        self.query_one("#wizard-status", Label).update(Text(text, style=style))
+        self.query_one("#wizard-status", Label).update(Content.styled(text, style))
 
     def _fail(self, text: str) -> None:
         self.problem = text
-        self._status(text, "bold red")
+        self._status(text, tone.bold(tone.ERROR))
 
     @property
     def closing(self) -> bool:
@@ -375,7 +376,7 @@ class WizardScreen(WizardInputSteps, WizardDeploySteps, Screen[None]):
         self._wizard_closing = True
         worker = self._apply_worker
         if worker is not None and worker.state in (WorkerState.PENDING, WorkerState.RUNNING):
-            self._status("cancelling the apply: deleting what this run created…", "bold yellow")
+            self._status("cancelling the apply: deleting what this run created…", tone.bold(tone.WARNING))
             worker.cancel()
             try:
                 await worker.wait()

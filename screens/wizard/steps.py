@@ -8,37 +8,38 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from rich.console import Group
-from rich.syntax import Syntax
 from rich.table import Table
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
 from console.deploy.checks import Check, Status
 from console.deploy.wizard import WIZARD_STEPS
+from screens.widgets import tone
 
-STATUS_STYLE = {Status.OK: "bold green", Status.WARN: "bold yellow", Status.FAIL: "bold red", Status.SKIP: "dim"}
-STATE_STYLE = {"new": "bold green", "changed": "bold yellow", "unchanged": "dim", "kept": "cyan"}
-THEME = "ansi_dark"
+STATUS_STYLE = {Status.OK: tone.bold(tone.SUCCESS), Status.WARN: tone.bold(tone.WARNING),
+                Status.FAIL: tone.bold(tone.ERROR), Status.SKIP: tone.MUTED}
+STATE_STYLE = {"new": tone.bold(tone.SUCCESS), "changed": tone.bold(tone.WARNING), "unchanged": tone.MUTED,
+               "kept": tone.INFO}
 WHY_WIDTH = 48  # the full FailedScheduling reasons are listed under the table
 POD_COLUMNS = ("DEPLOYMENT", "POD", "STATUS", "READY", "NODE", "COLD START", "WHY")
 
 
-def step_bar(step: int, done: set[int]) -> Text:
+def step_bar(step: int, done: set[int]) -> Content:
     """``1 Preflight ✓ › 2 Model & resources › …`` with the current step highlighted."""
-    out = Text()
+    parts: list[tuple[str, str]] = []
     for i, title in enumerate(WIZARD_STEPS, start=1):
         if i > 1:
-            out.append("  ›  ", style="dim")
+            parts.append(("  ›  ", tone.MUTED))
         mark = " ✓" if i in done and i != step else ""
         if i == step:
-            out.append(f" {i} {title} ", style="bold reverse")
+            parts.append((f" {i} {title} ", "bold reverse"))
         else:
-            out.append(f"{i} {title}{mark}", style="green" if i in done else "dim")
-    return out
+            parts.append((f"{i} {title}{mark}", tone.SUCCESS if i in done else tone.MUTED))
+    return Content.assemble(*parts)
 
 
 def checks_table(checks: Sequence[Check], deferred: Callable[[Check], bool] | None = None) -> Table:
@@ -49,119 +50,116 @@ def checks_table(checks: Sequence[Check], deferred: Callable[[Check], bool] | No
     table.add_column("CHECK", no_wrap=True, style="bold")
     table.add_column("RESULT", ratio=1)
     for c in checks:
-        message = Text(c.message)
+        message = Content(c.message)
         if c.fix:
-            message.append(f"\nfix: {c.fix}", style="italic cyan")
+            message += Content.styled(f"\nfix: {c.fix}", f"italic {tone.INFO}")
         if deferred is not None and deferred(c):
-            message.append("\n→ change it in step 2 (checked again with the form's values)", style="yellow")
-        table.add_row(Text(c.status.value.upper(), style=STATUS_STYLE.get(c.status, "")), c.name, message)
+            message += Content.styled("\n→ change it in step 2 (checked again with the form's values)", tone.WARNING)
+        table.add_row(tone.rich(Content.styled(c.status.value.upper(), STATUS_STYLE.get(c.status, ""))), c.name,
+                      tone.rich(message))
     return table
 
 
-def checks_summary(checks: Sequence[Check]) -> Text:
+def checks_summary(checks: Sequence[Check]) -> Content:
     counts = {s: sum(c.status is s for c in checks) for s in Status}
-    out = Text()
-    for status in (Status.OK, Status.WARN, Status.FAIL, Status.SKIP):
-        if counts[status]:
-            out.append(f"{counts[status]} {status.value}  ", style=STATUS_STYLE[status])
-    return out
+    return Content.assemble(*((f"{counts[status]} {status.value}  ", STATUS_STYLE[status])
+                              for status in (Status.OK, Status.WARN, Status.FAIL, Status.SKIP) if counts[status]))
 
 
 def plan_view(plan: Any) -> Group:
     """The plan: each object's state (new / changed / unchanged / kept) and the diff of what changes."""
     parts: list[Any] = []
-    head = Text(plan.summary(), style="bold green" if not plan.changes else "bold")
-    parts.append(head)
+    head = Content.styled(plan.summary(), tone.bold(tone.SUCCESS) if not plan.changes else "bold")
+    parts.append(tone.rich(head))
     table = Table(box=None, show_header=False, pad_edge=False, expand=True)
     table.add_column("state", no_wrap=True, width=10)
     table.add_column("object", ratio=1)
     for op in plan.objects:
-        what = Text(op.ref)
+        what = Content(op.ref)
         if op.state == "changed" and op.changed:
-            what.append(f"  ({', '.join(op.changed[:4])}{', …' if len(op.changed) > 4 else ''})", style="dim")
+            what += Content.styled(f"  ({', '.join(op.changed[:4])}{', …' if len(op.changed) > 4 else ''})",
+                                   tone.MUTED)
         if op.note:
-            what.append(f"\nnote: {op.note}", style="yellow")
-        table.add_row(Text(op.state, style=STATE_STYLE.get(op.state, "")), what)
+            what += Content.styled(f"\nnote: {op.note}", tone.WARNING)
+        table.add_row(tone.rich(Content.styled(op.state, STATE_STYLE.get(op.state, ""))), tone.rich(what))
     parts.append(table)
     diffs = [op.diff.rstrip("\n") for op in plan.objects if op.state in ("changed", "kept") and op.diff]
     if diffs:
-        parts.append(Text("\ndiff against what is live (live → rendered):", style="dim"))
-        parts.append(Syntax("\n".join(diffs), "diff", theme=THEME, word_wrap=True))
+        parts.append(tone.rich(Content.styled("\ndiff against what is live (live → rendered):", tone.MUTED)))
+        parts.append(tone.rich(tone.code("\n".join(diffs), "diff")))
     elif not plan.changes:
-        parts.append(Text("\nno changes: applying sends nothing.", style="green"))
+        parts.append(tone.rich(Content.styled("\nno changes: applying sends nothing.", tone.SUCCESS)))
     else:
-        parts.append(Text("\nthe new objects are shown in full in their files (left).", style="dim"))
+        parts.append(tone.rich(Content.styled("\nthe new objects are shown in full in their files (left).",
+                                              tone.MUTED)))
     return Group(*parts)
 
 
-def apply_view(report: Any) -> Group:
-    """A dry-run's or an apply's results: failures in red, objects the server could not check noted."""
-    ok_style = "bold green" if report.ok else "bold red"
+def apply_view(report: Any) -> Content:
+    """A dry-run's or an apply's results: failures in the error tone, objects the server could not check noted."""
+    ok_style = tone.bold(tone.SUCCESS) if report.ok else tone.bold(tone.ERROR)
     title = "server dry-run" if report.mode == "dry-run" else "apply"
-    parts: list[Any] = [Text.assemble((f"{title}: ", "bold"), (report.message, ok_style))]
+    lines = [Content.assemble((f"{title}: ", "bold"), (report.message, ok_style))]
     unchecked = [r for r in report.results if r.ok and not r.checked]
     for r in report.results:
         if not r.ok:
-            parts.append(Text(f"✕ {r.message}", style="bold red"))
+            lines.append(Content.styled(f"✕ {r.message}", tone.bold(tone.ERROR)))
         elif r.checked:
-            parts.append(Text(f"✓ {r.message}", style="green"))
+            lines.append(Content.styled(f"✓ {r.message}", tone.SUCCESS))
     if unchecked:  # the same reason for each: say it once
         why = unchecked[0].message.split(" — ", 1)[-1]
-        parts.append(Text(f"· not checked by the server yet ({', '.join(r.ref for r in unchecked)}): {why}",
-                          style="dim"))
+        lines.append(Content.styled(f"· not checked by the server yet ({', '.join(r.ref for r in unchecked)}): {why}",
+                                    tone.MUTED))
     for ref in report.rolled_back:
-        parts.append(Text(f"↶ rolled back: {ref} deleted", style="yellow"))
+        lines.append(Content.styled(f"↶ rolled back: {ref} deleted", tone.WARNING))
     if report.mode == "applied" and not report.ok:
-        parts.append(Text("nothing is left half-applied: fix the cause, go back (b) if the values need it, "
-                          "and apply again", style="yellow"))
-    return Group(*parts)
+        lines.append(Content.styled("nothing is left half-applied: fix the cause, go back (b) if the values need it, "
+                                    "and apply again", tone.WARNING))
+    return Content("\n").join(lines)
 
 
-def yaml_view(text: str) -> Syntax:
-    return Syntax(text, "yaml", theme=THEME, word_wrap=False, line_numbers=False)
+def yaml_view(text: str) -> Any:
+    """A rendered file, highlighted; long lines are cut, not wrapped (as in an editor)."""
+    return tone.rich(tone.code(text, "yaml"), wrap=False)
 
 
-def verdict_line(report: Any) -> Text:
-    out = Text()
+def verdict_line(report: Any) -> Content:
+    parts: list[tuple[str, str]] = []
     for _name, verdict in report.verdicts:
-        style = "bold green" if verdict.done else ("bold red" if verdict.failed else "yellow")
-        out.append(verdict.message + "\n", style=style)
+        style = tone.bold(tone.SUCCESS) if verdict.done else (tone.bold(tone.ERROR) if verdict.failed else tone.WARNING)
+        parts.append((verdict.message + "\n", style))
     if getattr(report, "timed_out", False):
-        out.append("still in progress when the wizard stopped following it (r follows again)\n", style="yellow")
-    return out
+        parts.append(("still in progress when the wizard stopped following it (r follows again)\n", tone.WARNING))
+    return Content.assemble(*parts)
 
 
 def pod_cells(pod: Any, waited: float | None) -> tuple[object, ...]:
     """One pod of a RolloutReport; ``waited``: seconds since the wizard first saw it (not Ready yet)."""
     if pod.ready and pod.cold_start_s is not None:
-        cold = Text(f"{pod.cold_start_s:.0f} s", style="green", justify="left")
+        cold = Content.styled(f"{pod.cold_start_s:.0f} s", tone.SUCCESS)
     elif waited is not None:
-        cold = Text(f"{waited:.0f} s and counting", style="yellow", justify="left")
+        cold = Content.styled(f"{waited:.0f} s and counting", tone.WARNING)
     else:
-        cold = Text("-", style="dim", justify="left")
-    status = Text(pod.status, justify="left", style="green" if pod.ready else ("bold red" if pod.status not in (
-        "Pending", "ContainerCreating", "Running", "PodInitializing") else "yellow"))
+        cold = Content.styled("-", tone.MUTED)
+    status = Content.styled(pod.status, tone.SUCCESS if pod.ready else (tone.bold(tone.ERROR) if pod.status not in (
+        "Pending", "ContainerCreating", "Running", "PodInitializing") else tone.WARNING))
     return (pod.deployment, pod.name, status, "yes" if pod.ready else "no", pod.node or "-", cold,
-            Text(shorten(pod.why or "", WHY_WIDTH), style="red" if pod.why else "", justify="left"))
+            Content.styled(shorten(pod.why or "", WHY_WIDTH), tone.ERROR if pod.why else ""))
 
 
 def shorten(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def scheduling_view(messages: Iterable[str]) -> Text:
-    out = Text()
+def scheduling_view(messages: Iterable[str]) -> Content:
+    parts: list[str | tuple[str, str]] = []
     for m in messages:
-        out.append("FailedScheduling: ", style="bold red")
-        out.append(m + "\n")
-    return out
+        parts += [("FailedScheduling: ", tone.bold(tone.ERROR)), m + "\n"]
+    return Content.assemble(*parts)
 
 
-def lines_view(title: str, lines: Iterable[str], style: str = "") -> Text:
-    out = Text(title + "\n", style="bold")
-    for line in lines:
-        out.append(f"  {line}\n", style=style)
-    return out
+def lines_view(title: str, lines: Iterable[str], style: str = "") -> Content:
+    return Content.assemble((title + "\n", "bold"), *((f"  {line}\n", style) for line in lines))
 
 
 class ResumeDialog(ModalScreen[bool]):
