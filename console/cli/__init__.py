@@ -17,6 +17,7 @@ from console.cli import (
     build,
     check,
     common,
+    config,
     deploy,
     incident,
     sandbox,
@@ -27,7 +28,7 @@ from console.cli import (
 )
 from console.config import ConfigError
 
-GROUPS = (status, sandbox, actions, build, top, alerts, deploy, check, incident, silence)
+GROUPS = (status, sandbox, actions, build, top, alerts, deploy, check, incident, silence, config)
 
 
 def build_parser() -> argparse.ArgumentParser:

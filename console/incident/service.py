@@ -302,7 +302,9 @@ async def _collect(transport: KubeTransport, namespace: str, deployment: str | N
     if prometheus is None:
         notes.append("no Prometheus: alert history from the alerts firing now (and those seen resolved) only")
     if alerts is None:  # the cluster-derived alerts of pods a change replaced ended with them
-        resolved = [*resolved, *replaced_pod_alerts(entries, raw["deployments"], namespace, server)]
+        seen = {(a.name, a.target) for a, _ in resolved}  # the caller saw these end: keep its time
+        derived = replaced_pod_alerts(entries, raw["deployments"], namespace, server)
+        resolved = [*resolved, *((a, at) for a, at in derived if (a.name, a.target) not in seen)]
     timeline = build_timeline(namespace=namespace, deployment=deployment, now=end, minutes=minutes, server=server,
                               events=[*raw["events"], *raw.get("node events", [])], pods=raw["pods"],
                               replicasets=raw["replicasets"], deployments=raw["deployments"],

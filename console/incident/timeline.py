@@ -117,8 +117,9 @@ def build_timeline(*, namespace: str, deployment: str | None = None, now: dateti
 
 
 def sort_entries(entries: Iterable[TimelineEntry]) -> list[TimelineEntry]:
-    """By time; within a second, cause before effect (see the module docstring); then input order."""
-    return sorted(entries, key=lambda e: (e.time.replace(microsecond=0), KIND_RANK.get(e.kind, 9)))
+    """By time; within a second, cause before effect (see the module docstring), then by the finer time some
+    sources give (eventTime's microseconds); then input order."""
+    return sorted(entries, key=lambda e: (e.time.replace(microsecond=0), KIND_RANK.get(e.kind, 9), e.time))
 
 
 # ---- audit ---------------------------------------------------------------------------------------------------

@@ -58,9 +58,7 @@ def _describe(exc: KubeError, resource: str, namespace: str | None) -> str:
     where = f" in {namespace}" if namespace else " cluster-wide"
     if exc.code == 403:
         return f"no permission to list {resource}{where}"
-    if exc.code == 401:
-        return "not authorised: the kubeconfig's credentials were rejected"
-    return exc.message
+    return exc.message  # a 401 says which credential failed (see console.kube.transport)
 
 
 class KubeClusterService:
@@ -158,7 +156,10 @@ class KubeClusterService:
         unreachable = [r for r in broken if r.error and r.error.unreachable]
         if unreachable:
             return Connection(ConnState.DISCONNECTED, unreachable[0].error.message, last_ok)  # type: ignore[union-attr]
-        if broken and all(r.error and r.error.code in (401, 403) for r in broken) and len(broken) == len(core):
+        unauthorized = [r.error for r in broken if r.error and r.error.code == 401]
+        if unauthorized:  # no credential works (rejected token, failing exec plugin): say which, plainly
+            return Connection(ConnState.ERROR, unauthorized[0].message, last_ok)
+        if broken and all(r.error and r.error.code == 403 for r in broken) and len(broken) == len(core):
             return Connection(ConnState.FORBIDDEN, "no permission to read the cluster", last_ok)
         return Connection(ConnState.CONNECTED, "", last_ok)
 

@@ -3,6 +3,12 @@
 List once (paged), then watch from the list's resourceVersion with bookmarks; resume from the last
 seen version when the stream ends or breaks; re-list on 410 Gone; back off while the server is
 unreachable and report every state change, so panels can say "disconnected (12s)" instead of freezing.
+
+Credentials are the transport's business: every request (a re-list, a watch resumed after a break)
+goes out with a current token, and a 401 has already been answered once by renewing the credential
+(running the exec plugin again, reading the token file again). A 401 that reaches the reflector is
+therefore not a stale token: it keeps the transport's message (``unauthorized: the token from exec
+plugin aws was rejected``) for the panels and tries again only after a growing pause.
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ PAGE = 500
 WATCH_SECONDS = 290  # server-side timeoutSeconds of one watch request (client-go uses 5–10 min)
 IDLE_TIMEOUT = 330.0  # a silent stream longer than this is treated as broken
 BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0)
-FORBIDDEN_RETRY = 30.0
+FORBIDDEN_RETRY = 30.0  # RBAC may be granted meanwhile
+UNAUTHORIZED_RETRY = (60.0, 120.0, 300.0)  # each try renews the credential first (e.g. after a new SSO login)
 
 
 class Reflector:
@@ -95,7 +102,7 @@ class Reflector:
 
     async def run(self) -> None:
         """Run until cancelled."""
-        failures = 0
+        failures = unauthorized = 0
         need_list = True
         while True:
             try:
@@ -103,7 +110,7 @@ class Reflector:
                     await self.list()
                     need_list = False
                 await self.watch_once()
-                failures = 0
+                failures = unauthorized = 0
                 self.last_ok = time.time()
             except KubeError as exc:
                 if exc.code == 410:
@@ -111,7 +118,12 @@ class Reflector:
                     continue
                 self.error = exc
                 self.on_change(self)
-                if exc.code in (401, 403):
+                if exc.code == 401:
+                    await asyncio.sleep(UNAUTHORIZED_RETRY[min(unauthorized, len(UNAUTHORIZED_RETRY) - 1)])
+                    unauthorized += 1
+                    need_list = True
+                    continue
+                if exc.code == 403:
                     await asyncio.sleep(FORBIDDEN_RETRY)
                     need_list = True
                     continue

@@ -1,4 +1,4 @@
-"""Who is calling the sandbox API and what they may do: bearer tokens → users → allowed verbs.
+"""Who is calling the sandbox API and what they may do: credentials → users → allowed verbs.
 
 Three users, like a cluster with RBAC set up for an administrator, a read-only observer and a team:
 the admin may do anything; the viewer only ``get``/``list``/``watch`` (so the console can show what a
@@ -6,13 +6,25 @@ read-only person sees: 403 Forbidden with the API server's own wording); the ope
 inside namespace ``llm`` and nothing outside it — no nodes, no cluster-wide pod list — as a team with a
 RoleBinding to ``edit`` in its own namespace. Every user may ask what it may do (access reviews).
 Tokens are random per sandbox run and never logged.
+
+Besides these static tokens, the sandbox authenticates the two other ways clients reach real clusters:
+short-lived tokens as exec plugins fetch them (:class:`TokenIssuer`; a token names one of the users above,
+as an EKS token names an IAM role mapped to a user) and client certificates signed by the sandbox's client
+CA (CN → user name, O → groups, as kube-apiserver's x509 authenticator reads them).
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
+import json
+import os
 import secrets
+import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from .errors import ApiError
 
@@ -39,12 +51,82 @@ class User:
         return self.verbs >= ALL_VERBS and self.namespaces is None
 
 
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class TokenIssuer:
+    """Short-lived bearer tokens, like the ones cloud exec plugins fetch (``aws eks get-token`` signs an STS
+    URL valid for 15 minutes; ``gke-gcloud-auth-plugin`` and kubelogin hand out OAuth tokens valid for
+    about an hour): the user name and the expiry, signed with a secret. The secret is shared with the
+    exec plugin through a 0600 file (:meth:`save`), as a cloud CLI reads its local credentials; the
+    server accepts a token until its expiry and answers 401 after it."""
+
+    PREFIX = "sandbox-exec."
+
+    def __init__(self, secret: bytes, ttl: float) -> None:
+        self._secret = secret
+        self.ttl = ttl
+
+    @classmethod
+    def create(cls, ttl: float) -> TokenIssuer:
+        return cls(secrets.token_bytes(32), ttl)
+
+    def __repr__(self) -> str:  # never show the secret
+        return f"TokenIssuer(ttl={self.ttl:g})"
+
+    def _sign(self, payload: bytes) -> bytes:
+        return hmac.new(self._secret, payload, hashlib.sha256).digest()
+
+    def mint(self, user: str, now: float | None = None) -> tuple[str, int]:
+        """A token for ``user`` and its expiry (Unix seconds, whole: ExecCredential timestamps are)."""
+        expiry = int((time.time() if now is None else now) + max(1.0, self.ttl))
+        payload = f"{user}\n{expiry}".encode()
+        return f"{self.PREFIX}{_b64(payload)}.{_b64(self._sign(payload))}", expiry
+
+    def verify(self, token: str, now: float | None = None) -> tuple[str | None, bool]:
+        """(user, expired) of a token this issuer signed; (None, False) for anything else."""
+        if not token.startswith(self.PREFIX):
+            return None, False
+        try:
+            body, sig = token[len(self.PREFIX):].split(".", 1)
+            payload = _unb64(body)
+            if not hmac.compare_digest(self._sign(payload), _unb64(sig)):
+                return None, False
+            user, expiry = payload.decode().rsplit("\n", 1)
+            return user, (time.time() if now is None else now) >= int(expiry)
+        except (ValueError, UnicodeDecodeError):
+            return None, False
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the secret and TTL to ``path`` (mode 0600, created so before the secret is written)."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump({"secret": _b64(self._secret), "ttl": self.ttl}, fh)
+        return target
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> TokenIssuer:
+        doc: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
+        return cls(_unb64(doc["secret"]), float(doc["ttl"]))
+
+
 class Authenticator:
-    """Maps bearer tokens to users and answers RBAC-style questions about them."""
+    """Maps credentials (bearer tokens, issued short-lived tokens, client certificates) to users and
+    answers RBAC-style questions about them."""
 
     def __init__(self, tokens: dict[str, User]) -> None:
         self._tokens = dict(tokens)
         self._by_name = {u.name: t for t, u in self._tokens.items()}
+        self.issuer: TokenIssuer | None = None  # short-lived tokens for exec plugins, when the server has one
+        self.expired = 0  # issued tokens refused because they had expired (tests read it)
 
     @classmethod
     def create(cls, admin_token: str | None = None, viewer_token: str | None = None,
@@ -85,7 +167,35 @@ class Authenticator:
         for known, user in self._tokens.items():
             if hmac.compare_digest(known, token):  # constant time: tokens are secrets
                 return user
+        if self.issuer is not None:
+            name, expired = self.issuer.verify(token)
+            if name is not None and expired:
+                self.expired += 1
+            elif name in self._by_name:
+                return self.user(name)
         return None
+
+    def authenticate_certificate(self, peercert: dict[str, Any] | None) -> User | None:
+        """The user of a verified client certificate (``ssl`` ``getpeercert()``: the TLS layer has checked
+        it against the client CA): CN is the user name, each O a group — kube-apiserver's x509 rule."""
+        subject = (peercert or {}).get("subject") or ()
+        attrs = [pair for rdn in subject for pair in rdn]
+        names = [value for key, value in attrs if key == "commonName"]
+        if not names:
+            return None
+        return self.certificate_user(names[0], tuple(value for key, value in attrs if key == "organizationName"))
+
+    def certificate_user(self, name: str, groups: tuple[str, ...]) -> User:
+        """What a certificate's user may do: group ``system:masters`` anything (as on every cluster); the name
+        of one of the sandbox's users what that user may (as if bound by the same RoleBinding); else
+        nothing but access reviews — authenticated, but with no role bound, so every read is 403."""
+        groups = (*groups, "system:authenticated")
+        if "system:masters" in groups:
+            return User(name, groups, ALL_VERBS)
+        if name in self._by_name:
+            known = self.user(name)
+            return User(name, groups, known.verbs, known.namespaces)
+        return User(name, groups, frozenset())
 
     def allowed(
         self,

@@ -35,6 +35,7 @@ class SandboxConfig:
     seed: int = 0
     history_limit: int = 20000  # watch history kept; older resourceVersions answer 410 Gone
     bookmark_interval: float = 5.0  # wall seconds between BOOKMARK events on watches that ask
+    exec_token_ttl: float = 900.0  # wall seconds an issued exec-plugin token is valid (EKS's: 15 minutes)
 
 
 @dataclass

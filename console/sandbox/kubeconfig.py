@@ -63,7 +63,8 @@ def read_credentials(path: str | os.PathLike[str]) -> Authenticator | None:
     """The Authenticator of an earlier sandbox's kubeconfig at ``path``, or None if there is none."""
     try:
         doc = yaml.safe_load(Path(path).expanduser().read_text()) or {}
-        tokens = {u["name"]: u["user"]["token"] for u in doc.get("users") or []}
+        # Users without a token (a client certificate or an exec plugin added by hand) are not the sandbox's.
+        tokens = {u["name"]: (u.get("user") or {}).get("token") for u in doc.get("users") or []}
     except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError):
         return None
     if not (tokens.get(ADMIN) and tokens.get(VIEWER)):

@@ -19,7 +19,8 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from .auth import Authenticator
+from .api_tls import ClientCa, TlsMaterial
+from .auth import Authenticator, TokenIssuer
 from .context import SandboxConfig, SandboxContext
 from .kubeconfig import write_kubeconfig
 
@@ -36,6 +37,8 @@ class ReadyInfo:
     vllm: str
     registry: str
     extras: dict[str, Any] = field(default_factory=dict)
+    token_issuer: str = ""  # the 0600 file an exec plugin reads to mint short-lived tokens (TokenIssuer)
+    client_ca: str = ""  # the CA that signs client certificates the API accepts
 
     def event(self) -> dict[str, Any]:
         return {
@@ -68,6 +71,7 @@ class Sandbox:
         self._runners: list[web.AppRunner] = []
         self._controllers: Any = None
         self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
+        self.client_ca: ClientCa | None = None
 
     async def start(self) -> ReadyInfo:
         # Imported here so `import console.sandbox.server` stays cheap for the CLI's --help.
@@ -94,7 +98,8 @@ class Sandbox:
         self._controllers.start()
 
         from .api import make_app
-        from .api_tls import TlsMaterial, self_signed
+        from .api_authn import use_client_certificates
+        from .api_tls import self_signed
         from .kubeconfig import read_credentials
 
         # HTTPS because client-go (kubectl, k9s) sends a kubeconfig's token only to https:// servers.
@@ -108,7 +113,14 @@ class Sandbox:
             self.auth, tls = earlier, kept
         else:
             tls = self_signed(tls_dir, host=cfg.host)
-        api_runner, api_port = await _listen(make_app(ctx, self.auth), cfg.host, cfg.port, tls.server_context())
+        # What else a real API server accepts: client certificates signed by its client CA, and short-lived
+        # tokens such as exec plugins fetch (the plugin mints them with the secret in the issuer file; a
+        # restarted sandbox has a new secret, so earlier tokens get a 401 and the plugin runs again).
+        self.client_ca = ClientCa.ensure(tls_dir)
+        self.auth.issuer = TokenIssuer.create(cfg.exec_token_ttl)
+        issuer_path = self.auth.issuer.save(tls_dir / "exec-token-issuer.json")
+        api_app = use_client_certificates(make_app(ctx, self.auth))
+        api_runner, api_port = await _listen(api_app, cfg.host, cfg.port, tls.server_context(self.client_ca.cert_path))
         dcgm_runner, dcgm_port = await _listen(make_dcgm_app(ctx), cfg.host, 0)
         vllm_runner, vllm_port = await _listen(make_vllm_app(ctx), cfg.host, 0)
         self._runners += [api_runner, dcgm_runner, vllm_runner]
@@ -122,8 +134,24 @@ class Sandbox:
             dcgm=f"http://{cfg.host}:{dcgm_port}/metrics",
             vllm=f"http://{cfg.host}:{vllm_port}/metrics",
             registry=f"http://{cfg.host}:{reg_port}",
+            token_issuer=str(issuer_path),
+            client_ca=str(self.client_ca.cert_path),
         )
         return self.info
+
+    def rotate_token_issuer(self) -> None:
+        """A new signing secret for exec-plugin tokens (written to the issuer file): every token issued so far
+        is refused from now on, as when a cloud revokes a session; a plugin run afterwards gets a good one."""
+        assert self.info is not None, "sandbox not started"
+        issuer = TokenIssuer.create(self.config.exec_token_ttl)
+        issuer.save(self.info.token_issuer)
+        self.auth.issuer = issuer
+
+    def client_certificate(self, user: str, groups: tuple[str, ...] = (),
+                           directory: str | Path | None = None) -> TlsMaterial:
+        """A client certificate the API accepts as ``user`` (CN) in ``groups`` (O), and its key."""
+        assert self.client_ca is not None, "sandbox not started"
+        return self.client_ca.issue(user, groups, directory)
 
     async def stop(self) -> None:
         if self._controllers is not None:
