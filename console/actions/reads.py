@@ -15,7 +15,8 @@ from console.actions import plan as ap
 from console.actions.validate import EXIT_FAILED, EXIT_USAGE, ActionError, check_name
 from console.core.model import Preflight, Revision, RolloutVerdict, ScaleHold
 from console.core.rollout import owned_replicasets, revision_history, rollout_verdict
-from console.kube.transport import KubeError, KubeTarget, KubeTransport
+from console.kube.errors import KubeError, KubeTarget
+from console.kube.transport import KubeTransport
 
 KIND_WORD = {"Deployment": "deployment", "HorizontalPodAutoscaler": "horizontalpodautoscaler"}
 ACTIVE_PODS = "status.phase!=Succeeded,status.phase!=Failed"
@@ -41,8 +42,8 @@ class ClusterReads:
         if exc.code == 403:
             return ActionError(EXIT_FAILED, f'forbidden: cannot {verb} {resource} in namespace "{namespace}" '
                                             f"(user {self.target.user or 'unknown'})")
-        if exc.code == 401:
-            return ActionError(EXIT_FAILED, "not authorised: the kubeconfig's credentials were rejected")
+        if exc.code == 401:  # the transport says which credential (token, exec plugin, token file…) and why
+            return ActionError(EXIT_FAILED, exc.message)
         if exc.code == 404:
             return ActionError(EXIT_FAILED, f'{KIND_WORD.get(kind, kind.lower())} "{name}" not found in namespace '
                                             f'"{namespace}"')

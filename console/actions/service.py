@@ -46,8 +46,9 @@ from console.core.rollout import (
     surge_alternative,
     template_without_hash,
 )
+from console.kube.errors import KubeError, KubeTarget
 from console.kube.pods import pod_tombstone
-from console.kube.transport import KubeError, KubeTarget, KubeTransport, connect_target
+from console.kube.transport import KubeTransport, connect_target
 
 REPLACES_PODS = ("restart", "set-image", "undo", "scale")  # changes after which pods may be gone
 MAX_REPLACED = 20  # pods whose failures one audit entry keeps

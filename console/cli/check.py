@@ -48,7 +48,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 async def collect(services: wiring.Services, args: argparse.Namespace) -> CompatReport:
     from console.compat.checker import CompatChecker
     from console.compat.registry import CachedImages, EngineImageSource, RegistryClient
-    from console.kube.transport import KubeError
+    from console.kube.errors import KubeError
 
     settings = services.settings
     namespace = settings.namespace

@@ -28,7 +28,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run_view(args: argparse.Namespace, settings: Settings) -> int:
-    from console.kube.transport import KubeError
+    from console.kube.errors import KubeError
 
     with wiring.session(settings) as services:
         try:

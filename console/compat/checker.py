@@ -21,7 +21,7 @@ from console.compat.registry import CachedImages, ImageSource, RegistryClient
 from console.compat.resolve import ResolvedImages, read_local_registry
 from console.compat.stack import Check, daemonset_checks, kube_version_check, validator_check
 from console.core.images import LocalRegistry
-from console.kube.transport import KubeError
+from console.kube.errors import KubeError
 
 PAGE = 500
 VALIDATOR_SELECTOR = "app=nvidia-operator-validator"

@@ -17,7 +17,7 @@ from console.compat.facts import ImageFacts
 from console.compat.registry import ImageSource
 from console.core.images import LocalRegistry, lookup_order
 from console.core.yamlsafe import YamlError, safe_load
-from console.kube.transport import KubeError
+from console.kube.errors import KubeError
 
 LOCAL_REGISTRY_CONFIGMAP = ("kube-public", "local-registry-hosting")  # KEP-1755
 LOCAL_REGISTRY_KEY = "localRegistryHosting.v1"

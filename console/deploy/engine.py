@@ -57,7 +57,8 @@ from console.deploy.reports import (
 from console.deploy.values.nodes import NodeFacts
 from console.deploy.values.schema import Values
 from console.deploy.watch import RolloutSteps
-from console.kube.transport import KubeError, KubeTarget, KubeTransport, connect_target
+from console.kube.errors import KubeError, KubeTarget
+from console.kube.transport import KubeTransport, connect_target
 
 MERGE_PATCH = "application/merge-patch+json"
 

@@ -12,8 +12,8 @@ from console.deploy.checks import Check, Status
 from console.deploy.render import Rendered, alert_groups
 from console.deploy.reports import PodReport, RolloutReport, VerifyReport
 from console.deploy.values.schema import Values
+from console.kube.errors import KubeError
 from console.kube.pods import cold_start_seconds, pod_status, pod_why
-from console.kube.transport import KubeError
 
 POLL_S = 0.5
 

@@ -40,7 +40,8 @@ from console.incident.report import (
     to_json,
 )
 from console.incident.timeline import build_timeline, same_server, sort_entries
-from console.kube.transport import KubeError, KubeTransport, connect_target
+from console.kube.errors import KubeError
+from console.kube.transport import KubeTransport, connect_target
 from console.metrics.prometheus import PrometheusClient, PrometheusError
 
 __all__ = ["KINDS", "AlertSpan", "Figures", "Incident", "IncidentError", "NodeProblem", "TimelineEntry",
@@ -121,8 +122,8 @@ async def _read_cluster(transport: KubeTransport, namespace: str) -> tuple[dict[
         if isinstance(result, KubeError):
             if result.unreachable:
                 raise IncidentError(EXIT_FAILED, f"cluster unreadable: {result.message}")
-            if result.code == 401:
-                raise IncidentError(EXIT_FAILED, "cluster unreadable: the kubeconfig's credentials were rejected")
+            if result.code == 401:  # the transport's message names the credential that was rejected
+                raise IncidentError(EXIT_FAILED, f"cluster unreadable: {result.message}")
             notes.append(_read_note(what, namespace, result))
             failed.add(what)
             out[what] = []

@@ -23,14 +23,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from console.kube.transport import (
-    IN_CLUSTER,
-    KubeSelection,
-    KubeTarget,
-    KubeTransport,
-    connect_target,
-    select_kubeconfig,
-)
+from console.kube.errors import KubeTarget
+from console.kube.kubeconfig import IN_CLUSTER, KubeSelection, select_kubeconfig
+from console.kube.transport import KubeTransport, connect_target
 
 
 @dataclass(frozen=True)

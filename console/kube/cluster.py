@@ -18,9 +18,11 @@ from console.core.gpus import project_gpu_pod
 from console.core.model import ClusterSnapshot, Connection, ConnState, DeploymentDetail, HpaRow, PodRow
 from console.core.rollout import revision_history, rollout_verdict
 from console.kube.access import KubeAccess
+from console.kube.errors import KubeError, KubeTarget
+from console.kube.kubeconfig import read_kubeconfig_target
 from console.kube.reflector import Reflector
 from console.kube.rows import deployment_row, event_row, hpa_row, node_row, pod_row
-from console.kube.transport import KubeError, KubeTarget, KubeTransport, read_kubeconfig_target
+from console.kube.transport import KubeTransport
 
 
 class ClusterService(Protocol):

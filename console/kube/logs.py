@@ -13,7 +13,8 @@ import urllib.parse
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from console.kube.transport import KubeError, KubeTransport
+from console.kube.errors import KubeError
+from console.kube.transport import KubeTransport
 
 DEFAULT_LINES = 200
 FOLLOW_IDLE = None  # a quiet container may print nothing for hours: a follow waits for ever

@@ -18,7 +18,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from console.kube.transport import KubeError, KubeTransport
+from console.kube.errors import KubeError
+from console.kube.transport import KubeTransport
 
 PAGE = 500
 WATCH_SECONDS = 290  # server-side timeoutSeconds of one watch request (client-go uses 5–10 min)

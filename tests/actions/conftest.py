@@ -14,7 +14,8 @@ from kubernetes import client, config
 
 from console.actions.service import Actions
 from console.audit import AuditLog
-from console.kube.transport import KubeTransport, read_kubeconfig_target
+from console.kube.kubeconfig import read_kubeconfig_target
+from console.kube.transport import KubeTransport
 from console.sandbox.server import SandboxThread
 
 NS, DEP, HPA = "llm", "claude-inference", "claude-hpa"

@@ -9,7 +9,7 @@ import pytest
 
 from console.actions.service import ActionError, Actions
 from console.audit import FIELDS, AuditLog
-from console.kube.transport import KubeError
+from console.kube.errors import KubeError
 from console.sandbox.server import SandboxThread
 from tests.actions.conftest import (
     DEP,

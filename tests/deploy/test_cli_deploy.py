@@ -17,7 +17,7 @@ from console.audit import AuditLog
 from console.deploy.progress import STEPS, ProgressStore
 from console.deploy.values.load import load_values_file
 from console.sandbox.server import SandboxThread
-from tests.conftest import need_tool
+from tests.conftest import debian_kubectl
 
 from .conftest import ADMIN, engine, namespace_objects, run
 from .value_sets import values
@@ -101,7 +101,7 @@ def test_refusals_and_dry_run_change_nothing(sb: SandboxThread, tmp_path: Path) 
 def test_kubectl_apply_of_the_deployed_manifests_finds_nothing_to_change(sb: SandboxThread, tmp_path: Path) -> None:
     """The last-applied annotation is written as kubectl writes it: the files llmctl keeps are the user's to
     `kubectl apply` from then on."""
-    kubectl = need_tool("kubectl")
+    kubectl = debian_kubectl()
     v = values("pools")
 
     async def go() -> None:

@@ -18,7 +18,8 @@ from console.alerts.model import Alert, cluster_alerts
 from console.audit import AuditLog
 from console.cli import main
 from console.incident.service import IncidentError, collect_incident
-from console.kube.transport import KubeTransport, read_kubeconfig_target
+from console.kube.kubeconfig import read_kubeconfig_target
+from console.kube.transport import KubeTransport
 from console.metrics.prometheus import PrometheusClient
 from console.sandbox.server import SandboxThread
 from tests.actions.conftest import ADMIN, DEP, NS

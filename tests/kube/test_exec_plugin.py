@@ -18,7 +18,8 @@ from console.config import Settings
 from console.core.model import ConnState
 from console.kube import reflector
 from console.kube.cluster import KubeClusterService
-from console.kube.transport import KubeError, connect_target
+from console.kube.errors import KubeError
+from console.kube.transport import connect_target
 from console.sandbox.server import SandboxThread
 from tests.conftest import start_sandbox
 from tests.kube.conftest import V1, exec_user, kubectl, kubectls, one_context, whoami

@@ -15,7 +15,9 @@ from urllib.parse import urlparse
 import pytest
 
 from console.kube.access import describe
-from console.kube.transport import SERVICE_ACCOUNT_DIR_ENV, KubeError, connect_target
+from console.kube.errors import KubeError
+from console.kube.kubeconfig import SERVICE_ACCOUNT_DIR_ENV
+from console.kube.transport import connect_target
 from console.sandbox.auth import TokenIssuer
 from console.sandbox.server import SandboxThread
 from tests.kube.conftest import ROOT, one_context, sandbox_ca, sandbox_token, whoami

@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 
 from console.kube.access import describe
-from console.kube.transport import KubeError, connect_target, read_kubeconfig_target
+from console.kube.errors import KubeError
+from console.kube.kubeconfig import read_kubeconfig_target
+from console.kube.transport import connect_target
 from console.sandbox.server import SandboxThread
 from tests.kube.conftest import kubectl, kubectls, minify, sandbox_ca, sandbox_doc, sandbox_token, whoami, write_yaml
 

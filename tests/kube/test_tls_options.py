@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from console.kube.transport import KubeError, connect_target
+from console.kube.errors import KubeError
+from console.kube.transport import connect_target
 from console.sandbox.server import SandboxThread
 from tests.kube.conftest import sandbox_doc, sandbox_token, whoami, write_yaml
 

@@ -16,7 +16,7 @@ import pytest
 from console.sandbox.api_tls import self_signed
 from console.sandbox.kubeconfig import write_kubeconfig
 from console.sandbox.store import copy_object
-from tests.conftest import need_tool
+from tests.conftest import debian_kubectl
 
 from .conftest import DEPLOY, NS, ApiServer, seed
 
@@ -48,7 +48,7 @@ def _rolled_out(server: ApiServer) -> None:
 
 @pytest.fixture
 def kubectl_env(tmp_path: Path) -> Iterator[tuple[ApiServer, list[str]]]:
-    kubectl = need_tool("kubectl")
+    kubectl = debian_kubectl()
     tls = self_signed(tmp_path / "tls")
     server = ApiServer(tls=tls).start()
     server.call(seed, server.ctx)
@@ -115,7 +115,7 @@ def test_kubectl_writes(kubectl_env: tuple[ApiServer, list[str]]) -> None:
 
 def test_kubectl_sends_no_token_to_plain_http(api_server: ApiServer, tmp_path: Path) -> None:
     """Why the sandbox offers TLS: over http:// kubectl is anonymous, whatever the kubeconfig says."""
-    kubectl = need_tool("kubectl")
+    kubectl = debian_kubectl()
     config = write_kubeconfig(tmp_path / "kubeconfig", api_server.url, api_server.auth)
     out = run([kubectl, "--kubeconfig", str(config), "--cache-dir", str(tmp_path / "cache")], "get", "pods",
               ok=False)

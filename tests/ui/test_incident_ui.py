@@ -14,7 +14,8 @@ from console.actions.service import Actions
 from console.audit import AuditLog
 from console.config import Settings
 from console.kube.cluster import KubeClusterService
-from console.kube.transport import KubeTransport, read_kubeconfig_target
+from console.kube.kubeconfig import read_kubeconfig_target
+from console.kube.transport import KubeTransport
 from console.sandbox.server import SandboxThread
 from screens.incident import IncidentScreen
 from screens.logs import LogsScreen
