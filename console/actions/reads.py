@@ -20,7 +20,6 @@ from console.kube.transport import KubeTransport
 
 KIND_WORD = {"Deployment": "deployment", "HorizontalPodAutoscaler": "horizontalpodautoscaler"}
 ACTIVE_PODS = "status.phase!=Succeeded,status.phase!=Failed"
-PAGE = 500
 WATCH_SECONDS = 60
 HPA_OBSERVE_S = 35.0  # two of the HPA controller's default 15 s syncs, and some slack
 
@@ -63,14 +62,7 @@ class ClusterReads:
             raise self._error(exc, "get", resource, namespace, kind, name) from None
 
     async def _list(self, path: str, query: list[tuple[str, Any]] | None = None) -> list[dict[str, Any]]:
-        items, cont = [], ""
-        while True:
-            page = await self.transport.get(path, [*(query or []), ("limit", PAGE)] + ([("continue", cont)]
-                                                                                         if cont else []))
-            items += page.get("items") or []
-            cont = (page.get("metadata") or {}).get("continue") or ""
-            if not cont:
-                return items
+        return await self.transport.list(path, query)
 
     @staticmethod
     def _selector_query(deployment: dict[str, Any]) -> list[tuple[str, Any]]:

@@ -15,6 +15,7 @@ Exit codes: 0 nothing critical is firing, 1 something critical is firing or a so
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from datetime import UTC, datetime
@@ -25,9 +26,10 @@ from console.alerts.alertmanager import AlertmanagerError, merge_alerts
 from console.alerts.model import Alert, cluster_alerts, parse_prometheus_alerts, sort_alerts
 from console.config import Settings
 from console.core.units import human_duration
+from console.kube.access import KubeAccess
+from console.kube.errors import KubeError
 
 COMMAND = "alerts"
-TIMEOUT_S = 10.0
 TABLE = "{:<9} {:<9} {:<12} {:<25} {:>6}  {:<40} {}"
 METRICS_TIMEOUT_S = 10.0  # a sandbox that has just started needs a moment before its first figures
 
@@ -40,31 +42,23 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=run)
 
 
-def read_cluster(kubeconfig: str | None, context: str | None, namespace: str | None) -> dict[str, Any]:
-    """Raw JSON lists of pods, Deployments (of ``namespace``, else all) and nodes. Nodes are skipped (None)
-    when the user may not list them."""
-    from kubernetes import client, config
-    from kubernetes.client.exceptions import ApiException
-
-    api = config.new_client_from_config(config_file=kubeconfig, context=context)
+async def read_cluster(access: KubeAccess, namespace: str | None) -> dict[str, Any]:
+    """Raw JSON lists of pods, Deployments (of ``namespace``, else all) and nodes, through the same kubeconfig
+    loading and credentials as every other command. Nodes are skipped (None) when the user may not list them."""
+    _, transport = await access.connect()
     try:
-        core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
-        kw: dict[str, Any] = {"_preload_content": False, "_request_timeout": TIMEOUT_S}
-        if namespace:
-            pods = core.list_namespaced_pod(namespace, **kw)
-            deployments = apps.list_namespaced_deployment(namespace, **kw)
-        else:
-            pods = core.list_pod_for_all_namespaces(**kw)
-            deployments = apps.list_deployment_for_all_namespaces(**kw)
+        where = f"/namespaces/{namespace}" if namespace else ""
+        pods = await transport.list(f"/api/v1{where}/pods")
+        deployments = await transport.list(f"/apis/apps/v1{where}/deployments")
         try:
-            nodes: Any = json.loads(core.list_node(**kw).data)
-        except ApiException as exc:
-            if exc.status != 403:
+            nodes: list[dict[str, Any]] | None = await transport.list("/api/v1/nodes")
+        except KubeError as exc:
+            if exc.code != 403:
                 raise
             nodes = None
-        return {"pods": json.loads(pods.data), "deployments": json.loads(deployments.data), "nodes": nodes}
+        return {"pods": pods, "deployments": deployments, "nodes": nodes}
     finally:
-        api.close()
+        await transport.close()
 
 
 def read_prometheus(settings: Settings) -> dict[str, Any]:
@@ -114,10 +108,10 @@ def collect(services: wiring.Services) -> tuple[list[Alert], list[str]]:
     alerts: list[Alert] = []
     errors: list[str] = []
     try:
-        raw = read_cluster(services.access.resolve_blocking(), services.access.context, settings.namespace)
+        raw = asyncio.run(read_cluster(services.access, settings.namespace))
         alerts.extend(cluster_alerts(raw["pods"], raw["deployments"], raw["nodes"]))
-    except Exception as exc:  # config, TLS, HTTP and API errors all mean "cluster unreadable"
-        errors.append(f"cluster unreadable: {getattr(exc, 'reason', None) or exc}")
+    except KubeError as exc:  # kubeconfig, credentials, TLS, HTTP and API errors: the transport says which
+        errors.append(f"cluster unreadable: {exc.message}")
     prometheus: list[Alert] = []
     prometheus_read = True
     if settings.prometheus_url:

@@ -23,7 +23,6 @@ from console.compat.stack import Check, daemonset_checks, kube_version_check, va
 from console.core.images import LocalRegistry
 from console.kube.errors import KubeError
 
-PAGE = 500
 VALIDATOR_SELECTOR = "app=nvidia-operator-validator"
 ASK_CLUSTER: Any = object()  # CompatChecker(local_registry=...): read the cluster's KEP-1755 ConfigMap
 
@@ -56,14 +55,7 @@ class CompatChecker:
         self.local_registry = local_registry
 
     async def _list(self, path: str, query: list[tuple[str, Any]] | None = None) -> list[dict[str, Any]]:
-        items, cont = [], ""
-        while True:
-            page = await self.transport.get(path, [*(query or []), ("limit", PAGE)] +
-                                            ([("continue", cont)] if cont else []))
-            items += page.get("items") or []
-            cont = (page.get("metadata") or {}).get("continue") or ""
-            if not cont:
-                return items
+        return await self.transport.list(path, query)
 
     async def _try_list(self, path: str, what: str, errors: list[str],
                         query: list[tuple[str, Any]] | None = None) -> list[dict[str, Any]] | None:

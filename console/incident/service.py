@@ -50,7 +50,6 @@ __all__ = ["KINDS", "AlertSpan", "Figures", "Incident", "IncidentError", "NodePr
 
 DEFAULT_MINUTES = 60
 MAX_MINUTES = 7 * 24 * 60  # a week; the API server keeps events for an hour by default anyway
-PAGE = 500
 EXIT_FAILED, EXIT_USAGE = 1, 2
 
 
@@ -78,17 +77,6 @@ def validate_minutes(minutes: Any) -> float:
 # ---- reading -------------------------------------------------------------------------------------------------
 
 
-async def _list(transport: KubeTransport, path: str, query: list[tuple[str, Any]] | None = None) -> list[dict]:
-    items: list[dict] = []
-    cont = ""
-    while True:
-        page = await transport.get(path, [*(query or []), ("limit", PAGE), *([("continue", cont)] if cont else [])])
-        items += page.get("items") or []
-        cont = (page.get("metadata") or {}).get("continue") or ""
-        if not cont:
-            return items
-
-
 def _reads(namespace: str) -> dict[str, tuple[str, list[tuple[str, Any]]]]:
     ns = quote(namespace, safe="")
     reads = {
@@ -113,7 +101,7 @@ def _read_note(what: str, namespace: str, exc: KubeError) -> str:
 
 async def _read_cluster(transport: KubeTransport, namespace: str) -> tuple[dict[str, list[dict]], list[str]]:
     reads = _reads(namespace)
-    results = await asyncio.gather(*(_list(transport, path, query) for path, query in reads.values()),
+    results = await asyncio.gather(*(transport.list(path, query) for path, query in reads.values()),
                                    return_exceptions=True)
     out: dict[str, list[dict]] = {}
     notes: list[str] = []

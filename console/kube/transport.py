@@ -18,6 +18,7 @@ from console.kube.errors import KubeError, KubeTarget
 from console.kube.kubeconfig import official_loaders, select_kubeconfig, service_account_dir
 
 REQUEST_TIMEOUT = 10.0  # seconds for one ordinary request
+PAGE = 500  # items per page of a LIST (kubectl's chunk size)
 
 
 async def load_kubernetes() -> Any:
@@ -153,6 +154,17 @@ class KubeTransport:
 
     async def get(self, path: str, query: list[tuple[str, Any]] | None = None) -> Any:
         return await self.request("GET", path, query)
+
+    async def list(self, path: str, query: list[tuple[str, Any]] | None = None, page: int = PAGE) -> list[dict]:
+        """Every item of a collection, read ``page`` at a time (``limit``/``continue``, as kubectl pages)."""
+        items: list[dict] = []
+        cont = ""
+        while True:
+            answer = await self.get(path, [*(query or []), ("limit", page), *([("continue", cont)] if cont else [])])
+            items += answer.get("items") or []
+            cont = (answer.get("metadata") or {}).get("continue") or ""
+            if not cont:
+                return items
 
     async def stream(self, path: str, query: list[tuple[str, Any]], idle_timeout: float) -> AsyncIterator[dict]:
         """Yield watch events (decoded JSON lines). Ends when the server closes the stream;

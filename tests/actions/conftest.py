@@ -78,6 +78,9 @@ class CountingTransport:
         self.calls.append(("GET", path))
         return await self.inner.get(path, query)
 
+    async def list(self, path: str, query: list[tuple[str, Any]] | None = None) -> list[dict]:
+        return await KubeTransport.list(self, path, query)  # type: ignore[arg-type]  (its pages: counted GETs)
+
     def stream(self, path: str, query: list[tuple[str, Any]], idle_timeout: float) -> Any:
         self.calls.append(("WATCH", path))
         return self.inner.stream(path, query, idle_timeout)
