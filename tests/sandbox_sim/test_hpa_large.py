@@ -64,7 +64,7 @@ async def test_hpa_without_metrics_does_not_scale(cluster: Cluster) -> None:
     assert c.deployment()["spec"]["replicas"] == 2
 
 
-async def test_large_scenario_builds_fast_and_stays_idle() -> None:
+async def test_large_scenario_builds_and_stays_idle() -> None:
     ctx = SandboxContext.create(SandboxConfig(scenario="large", speed=60, seed=5), registry_host="127.0.0.1:5000")
     started = time.perf_counter()
     scenarios.build(ctx)
@@ -73,7 +73,7 @@ async def test_large_scenario_builds_fast_and_stays_idle() -> None:
     assert len(pods) >= 10_000
     assert len(list(ctx.store.iter_all("nodes"))) == 250
     assert len({p["metadata"]["namespace"] for p in pods}) >= 20
-    assert built < 8.0, f"large scenario took {built:.1f}s to build"
+    print(f"large scenario: {len(pods)} pods built in {built:.1f}s")  # a figure, not a bound (tests/bench times it)
     slots = Counter((p["spec"]["nodeName"], i) for p in pods
                     for i in ((p["metadata"].get("annotations") or {}).get(GPU_ANNOTATION) or "").split(",") if i)
     assert len(slots) >= 1500 and max(slots.values()) == 1
