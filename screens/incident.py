@@ -24,6 +24,7 @@ from console.audit import AuditLog
 from console.core.model import DeploymentRow
 from console.core.units import human_duration
 from console.incident.service import TimelineEntry, build_timeline
+from console.kube.cluster import REPLACED_PODS
 from screens.actions_flow import ActionsMixin
 from screens.alerts import SEVERITY_STYLE
 from screens.host import host
@@ -140,7 +141,7 @@ class IncidentScreen(ActionsMixin, Screen[None]):
         assert self._audit is not None
         self.entries = build_timeline(
             namespace=namespace, deployment=self.deployment, now=self.now(), minutes=self.minutes,
-            server=app.snapshot.server or None,
+            server=app.snapshot.server or None, replaced_pods=raw(REPLACED_PODS),
             events=raw("events"), pods=raw("pods"), replicasets=raw("replicasets"), deployments=raw("deployments"),
             hpas=raw("horizontalpodautoscalers"), audit=self._audit.entries(), alerts=center.current(),
             resolved_alerts=[(a, at) for a, _, at in center.resolved()])

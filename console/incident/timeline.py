@@ -85,7 +85,8 @@ def build_timeline(*, namespace: str, deployment: str | None = None, now: dateti
                    replicasets: Iterable[Obj] = (), deployments: Iterable[Obj] = (), hpas: Iterable[Obj] = (),
                    audit: Iterable[Obj] = (), alerts: Iterable[Alert] = (),
                    resolved_alerts: Iterable[tuple[Alert, datetime]] = (),
-                   alert_spans: Iterable[AlertSpan] = (), server: str | None = None) -> list[TimelineEntry]:
+                   alert_spans: Iterable[AlertSpan] = (), server: str | None = None,
+                   replaced_pods: Iterable[Obj] = ()) -> list[TimelineEntry]:
     """The timeline of ``namespace`` (or its ``deployment``) over the ``minutes`` before ``now``.
 
     Kubernetes inputs are raw JSON objects of that namespace (Lists' ``items``); node events (namespace
@@ -93,7 +94,8 @@ def build_timeline(*, namespace: str, deployment: str | None = None, now: dateti
     after/mode/result/user``); ``alerts`` alert records (firing ones start an entry at ``since``);
     ``resolved_alerts`` (alert, resolved at) pairs the caller saw end; ``alert_spans`` firing spans from a
     Prometheus ``ALERTS`` range query (:func:`alert_spans_from_range`). ``server``: the API server the
-    Kubernetes inputs come from; audit entries sent to another server are left out."""
+    Kubernetes inputs come from; audit entries sent to another server are left out. ``replaced_pods``: what
+    the watch kept of pods deleted since (a live pod of the same name wins), as audited changes keep theirs."""
     end = now or datetime.now(UTC)
     start = end - timedelta(minutes=minutes)
     events, pods = list(events), list(pods)
@@ -101,6 +103,8 @@ def build_timeline(*, namespace: str, deployment: str | None = None, now: dateti
     scope.learn_nodes(events)
     audit_entries = [(t, a) for a in audit if (t := parse_time(a.get("time"))) is not None and _audit_in(scope, a)
                      and same_server(a.get("server"), server)]
+    for gone in replaced_pods:
+        scope.add_pod(gone, replace=False)
     for _, a in audit_entries:  # pods a change replaced: the audit entry is what is left of their failures
         if a.get("mode") == "applied":
             for gone in a.get("replaced") or []:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -20,9 +21,14 @@ from console.core.rollout import revision_history, rollout_verdict
 from console.kube.access import KubeAccess
 from console.kube.errors import KubeError, KubeTarget
 from console.kube.kubeconfig import read_kubeconfig_target
+from console.kube.pods import pod_tombstone
 from console.kube.reflector import Reflector
 from console.kube.rows import deployment_row, event_row, hpa_row, node_row, pod_row
 from console.kube.transport import KubeTransport
+
+REPLACED_PODS = "replaced-pods"  # raw(): tombstones of deleted pods whose containers had failed
+GONE_FOR_S = 3600.0  # kept for an hour (the API server keeps events that long by default)
+GONE_MAX = 500
 
 
 class ClusterService(Protocol):
@@ -80,6 +86,7 @@ class KubeClusterService:
         self._target: KubeTarget | None = None
         self._transport: KubeTransport | None = None
         self._reflectors: dict[str, Reflector] = {}
+        self._gone: deque[tuple[float, dict[str, Any]]] = deque(maxlen=GONE_MAX)  # (time, tombstone) of deleted pods
         self._fatal: str | None = None
         self._notify: Callable[[], None] = lambda: None
 
@@ -103,7 +110,7 @@ class KubeClusterService:
                 t, f"/apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers", "horizontalpodautoscalers",
                 self._changed),
             "replicasets": Reflector(t, f"/apis/apps/v1/namespaces/{ns}/replicasets", "replicasets", self._changed),
-            "pods": Reflector(t, f"/api/v1/namespaces/{ns}/pods", "pods", self._changed),
+            "pods": Reflector(t, f"/api/v1/namespaces/{ns}/pods", "pods", self._changed, on_delete=self._pod_gone),
             "events": Reflector(t, f"/api/v1/namespaces/{ns}/events", "events", self._changed),
         }
         gpu_pods = Reflector(t, "/api/v1/pods", "pods", self._changed, project=project_gpu_pod,
@@ -227,8 +234,17 @@ class KubeClusterService:
         return self._transport
 
     def raw(self, resource: str) -> list[dict[str, Any]]:
-        """The watched objects of one resource ("pods", "events", "replicasets", ...) as raw JSON."""
+        """The watched objects of one resource ("pods", "events", "replicasets", ...) as raw JSON;
+        "replaced-pods": what is left of the failed containers of pods deleted in the last hour."""
+        if resource == REPLACED_PODS:
+            horizon = time.time() - GONE_FOR_S
+            return [pod for at, pod in self._gone if at >= horizon]
         return self._items(resource)
+
+    def _pod_gone(self, pod: dict[str, Any]) -> None:
+        tombstone = pod_tombstone(pod)  # only pods whose containers were OOMKilled or failed are worth keeping
+        if tombstone is not None:
+            self._gone.append((time.time(), tombstone))
 
     def pods(self) -> tuple[PodRow, ...]:
         """Every pod of the namespace (the :pods view)."""

@@ -40,6 +40,7 @@ class Reflector:
         on_change: Callable[[Reflector], None],
         project: Callable[[dict[str, Any]], Any] = lambda obj: obj,
         field_selector: str | None = None,
+        on_delete: Callable[[Any], None] | None = None,
     ) -> None:
         self.transport = transport
         self.path = path
@@ -47,6 +48,7 @@ class Reflector:
         self.on_change = on_change
         self.project = project
         self.field_selector = field_selector
+        self.on_delete = on_delete  # sees each object as it was last known when it goes (watch or re-list)
         self.items: dict[str, Any] = {}
         self.resource_version = ""
         self.synced = False
@@ -74,6 +76,9 @@ class Reflector:
             if not cont:
                 self.resource_version = (page.get("metadata") or {}).get("resourceVersion", "")
                 break
+        if self.on_delete is not None and self.synced:  # gone while the watch was down: no DELETED event came
+            for key in self.items.keys() - items.keys():
+                self.on_delete(self.items[key])
         self.items = items
         self.synced = True
         self.relists += 1
@@ -97,6 +102,8 @@ class Reflector:
                 continue
             if kind == "DELETED":
                 self.items.pop(self.key(obj), None)
+                if self.on_delete is not None:  # the event carries the object's last state
+                    self.on_delete(self.project(obj))
             else:
                 self.items[self.key(obj)] = self.project(obj)
             self._ok()

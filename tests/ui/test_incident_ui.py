@@ -172,3 +172,32 @@ def test_incident_view_snapshot(snap_compare: Any, tmp_path: Path) -> None:
         await pilot.pause(0.4)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=open_incident)
+
+
+async def test_the_view_keeps_the_oom_of_pods_replaced_outside_llmctl(sb: SandboxThread, tmp_path: Path) -> None:
+    """OOMKilled pods replaced by someone else (a kubectl rollout restart, no audit entry): the console's
+    watch kept what their containers died of, so the incident view still shows the OOM kill."""
+    from kubernetes import client, config
+
+    from console.sandbox.faultcli import send_fault
+
+    app = console_app(KubeClusterService(sb.info.kubeconfig), Settings(audit_log=str(tmp_path / "a.jsonl")))
+    async with app.run_test(size=(170, 48)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot.deployments, what="deployments listed")
+        assert send_fault("oom", DEP, sb.info.kubeconfig) == 0
+        await wait_for(pilot, lambda: any(a.name == "OOMKilled" for a in app.alerts.center.current()), timeout=40,
+                       what="the OOM kills seen by the console")
+        oomed = {a.target.pod for a in app.alerts.center.current() if a.name == "OOMKilled"}
+        assert send_fault("clear", DEP, sb.info.kubeconfig) == 0
+        apps = client.AppsV1Api(config.new_client_from_config(sb.info.kubeconfig, context=ADMIN))
+        apps.patch_namespaced_deployment(DEP, NS, {"spec": {"template": {"metadata": {"annotations": {
+            "kubectl.kubernetes.io/restartedAt": datetime.now(UTC).isoformat()}}}}})
+        live = app.services.cluster
+        await wait_for(pilot, lambda: not oomed & {p["metadata"]["name"] for p in live.raw("pods")}, timeout=40,
+                       what="the OOMKilled pods replaced")
+        app.show_incident(DEP)
+        await wait_for(pilot, lambda: isinstance(app.screen, IncidentScreen), what="incident screen")
+        await pilot.pause(0.3)
+        table = app.screen.query_one("#timeline", DataTable)
+        await wait_for(pilot, lambda: any(r[2] == "oomkill" and r[4] in oomed for r in rows(table)), timeout=20,
+                       what=f"an oomkill entry for a replaced pod ({[r[2] for r in rows(table)]})")
