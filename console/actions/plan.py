@@ -76,6 +76,13 @@ def with_surge_zero(deployment: Mapping[str, Any]) -> Obj:
     return out
 
 
+def with_template(deployment: Mapping[str, Any], template: Mapping[str, Any]) -> Obj:
+    """A copy of the Deployment with another pod template (an undo's, for its preflight)."""
+    out = copy.deepcopy(dict(deployment))
+    out.setdefault("spec", {})["template"] = copy.deepcopy(dict(template))
+    return out
+
+
 def _template(obj: Mapping[str, Any]) -> Obj:
     return _spec(obj).get("template") or {}
 
@@ -107,6 +114,8 @@ def build_request(intent: Mapping[str, Any], live: Mapping[str, Any]) -> Obj:
     else:
         patch = _deployment_patch(intent, live)
         patch["metadata"] = {**patch.get("metadata", {}), **_guard(live)}
+        if intent.get("surge0") and action in ("restart", "resume"):
+            patch.setdefault("spec", {})["strategy"] = {"type": "RollingUpdate", "rollingUpdate": dict(SURGE_ZERO)}
         content_type, body = STRATEGIC_MERGE_PATCH, patch
     return {"path": path, "content_type": content_type, "body": body, "verb": "patch", "resource": resource}
 
@@ -167,6 +176,9 @@ def undo_patch(intent: Mapping[str, Any], live: Mapping[str, Any]) -> list[Obj]:
         {"op": "replace", "path": "/metadata/resourceVersion", "value": _meta(live).get("resourceVersion")},
         {"op": "replace", "path": "/spec/template", "value": copy.deepcopy(intent["template"])},
         {"op": "replace", "path": "/metadata/annotations", "value": annotations},
+        *([{"op": "add", "path": "/spec/strategy", "value": {"type": "RollingUpdate",
+                                                              "rollingUpdate": dict(SURGE_ZERO)}}]
+          if intent.get("surge0") else []),
     ]
 
 
@@ -266,6 +278,10 @@ def kubectl_command(intent: Mapping[str, Any], namespace: str, name: str, contex
     (``hpa_spec``: the spec part of the HPA merge patch, which kubectl has no verb for)."""
     where = f"-n {shlex.quote(namespace)}" + (f" --context {shlex.quote(context)}" if context else "")
     action, dep = intent["action"], f"deployment/{name}"
+    if intent.get("surge0") and action in ("restart", "resume", "undo"):
+        surge = json.dumps({"spec": {"strategy": {"rollingUpdate": SURGE_ZERO}}}, separators=(",", ":"))
+        return (f"kubectl patch {dep} -p {shlex.quote(surge)} {where} && "
+                + kubectl_command({**intent, "surge0": False}, namespace, name, context, hpa_spec))
     if action == "scale":
         return f"kubectl scale {dep} --replicas={intent['replicas']} {where}"
     if action in ("pause", "resume", "restart"):

@@ -39,6 +39,7 @@ from console.compat.checker import CompatChecker
 from console.compat.matrix import CompatGate
 from console.core.model import ActionPlan, ActionResult, Preflight, Revision, RolloutVerdict, ScaleHold
 from console.core.rollout import (
+    equal_ignore_hash,
     preflight_rollout,
     preflight_scale,
     resolve_surge,
@@ -200,25 +201,32 @@ class Actions(ClusterReads):
             raise ActionError(EXIT_USAGE, f"unknown alternative {alternative!r} for set-image (offered: surge-0)")
         live = await self._read("Deployment", namespace, name)
         container = pick_container(ap.container_names(live), wanted, name)
-        surge0 = alternative == "surge-0"
-        checked = ap.with_surge_zero(live) if surge0 else live
+        # Driver/architecture compatibility of the new image on the nodes the pods can land on: FAIL blocks apply.
+        compat = await CompatChecker(self.transport, self.images).gate(live, container, image)
+        intent = {"action": "set-image", "container": container, "image": image, "surge0": alternative == "surge-0"}
+        return await self._plan_rolling(intent, live, live, compat=compat)
+
+    async def _plan_rolling(self, intent: dict[str, Any], live: dict[str, Any], rolled: dict[str, Any], *,
+                            compat: CompatGate | None = None) -> ActionPlan:
+        """Plan a change that starts a rolling update to ``rolled`` (the Deployment as it will be): the GPU
+        preflight for its surge pods, and the surge-0 alternative when they cannot be placed."""
+        surge0 = bool(intent.get("surge0"))
+        checked = ap.with_surge_zero(rolled) if surge0 else rolled
         replicas = ap.replicas_of(live)
         surge = resolve_surge((checked.get("spec") or {}).get("strategy"), replicas)[0]
         preflight = await self._preflight(lambda nodes, pods: preflight_rollout(checked, nodes, pods),
-                                          surge * ap.gpus_per_replica(live))
+                                          surge * ap.gpus_per_replica(checked))
         alternatives: tuple[tuple[str, str], ...] = ()
         if not preflight.ok:
             alternatives = (("surge-0", preflight.alternative or surge_alternative(replicas)),)
-        warnings = ()
+        warnings: tuple[str, ...] = ()
         if surge0:
             was = resolve_surge((live.get("spec") or {}).get("strategy"), replicas)
             warnings = (f"the Deployment keeps maxSurge 0 / maxUnavailable 1 after this rollout (was maxSurge "
                         f"{was[0]} / maxUnavailable {was[1]}); 1 of {replicas} replicas is not serving while "
                         "each pod is replaced",)
-        # Driver/architecture compatibility of the new image on the nodes the pods can land on: FAIL blocks apply.
-        compat = await CompatChecker(self.transport, self.images).gate(live, container, image)
-        warnings = (*warnings, *(line for line in compat.lines() if not line.startswith("FAIL")))
-        intent = {"action": "set-image", "container": container, "image": image, "surge0": surge0}
+        if compat is not None:
+            warnings = (*warnings, *(line for line in compat.lines() if not line.startswith("FAIL")))
         return await self._plan(intent, live, "Deployment", warnings=warnings, preflight=preflight,
                                 alternatives=alternatives, compat=compat)
 
@@ -240,18 +248,30 @@ class Actions(ClusterReads):
         intent = {"action": "undo", "revision": wanted,
                   "template": template_without_hash((rs.get("spec") or {}).get("template") or {}),
                   "annotations": (rs.get("metadata") or {}).get("annotations") or {}}
-        return await self._plan(intent, live, "Deployment")
+        return await self._plan_rolling(intent, live, ap.with_template(live, intent["template"]))
 
     async def plan_pause(self, namespace: str, name: str) -> ActionPlan:
         return await self._plan({"action": "pause"}, await self._read("Deployment", namespace, name), "Deployment")
 
     async def plan_resume(self, namespace: str, name: str) -> ActionPlan:
-        return await self._plan({"action": "resume"}, await self._read("Deployment", namespace, name), "Deployment")
+        """Resume a paused rollout: when the template changed while paused, a rolling update starts (with
+        its GPU preflight); otherwise nothing new is scheduled."""
+        live = await self._read("Deployment", namespace, name)
+        if await self._template_pending(live):
+            return await self._plan_rolling({"action": "resume"}, live, live)
+        idle = Preflight(0, None, True, "resuming starts no rollout: the template did not change while paused")
+        return await self._plan({"action": "resume"}, live, "Deployment", preflight=idle)
+
+    async def _template_pending(self, live: dict[str, Any]) -> bool:
+        """Whether the Deployment's template differs from its newest ReplicaSet's (a rollout is due)."""
+        rss = sorted(await self._replicasets(live), key=lambda rs: revision_of(rs) or 0)
+        newest = ((rss[-1].get("spec") or {}).get("template") or {}) if rss else None
+        return newest is None or not equal_ignore_hash(newest, (live.get("spec") or {}).get("template") or {})
 
     async def plan_restart(self, namespace: str, name: str) -> ActionPlan:
-        """Restart every pod by a rolling update (template annotation restartedAt = now)."""
+        """Restart every pod by a rolling update (template annotation restartedAt = now), GPU preflight first."""
         live = await self._read("Deployment", namespace, name)
-        return await self._plan({"action": "restart", "at": rfc3339_now()}, live, "Deployment")
+        return await self._plan_rolling({"action": "restart", "at": rfc3339_now()}, live, live)
 
     async def plan_hpa(self, namespace: str, name: str, min_replicas: int | str | None,
                        max_replicas: int | str | None, cpu_target: int | str | None = None) -> ActionPlan:
@@ -259,7 +279,18 @@ class Actions(ClusterReads):
         low, high, cpu = parse_hpa(min_replicas, max_replicas, cpu_target)
         live = await self._read("HorizontalPodAutoscaler", namespace, name)
         intent = {"action": "hpa", "min": low, "max": high, "cpu": cpu}
-        return await self._plan(intent, live, "HorizontalPodAutoscaler")
+        return await self._plan(intent, live, "HorizontalPodAutoscaler", preflight=await self._hpa_preflight(live, low))
+
+    async def _hpa_preflight(self, hpa: dict[str, Any], low: int | None) -> Preflight | None:
+        """A minReplicas above the target's replicas makes the HPA scale it up at once: the scale's preflight."""
+        ref = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
+        if low is None or ref.get("kind") != "Deployment":
+            return None
+        target = await self._read("Deployment", hpa["metadata"].get("namespace", ""), ref.get("name", ""))
+        if low <= ap.replicas_of(target):
+            return None
+        return await self._preflight(lambda nodes, pods: preflight_scale(target, low, nodes, pods),
+                                     (low - ap.replicas_of(target)) * ap.gpus_per_replica(target))
 
     async def plan_alternative(self, plan: ActionPlan, alternative_id: str) -> ActionPlan:
         """The plan for an alternative the first plan offered ("hpa-min" or "surge-0")."""
@@ -273,8 +304,12 @@ class Actions(ClusterReads):
             count, high = intent["replicas"], plan.request.get("hpa_max")
             raise_max = count if isinstance(high, int) and count > high else None
             return await self.plan_hpa(plan.namespace, str(plan.request["hpa"]), count, raise_max)
-        return await self.plan_set_image(plan.namespace, plan.name, f"{intent['container']}={intent['image']}",
-                                         alternative="surge-0")
+        if plan.action == "set-image":
+            return await self.plan_set_image(plan.namespace, plan.name, f"{intent['container']}={intent['image']}",
+                                             alternative="surge-0")
+        live = await self._read("Deployment", plan.namespace, plan.name)  # restart, undo, resume
+        rolled = ap.with_template(live, intent["template"]) if plan.action == "undo" else live
+        return await self._plan_rolling({**intent, "surge0": True}, live, rolled)
 
     # ---- applying -----------------------------------------------------------------------------------
     def refuse_if_blocked(self, plan: ActionPlan, force: bool = False) -> None:

@@ -486,3 +486,41 @@ async def test_set_image_gate_resolves_a_docker_hub_short_name(sb: SandboxThread
         await actions.close()
     assert marks(apps) == before
     assert [e["mode"] for e in AuditLog(tmp_path / "audit.jsonl").entries()] == ["dry-run", "refused", "dry-run"]
+
+
+async def test_gpu_preflight_on_every_path_that_adds_pods(tmp_path: Path) -> None:
+    """restart, undo and resume start a rolling update (surge pods need free GPUs); raising an HPA's
+    minReplicas makes it scale up — each plan carries the preflight that scale and set-image have."""
+    sb = start_sandbox(nodes=1, gpus_per_node=4)  # 2 inference + 2 queue pods: the node is full
+    try:
+        apps = apps_api(sb)
+        eventually(lambda: rolled_out(apps), what="initial rollout")
+        actions, _ = await connect(sb, tmp_path / "audit.jsonl")
+        try:
+            restart = await actions.plan_restart(NS, DEP)
+            apps.patch_namespaced_deployment(DEP, NS, {"spec": {"paused": True}})
+            idle = await actions.plan_resume(NS, DEP)
+            assert idle.preflight is not None and idle.preflight.ok and idle.preflight.gpus_needed == 0, \
+                "resuming without a pending change starts no rollout"
+            apps.patch_namespaced_deployment(DEP, NS, {"spec": {"template": {"metadata": {"annotations": {
+                "changed-while-paused": "1"}}}}})
+            for plan in (restart, await actions.plan_resume(NS, DEP)):
+                assert plan.preflight is not None and not plan.preflight.ok, plan.action
+                assert "no node has a free GPU" in plan.preflight.message
+                assert plan.alternatives and plan.alternatives[0][0] == "surge-0"
+            apps.patch_namespaced_deployment(DEP, NS, {"spec": {"paused": False}})
+            hpa = await actions.plan_hpa(NS, HPA, 4, None)
+            assert hpa.preflight is not None and not hpa.preflight.ok
+            assert "only 0 of the 2 new replicas can be placed" in hpa.preflight.message
+            apps.patch_namespaced_deployment(DEP, NS, {"spec": {"template": {"metadata": {"annotations": {"x": "1"}}},
+                                                                 "strategy": {"rollingUpdate": {"maxSurge": 0,
+                                                                                                "maxUnavailable": 1}}}})
+            eventually(lambda: rolled_out(apps), what="revision 2")
+            apps.patch_namespaced_deployment(DEP, NS, {"spec": {"strategy": {"rollingUpdate": {
+                "maxSurge": 1, "maxUnavailable": 0}}}})
+            undo = await actions.plan_undo(NS, DEP)
+            assert undo.preflight is not None and not undo.preflight.ok and undo.preflight.gpus_needed == 1
+        finally:
+            await actions.close()
+    finally:
+        sb.stop()
