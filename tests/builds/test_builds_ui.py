@@ -31,7 +31,7 @@ async def open_builds(pilot) -> None:
 async def test_build_shown_live_then_layers_lint_push_and_dashboard_line(docker_engine: Engine, registry: Registry,
                                                                          tmp_path: Path) -> None:
     ctx = write_context(tmp_path, f"FROM local/busybox:1\nENV RUN_ID={uuid.uuid4().hex}\n"
-                                  "RUN echo warming up; sleep 1; echo warmed\nCOPY app.py /app/\n")
+                                  "RUN echo warming up; sleep 4; echo warmed\nCOPY app.py /app/\n")  # time to look
     app = console_app(StaticCluster(), actions=AllowAll(), builds=DockerBuildService(docker_engine.host))
     async with app.run_test(size=SIZE) as pilot:
         await open_builds(pilot)

@@ -19,7 +19,7 @@ from console.kube.kubeconfig import read_kubeconfig_target
 from console.kube.transport import KubeTransport
 from console.sandbox.metrics_source import SandboxMetrics
 from console.sandbox.server import SandboxThread
-from tests.conftest import debian_kubectl, start_sandbox
+from tests.conftest import need_tool, start_sandbox
 
 from .conftest import VIEWER, core, engine, namespace_objects, run
 from .value_sets import VALUE_SETS, values
@@ -58,7 +58,9 @@ def test_rendered_manifests_pass_the_server_dry_run(shared: SandboxThread, tmp_p
 
 @pytest.mark.parametrize("name", list(VALUE_SETS))
 def test_kubectl_accepts_the_rendered_files(shared: SandboxThread, tmp_path: Path, name: str) -> None:
-    kubectl = debian_kubectl()
+    # kubectl 1.20's apply needs /openapi/v2 (as protobuf) even with --validate=false, which the sandbox does
+    # not serve yet (#15): the kubectl on PATH it is, until then.
+    kubectl = need_tool("kubectl")
     written = render(values(name)).write(tmp_path / "m")
     assert written
     # The sandbox serves no /openapi, so kubectl's client-side schema validation must be off; the server's
