@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from console.core.reasons import plain_reason
+
 if TYPE_CHECKING:  # requests (and urllib3) are imported on first use: ~0.1 s off every command's start
     import requests
 
@@ -176,13 +178,12 @@ def root_cause(exc: BaseException) -> BaseException:
 
 
 def reason_of(exc: BaseException) -> str:
-    """Why a request failed, in the words a person can act on: ``timed out``, ``[Errno 111] Connection
-    refused``, ``[Errno -2] Name or service not known``, ``[SSL: CERTIFICATE_VERIFY_FAILED] ...``. Never the
-    URL (requests' own messages repeat it; the callers name it without credentials)."""
+    """Why a request failed, in the words a person can act on (:func:`console.core.reasons.plain_reason`:
+    ``timed out``, ``connection refused …``, ``cannot resolve the host name …``, ``TLS: …``). Never the URL
+    (requests' own messages repeat it; the callers name it without credentials)."""
     if is_timeout(exc):
         return "timed out"
-    root = root_cause(exc)
-    return str(root) or type(root).__name__
+    return plain_reason(root_cause(exc))
 
 
 def api_message(body: bytes | str) -> str:

@@ -24,13 +24,13 @@ from typing import Any
 from console import wiring
 from console.alerts.alertmanager import AlertmanagerError, merge_alerts
 from console.alerts.model import Alert, cluster_alerts, parse_prometheus_alerts, sort_alerts
+from console.cli.common import columns
 from console.config import Settings
 from console.core.units import human_duration
 from console.kube.access import KubeAccess
 from console.kube.errors import KubeError
 
 COMMAND = "alerts"
-TABLE = "{:<9} {:<9} {:<12} {:<25} {:>6}  {:<40} {}"
 METRICS_TIMEOUT_S = 10.0  # a sandbox that has just started needs a moment before its first figures
 
 
@@ -142,15 +142,15 @@ def _age(since: datetime | None, now: datetime) -> str:
 
 def format_table(alerts: list[Alert], now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
-    lines = [TABLE.format("SEVERITY", "STATE", "SOURCE", "ALERT", "AGE", "TARGET", "SUMMARY")]
+    rows = []
     for a in alerts:
         state, summary = a.state, a.summary
         if a.silenced_by:
             state, summary = "silenced", f"{summary} (silenced by {', '.join(a.silenced_by)})"
         elif a.inhibited_by:
             state = "inhibited"
-        lines.append(TABLE.format(a.severity, state, a.source, a.name, _age(a.since, now), str(a.target), summary))
-    return "\n".join(lines)
+        rows.append((a.severity, state, a.source, a.name, _age(a.since, now), str(a.target), summary))
+    return columns(("SEVERITY", "STATE", "SOURCE", "ALERT", "AGE", "TARGET", "SUMMARY"), rows)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Iterable, Sequence
 
 from console.config import Settings, load_settings
 
@@ -54,6 +55,15 @@ def positive(text: str) -> float:
     if value == 0:
         raise argparse.ArgumentTypeError(f"must be > 0, not {text!r}")
     return value
+
+
+def columns(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """A table as kubectl prints one: left-aligned columns as wide as their widest cell, three spaces
+    apart, the last column unpadded — so every value starts under its header, whatever its width."""
+    table = [[str(c) for c in header], *([str(c) for c in row] for row in rows)]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    return "\n".join("   ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=False)) + "   " + r[-1]
+                     if len(r) > 1 else r[0] for r in table)
 
 
 def settings_from(args: argparse.Namespace) -> Settings:

@@ -25,11 +25,10 @@ from typing import Any
 
 from console import wiring
 from console.alerts.alertmanager import AlertmanagerClient, AlertmanagerError, Silence
-from console.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from console.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, columns
 from console.config import Settings
 
 COMMAND = "silence"
-TABLE = "{:<36}  {:<8} {:>8}  {:<12} {:<50} {}"
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -135,8 +134,6 @@ def _relative(at: datetime | None, now: datetime) -> str:
 def format_table(silences: list[Silence], now: datetime | None = None) -> str:
     """``ID STATE ENDS-IN CREATED-BY MATCHERS COMMENT``; ENDS-IN is negative for expired silences."""
     now = now or datetime.now(UTC)
-    lines = [TABLE.format("ID", "STATE", "ENDS-IN", "CREATED-BY", "MATCHERS", "COMMENT")]
-    for s in silences:
-        lines.append(TABLE.format(s.id, s.state, _relative(s.ends_at, now), s.created_by[:12],
-                                  ",".join(str(m) for m in s.matchers), s.comment))
-    return "\n".join(lines)
+    return columns(("ID", "STATE", "ENDS-IN", "CREATED-BY", "MATCHERS", "COMMENT"),
+                   ((s.id, s.state, _relative(s.ends_at, now), s.created_by[:12], ",".join(str(m) for m in s.matchers),
+                     s.comment) for s in silences))

@@ -15,13 +15,11 @@ from dataclasses import asdict
 from typing import Any
 
 from console import wiring
-from console.cli.common import positive
+from console.cli.common import columns, positive
 from console.config import Settings
 from console.core.metrics import ErrorKind, MetricsResult, MetricsService
 
 COMMAND = "top"
-TABLE_GPU = "{:<14} {:>3}  {:<14} {:>17} {:>5} {:>6}  {}"
-TABLE_LATENCY = "{:<22} {:>4} {:>7} {:>7} {:>7} {:>7} {:>8} {:>7} {:>7} {:>6}"
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -85,21 +83,15 @@ def _num(value: float | None, fmt: str = "{:.1f}") -> str:
 
 
 def format_gpus(rows: list[dict[str, Any]]) -> str:
-    lines = [TABLE_GPU.format("NODE", "GPU", "MODEL", "FB USED", "UTIL", "TEMP", "POD")]
-    for r in rows:
-        used = f"{r['used_mib'] / 1024:.1f}/{r['total_mib'] / 1024:.1f}GiB {r['used_percent']:3.0f}%"
-        pod = f"{r['namespace']}/{r['pod']}" if r["pod"] else "-"
-        lines.append(TABLE_GPU.format(r["node"], r["index"], r["model"][:14], used, _num(r["util"], "{:.0f}%"),
-                                      _num(r["temp_c"], "{:.0f}C"), pod))
-    return "\n".join(lines)
+    return columns(("NODE", "GPU", "MODEL", "FB USED", "UTIL", "TEMP", "POD"), (
+        (r["node"], r["index"], r["model"],
+         f"{r['used_mib'] / 1024:.1f}/{r['total_mib'] / 1024:.1f}GiB {r['used_percent']:.0f}%",
+         _num(r["util"], "{:.0f}%"), _num(r["temp_c"], "{:.0f}C"),
+         f"{r['namespace']}/{r['pod']}" if r["pod"] else "-") for r in rows))
 
 
 def format_latency(rows: list[dict[str, Any]]) -> str:
-    lines = [TABLE_LATENCY.format("DEPLOYMENT", "PODS", "QPS", "p50", "p95", "p99", "TTFT p95", "RUNNING", "WAITING",
-                                  "KV")]
-    for r in rows:
-        kv = "-" if r["kv_cache"] is None else f"{100 * r['kv_cache']:.0f}%"
-        lines.append(TABLE_LATENCY.format(r["deployment"], _num(r["pods"], "{:.0f}"), _num(r["qps"]), _ms(r["p50_s"]),
-                                          _ms(r["p95_s"]), _ms(r["p99_s"]), _ms(r["ttft_p95_s"]), _num(r["running"]),
-                                          _num(r["waiting"]), kv))
-    return "\n".join(lines)
+    return columns(("DEPLOYMENT", "PODS", "QPS", "p50", "p95", "p99", "TTFT p95", "RUNNING", "WAITING", "KV"), (
+        (r["deployment"], _num(r["pods"], "{:.0f}"), _num(r["qps"]), _ms(r["p50_s"]), _ms(r["p95_s"]),
+         _ms(r["p99_s"]), _ms(r["ttft_p95_s"]), _num(r["running"]), _num(r["waiting"]),
+         "-" if r["kv_cache"] is None else f"{100 * r['kv_cache']:.0f}%") for r in rows))

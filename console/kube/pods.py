@@ -78,19 +78,23 @@ def _ready_condition(pod: Obj) -> Obj | None:
 
 
 def cold_start_seconds(pod: Obj) -> float | None:
-    """Seconds from the pod's creation to Ready (model load included), once it is Ready."""
-    from datetime import datetime
+    """Seconds from the pod's start to Ready (model load included), once it is Ready. A pod whose container
+    restarted is measured from that container's latest start, not from the pod's creation hours ago."""
+    from console.core.units import parse_time
 
     ready = _ready_condition(pod)
-    created = _meta(pod).get("creationTimestamp")
-    if not ready or ready.get("status") != "True" or not created or not ready.get("lastTransitionTime"):
+    if not ready or ready.get("status") != "True":
         return None
-    fmt = "%Y-%m-%dT%H:%M:%SZ"
-    try:
-        delta = datetime.strptime(ready["lastTransitionTime"], fmt) - datetime.strptime(created, fmt)
-    except ValueError:
+    became_ready = parse_time(ready.get("lastTransitionTime"))
+    start = parse_time(_meta(pod).get("creationTimestamp"))
+    statuses = _status(pod).get("containerStatuses") or []
+    if any(int(cs.get("restartCount") or 0) > 0 for cs in statuses):
+        started = [t for cs in statuses if (t := parse_time(((cs.get("state") or {}).get("running") or {})
+                                                             .get("startedAt"))) is not None]
+        start = max(started) if started else None
+    if became_ready is None or start is None or became_ready < start:
         return None
-    return max(delta.total_seconds(), 0.0)
+    return (became_ready - start).total_seconds()
 
 
 def pod_why(pod: Obj) -> str:

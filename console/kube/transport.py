@@ -13,6 +13,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+from console.core.reasons import plain_reason
 from console.kube.credentials import Credentials, credentials_for
 from console.kube.errors import KubeError, KubeTarget
 from console.kube.kubeconfig import official_loaders, select_kubeconfig, service_account_dir
@@ -124,10 +125,10 @@ class KubeTransport:
             return await self._client.call_api(method, url, header_params=headers, body=body,
                                                post_params=post, _request_timeout=timeout)
         except (TimeoutError, OSError) as exc:
-            raise KubeError(0, "Unreachable", f"cannot reach the API server: {exc}") from None
+            raise KubeError(0, "Unreachable", f"cannot reach the API server: {plain_reason(exc)}") from None
         except Exception as exc:  # aiohttp.ClientError and friends, without importing aiohttp here
             if type(exc).__module__.startswith("aiohttp"):
-                raise KubeError(0, "Unreachable", f"cannot reach the API server: {exc}") from None
+                raise KubeError(0, "Unreachable", f"cannot reach the API server: {plain_reason(exc)}") from None
             raise
 
     @staticmethod
@@ -150,7 +151,7 @@ class KubeTransport:
         try:
             return json.loads(await resp.read())
         except (TimeoutError, OSError) as exc:
-            raise KubeError(0, "Unreachable", f"connection lost: {exc}") from None
+            raise KubeError(0, "Unreachable", f"connection lost: {plain_reason(exc)}") from None
 
     async def get(self, path: str, query: list[tuple[str, Any]] | None = None) -> Any:
         return await self.request("GET", path, query)
@@ -179,7 +180,7 @@ class KubeTransport:
                 if line.strip():
                     yield json.loads(line)
         except (TimeoutError, OSError, aiohttp.ClientError) as exc:
-            raise KubeError(0, "Unreachable", f"watch connection lost: {exc or type(exc).__name__}") from None
+            raise KubeError(0, "Unreachable", f"watch connection lost: {plain_reason(exc)}") from None
         finally:
             resp.response.release()
 
@@ -197,6 +198,6 @@ class KubeTransport:
             async for line in _lines(resp.response.content):
                 yield line.rstrip(b"\r").decode(errors="replace")
         except (TimeoutError, OSError, aiohttp.ClientError) as exc:
-            raise KubeError(0, "Unreachable", f"log stream lost: {exc or type(exc).__name__}") from None
+            raise KubeError(0, "Unreachable", f"log stream lost: {plain_reason(exc)}") from None
         finally:
             resp.response.release()

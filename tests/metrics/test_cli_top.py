@@ -73,3 +73,21 @@ def test_the_flag_is_accepted_before_and_after_the_command() -> None:
     assert parser.parse_args(["--prometheus", "http://a", "top", "gpu"]).prometheus_url == "http://a"
     assert parser.parse_args(["top", "gpu", "--prometheus", "http://b"]).prometheus_url == "http://b"
     assert parser.parse_args(["--prometheus", "http://c"]).prometheus_url == "http://c"
+
+
+def test_top_tables_keep_their_columns_under_their_headers() -> None:
+    """`llmctl top gpu` printed framebuffer figures wider than their column, so UTIL showed the FB % and TEMP
+    the utilisation. Every value must start where its header starts."""
+    from console.cli.top import format_gpus, format_latency
+
+    gpu = {"node": "gpu-node-1", "index": "0", "model": "NVIDIA A10G", "used_mib": 22528.0, "total_mib": 23028.0,
+           "used_percent": 97.8, "util": 87.0, "temp_c": 71.0, "namespace": "llm", "pod": "claude-inference-x-y"}
+    serving = {"deployment": "claude-inference", "pods": 2, "qps": 16.0, "p50_s": 0.2, "p95_s": 0.35, "p99_s": 0.45,
+               "ttft_p95_s": 0.1, "running": 3.0, "waiting": 0.0, "kv_cache": 0.42}
+    for text, wanted in ((format_gpus([gpu]), {"UTIL": "87%", "TEMP": "71C", "POD": "llm/claude-inference-x-y"}),
+                         (format_latency([serving]), {"p99": "450ms", "KV": "42%", "WAITING": "0.0"})):
+        header, row = text.splitlines()[:2]
+        for column, value in wanted.items():
+            start = header.index(column)
+            assert row[start:].startswith(value), f"{column}: {row!r} under {header!r}"
+            assert row.index(value) <= start + len(column), f"{value} drifted right of {column}"
