@@ -13,9 +13,11 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 import re
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
@@ -162,3 +164,15 @@ def clock(seconds: float) -> str:
     if s < 86400:
         return f"{s // 3600}h{s % 3600 // 60:02d}m"
     return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+def shown(value: Any) -> str:
+    """A field's value as a person writes it (YAML-like): ``true``/``false``, ``-`` for none, JSON for
+    lists and mappings, else the text — never a Python repr (``True``, ``None``, ``{'a': 1}``)."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Mapping | list | tuple):
+        return json.dumps(value, separators=(", ", ": "), ensure_ascii=False, default=str)
+    return str(value)

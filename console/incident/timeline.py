@@ -43,6 +43,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from console.alerts.model import SEVERITY_ORDER, Alert, AlertTarget, parse_time, pod_deployment
+from console.core.units import shown
 from console.incident.alerts import alert_entries
 from console.incident.model import (
     AUDIT_FOLLOW,
@@ -160,7 +161,7 @@ def _changes(before: Any, after: Any, prefix: str = "") -> list[str]:
         if isinstance(old, Mapping) and isinstance(new, Mapping):
             out += _changes(old, new, f"{prefix}{key}.")
         elif old != new and key not in QUIET_FIELDS:
-            out.append(f"{prefix}{key} {old} → {new}")
+            out.append(f"{prefix}{key} {shown(old)} → {shown(new)}")
     return out
 
 

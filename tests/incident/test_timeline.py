@@ -343,3 +343,12 @@ def test_audit_entries_of_another_cluster_are_left_out() -> None:
     assert all("9" not in e.summary for e in got)
     scales = [e for e in timeline(audit=entries, server=here, events=[]) if e.kind == "scale"]
     assert [e.detail["to"] for e in scales] == [3], "another cluster's scale is no scale here"
+
+
+def test_audit_summaries_show_values_as_written_not_python_reprs() -> None:
+    entries = [audit("11:42:00", "resume", before={"paused": True}, after={"paused": False}),
+               audit("11:43:00", "restart", before={"restartedAt": None}, after={"restartedAt": "2026-01-31T11:43Z"})]
+    summaries = [e.summary for e in timeline(audit=entries) if e.kind == "audit"]
+    assert any("paused true → false" in s for s in summaries), summaries
+    assert any("restartedAt - → 2026-01-31T11:43Z" in s for s in summaries), summaries
+    assert not any("True" in s or "None" in s for s in summaries)
