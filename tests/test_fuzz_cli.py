@@ -118,3 +118,19 @@ def test_values_alias_bomb_is_refused_at_once(cluster: SandboxThread, tmp_path: 
     for argv in (["render", "-f", str(bomb)], ["deploy", "-f", str(bomb), "--yes"]):
         code, err = run(argv)
         assert code == 2 and "billion laughs" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("content", [None, b"\x00\x01binary", b"- a\n- b\n", b"a: &a [x,x]\nb: [*a, *a]\nc: {",
+                                     b"apiVersion: v1\ncontexts: [{name: x, context: {cluster: nope, user: u}}]\n"
+                                     b"current-context: x\nusers: [{name: u, user: {token: t}}]\n"])
+def test_an_unusable_kubeconfig_is_one_line_and_exit_2_at_once(tmp_path: Path, content: bytes | None) -> None:
+    path = tmp_path / "kubeconfig"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    for argv in (["status"], ["scale", DEP, "--replicas", "2", "--yes"], ["check"], ["alerts"],
+                 ["incident", "snapshot"]):
+        code, err = run([*argv, "--kubeconfig", str(path)])
+        assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, (argv, err)
+        assert "kubeconfig" in err or "context" in err, err

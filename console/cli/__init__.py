@@ -28,6 +28,9 @@ from console.cli import (
 )
 from console.config import ConfigError
 
+# Commands that read the cluster: a kubeconfig that cannot be used is a usage error, said before anything starts.
+# (deploy checks its values file first, then the kubeconfig: see cli/deploy.py)
+CLUSTER_COMMANDS = frozenset({"status", "scale", "rollout", "hpa", "check", "incident", "alerts"})
 GROUPS = (status, sandbox, actions, build, top, alerts, deploy, check, incident, silence, config)
 
 
@@ -55,5 +58,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = common.settings_from(args)
     except ConfigError as exc:
         print(f"llmctl: {exc}", file=sys.stderr)
+        return common.EXIT_USAGE
+    problem = args.validate(args) if getattr(args, "validate", None) else None  # the command's own input first
+    if problem is None and args.command in CLUSTER_COMMANDS:
+        problem = common.kubeconfig_problem(settings)  # then the kubeconfig: no connection attempt, no wait
+    if problem:
+        print(f"llmctl: {problem}", file=sys.stderr)
         return common.EXIT_USAGE
     return int(args.func(args, settings))

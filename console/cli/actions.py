@@ -60,7 +60,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     scale = sub.add_parser("scale", parents=both, help="scale a Deployment (warns when an HPA manages it)")
     scale.add_argument("deployment")
     scale.add_argument("--replicas", required=True, metavar="N", help="0–1000")
-    scale.set_defaults(func=run, action="scale")
+    scale.set_defaults(func=run, validate=validate, action="scale")
 
     rollout = sub.add_parser("rollout", help="rollout status, history, set-image, undo, pause, resume, restart")
     rsub = rollout.add_subparsers(dest="rollout_command", metavar="COMMAND", required=True)
@@ -69,24 +69,24 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     status.add_argument("--watch", "-w", action="store_true", help="follow until done, failed or --timeout")
     status.add_argument("--timeout", type=seconds, default=DEFAULT_TIMEOUT, metavar="S",
                         help="with --watch: seconds to wait (0: no limit)")
-    status.set_defaults(func=run, action="status")
+    status.set_defaults(func=run, validate=validate, action="status")
     history = rsub.add_parser("history", parents=[common, out], help="revisions: ReplicaSet, images, change-cause")
     history.add_argument("deployment")
-    history.set_defaults(func=run, action="history")
+    history.set_defaults(func=run, validate=validate, action="history")
     set_image = rsub.add_parser("set-image", parents=both, help="rolling update to a new image, GPU preflight first")
     set_image.add_argument("deployment")
     set_image.add_argument("image", metavar="[CONTAINER=]IMAGE")
     set_image.add_argument("--force", action="store_true",
                            help="roll out even when the driver/GPU compatibility check says FAIL")
-    set_image.set_defaults(func=run, action="set-image")
+    set_image.set_defaults(func=run, validate=validate, action="set-image")
     undo = rsub.add_parser("undo", parents=both, help="roll back to the previous or a chosen revision")
     undo.add_argument("deployment")
     undo.add_argument("--to-revision", metavar="N", help="revision to roll back to (default: the previous one)")
-    undo.set_defaults(func=run, action="undo")
+    undo.set_defaults(func=run, validate=validate, action="undo")
     for verb in ("pause", "resume", "restart"):
         simple = rsub.add_parser(verb, parents=both, help=f"{verb} the rollout")
         simple.add_argument("deployment")
-        simple.set_defaults(func=run, action=verb)
+        simple.set_defaults(func=run, validate=validate, action=verb)
     _register_hpa(sub, both)
 
 
@@ -98,7 +98,7 @@ def _register_hpa(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
     hset.add_argument("--min", dest="min_replicas", metavar="N", help="minReplicas (1 ≤ min ≤ max)")
     hset.add_argument("--max", dest="max_replicas", metavar="M", help="maxReplicas (≤ 1000)")
     hset.add_argument("--cpu-target", metavar="P", help="CPU averageUtilization target, percent (1–100)")
-    hset.set_defaults(func=run, action="hpa")
+    hset.set_defaults(func=run, validate=validate, action="hpa")
 
 
 # ---- running ------------------------------------------------------------------------------------------
@@ -115,6 +115,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except KeyboardInterrupt:
         print("llmctl: interrupted", file=sys.stderr)
         return 130
+
+
+def validate(args: argparse.Namespace) -> str | None:
+    """The input's problem, before anything starts (no sandbox, no connection, no kubeconfig read)."""
+    from console.actions.validate import ActionError
+
+    try:
+        validate_early(args)
+    except ActionError as exc:
+        return exc.message
+    return None
 
 
 def validate_early(args: argparse.Namespace) -> None:

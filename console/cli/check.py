@@ -42,7 +42,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", action="store_true",
                    help="read image configs from the Docker Engine (docker inspect) instead of their registry")
     p.add_argument("-o", "--output", choices=("table", "json"), default="table")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, validate=validate)
 
 
 async def collect(services: wiring.Services, args: argparse.Namespace) -> CompatReport:
@@ -125,7 +125,8 @@ def print_report(report: CompatReport, stream: Any = None) -> None:
         con.print(Text(f"UNKNOWN  {error}", style=STYLE["UNKNOWN"]))
 
 
-def run(args: argparse.Namespace, settings: Settings) -> int:
+def validate(args: argparse.Namespace) -> str | None:
+    """Before anything is read or looked up (a bad reference would be asked of docker.io)."""
     from console.actions.validate import ActionError, check_name, image_reference_problem
 
     problem = image_reference_problem(args.image) if args.image is not None else None
@@ -134,9 +135,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             check_name(args.deployment)
         except ActionError as exc:
             problem = exc.message
-    if problem:  # before anything is read or looked up (a bad reference would be asked of docker.io)
-        print(f"llmctl check: {problem}", file=sys.stderr)
-        return 2
+    return problem
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         with wiring.session(settings) as services:
             report = asyncio.run(collect(services, args))

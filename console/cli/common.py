@@ -66,6 +66,21 @@ def columns(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
                      if len(r) > 1 else r[0] for r in table)
 
 
+def kubeconfig_problem(settings: Settings) -> str | None:
+    """Why the kubeconfig (or context) of ``settings`` cannot be used, or None (also None with --sandbox,
+    whose kubeconfig does not exist yet). Reads files only."""
+    if settings.sandbox:
+        return None
+    from console.kube.errors import KubeError
+    from console.kube.kubeconfig import select_kubeconfig
+
+    try:
+        select_kubeconfig(settings.kubeconfig, settings.context)
+    except KubeError as exc:
+        return exc.message
+    return None
+
+
 def settings_from(args: argparse.Namespace) -> Settings:
     """Flags > environment > config file > defaults (raises ConfigError)."""
     return load_settings({k: getattr(args, k, None) for k in SETTINGS_FLAGS})

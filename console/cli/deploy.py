@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from console import wiring
-from console.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, positive
+from console.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, kubeconfig_problem, positive
 from console.config import Settings
 
 if TYPE_CHECKING:
@@ -104,6 +104,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     loaded = _values_in_namespace(args.file, settings)
     if isinstance(loaded, int):
         return loaded
+    if problem := kubeconfig_problem(settings):
+        print(f"llmctl: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         return asyncio.run(_deploy(args, settings, loaded))
     except KeyboardInterrupt:

@@ -34,7 +34,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                       help="write FILE(.md) and FILE.json beside it (default: Markdown on stdout)")
     snap.add_argument("--audit-log", metavar="PATH",
                       help="audit log to read (default: $XDG_STATE_HOME/llmctl/audit.jsonl)")
-    snap.set_defaults(func=run)
+    snap.set_defaults(func=run, validate=validate)
 
 
 def report_paths(output: str) -> tuple[Path, Path]:
@@ -59,6 +59,16 @@ async def snapshot(settings: Settings, deployment: str | None, minutes: Any) -> 
             kubeconfig=kubeconfig, context=services.access.context)
     finally:
         await asyncio.to_thread(services.close)
+
+
+def validate(args: argparse.Namespace) -> str | None:
+    from console.incident.service import IncidentError, validate_minutes
+
+    try:
+        validate_minutes(args.minutes)
+    except IncidentError as exc:
+        return exc.message
+    return None
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

@@ -21,6 +21,15 @@ class YamlError(ValueError):
     """A document that is not valid YAML, or too big once its aliases are expanded."""
 
 
+def _invalid(what: str, exc: yaml.YAMLError) -> YamlError:
+    """One line: where and what (PyYAML's own message spans several lines with a copy of the input)."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        problem = " ".join(str(exc.problem or "syntax error").split())
+        return YamlError(f"{what} is not valid YAML (line {mark.line + 1}, column {mark.column + 1}): {problem}")
+    return YamlError(f"{what} is not valid YAML: {' '.join(str(exc).split())}")
+
+
 def expanded_size(node: yaml.Node, limit: int = MAX_NODES) -> int:
     """How many nodes ``node`` stands for with every alias expanded (stops counting past ``limit``)."""
     sizes: dict[int, int] = {}
@@ -54,7 +63,7 @@ def safe_load(text: str | bytes, what: str = "YAML", max_nodes: int = MAX_NODES)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        raise YamlError(f"{what} is not valid YAML: {exc}") from None
+        raise _invalid(what, exc) from None
     except RecursionError:
         raise YamlError(f"{what} nests too deep") from None
     if node is None:
@@ -68,4 +77,4 @@ def safe_load(text: str | bytes, what: str = "YAML", max_nodes: int = MAX_NODES)
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise YamlError(f"{what} is not valid YAML: {exc}") from None
+        raise _invalid(what, exc) from None

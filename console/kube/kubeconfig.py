@@ -26,8 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from console.core.yamlsafe import YamlError, safe_load
 from console.kube.errors import KubeError, KubeTarget
 
 REQUEST_TIMEOUT = 10.0  # seconds for one ordinary request
@@ -47,6 +46,8 @@ def kubeconfig_files(kubeconfig: str | None) -> tuple[list[str], str]:
     does the same), and so is a missing ``~/.kube/config``."""
     if kubeconfig:
         path = os.path.expanduser(kubeconfig)
+        if os.path.isdir(path):
+            raise KubeError(0, "BadKubeconfig", f"kubeconfig {path} is a directory, not a file")
         if not os.path.isfile(path):
             raise KubeError(0, "NoKubeconfig", f"no kubeconfig at {path} (use --kubeconfig or --sandbox)")
         return [path], path
@@ -131,10 +132,16 @@ def official_loaders() -> Any:
 
         def load_config(self, path: str) -> None:
             try:
-                with open(path) as fh:
-                    config = yaml.safe_load(fh) or {}
-            except yaml.YAMLError as exc:
-                raise KubeError(0, "BadKubeconfig", f"kubeconfig {path} is not valid YAML: {exc}") from None
+                with open(path, encoding="utf-8") as fh:
+                    config = safe_load(fh.read(), f"kubeconfig {path}") or {}  # alias bombs refused
+            except YamlError as exc:
+                raise KubeError(0, "BadKubeconfig", str(exc)) from None
+            except UnicodeDecodeError:
+                raise KubeError(0, "BadKubeconfig", f"kubeconfig {path} is not a text file") from None
+            except IsADirectoryError:
+                raise KubeError(0, "BadKubeconfig", f"kubeconfig {path} is a directory, not a file") from None
+            except OSError as exc:
+                raise KubeError(0, "BadKubeconfig", f"cannot read kubeconfig {path}: {exc.strerror or exc}") from None
             if not isinstance(config, dict):
                 raise KubeError(0, "BadKubeconfig", f"kubeconfig {path} is not a kubeconfig (a YAML mapping)")
             if self.config_merged is None:

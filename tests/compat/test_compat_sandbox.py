@@ -135,8 +135,9 @@ async def test_the_actions_service_gates_and_force_applies(sb: SandboxThread, tm
 
 def test_check_without_a_cluster_is_unknown_not_ok(tmp_path: Path) -> None:
     proc = llmctl(None, tmp_path, "check", "--kubeconfig", str(tmp_path / "missing"))
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "UNKNOWN" in proc.stdout and f"no kubeconfig at {tmp_path / 'missing'}" in proc.stdout
+    # never OK: a kubeconfig that cannot be used is a usage error, said at once in one line (#14)
+    assert proc.returncode == 2 and "OK" not in proc.stdout, proc.stdout + proc.stderr
+    assert proc.stderr.strip() == f"llmctl: no kubeconfig at {tmp_path / 'missing'} (use --kubeconfig or --sandbox)"
 
 
 # ---- issue 13: one image resolver, one notion of the nodes pods can run on -------------------------------------

@@ -137,8 +137,8 @@ def test_snapshot_cli_usage_and_errors(tmp_path: Path, capsys: pytest.CaptureFix
     for minutes in ("-5", "0", "1e9", "soon"):
         assert main(["incident", "snapshot", "--minutes", minutes, "--kubeconfig", str(tmp_path / "none")]) == 2
         assert "--minutes must be" in capsys.readouterr().err
-    assert main(["incident", "snapshot", "--kubeconfig", str(tmp_path / "none")]) == 1
-    assert "cluster unreadable: no kubeconfig at" in capsys.readouterr().err
+    assert main(["incident", "snapshot", "--kubeconfig", str(tmp_path / "none")]) == 2  # a usage error, at once
+    assert "llmctl: no kubeconfig at" in capsys.readouterr().err
     assert main(["incident", "snapshot", "--sandbox", "-n", NS, "-d", "nope"]) == 2
     assert 'deployment "nope" not found in namespace "llm" (deployments: claude-inference' in capsys.readouterr().err
     assert main(["incident", "snapshot", "--sandbox", "-n", NS, "--minutes", "5"]) == 0
