@@ -26,7 +26,6 @@ from console.cli import (
     top,
     tui,
 )
-from console.config import ConfigError
 
 # Commands that read the cluster: a kubeconfig that cannot be used is a usage error, said before anything starts.
 # (deploy checks its values file first, then the kubeconfig: see cli/deploy.py)
@@ -54,6 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "without_settings", False):  # `llmctl sandbox`: its own flags only
         return int(args.func(args, parser))
+    from console.config import ConfigError
+
     try:
         settings = common.settings_from(args)
     except ConfigError as exc:

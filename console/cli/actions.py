@@ -12,18 +12,17 @@ Only argparse is imported at start-up; the Kubernetes client loads when a comman
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, TextIO
 
-from console import wiring
 from console.cli.common import EXIT_FAILED, EXIT_OK, EXIT_ROLLOUT_FAILED, EXIT_USAGE, seconds
-from console.config import Settings
 
 if TYPE_CHECKING:
+
     from console.actions.service import ActionsService
+    from console.config import Settings
     from console.core.model import ActionPlan, RolloutVerdict
 
 FOLLOWED = ("scale", "set-image", "undo", "resume", "restart")  # actions that start a rollout to follow
@@ -104,6 +103,8 @@ def _register_hpa(sub: Any, parents: list[argparse.ArgumentParser]) -> None:
 # ---- running ------------------------------------------------------------------------------------------
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run one action command; returns the exit code."""
+    import asyncio
+
     from console.actions.service import ActionError
 
     try:
@@ -152,6 +153,10 @@ def validate_early(args: argparse.Namespace) -> None:
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from console import wiring
+
     services = wiring.build(settings)
     try:
         actions = await services.actions.get()
@@ -189,6 +194,8 @@ async def make_plan(actions: ActionsService, args: argparse.Namespace, namespace
 
 async def _change(actions: ActionsService, args: argparse.Namespace, plan: ActionPlan) -> int:
     """Show the plan, confirm, apply, follow."""
+    import asyncio
+
     from console.actions.service import ActionError
 
     as_json = args.output == "json"

@@ -15,20 +15,19 @@ Exit codes: 0 nothing critical is firing, 1 something critical is firing or a so
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from console import wiring
-from console.alerts.alertmanager import AlertmanagerError, merge_alerts
-from console.alerts.model import Alert, cluster_alerts, parse_prometheus_alerts, sort_alerts
 from console.cli.common import columns
-from console.config import Settings
-from console.core.units import human_duration
-from console.kube.access import KubeAccess
-from console.kube.errors import KubeError
+
+if TYPE_CHECKING:
+
+    from console import wiring
+    from console.alerts.model import Alert
+    from console.config import Settings
+    from console.kube.access import KubeAccess
 
 COMMAND = "alerts"
 METRICS_TIMEOUT_S = 10.0  # a sandbox that has just started needs a moment before its first figures
@@ -45,6 +44,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 async def read_cluster(access: KubeAccess, namespace: str | None) -> dict[str, Any]:
     """Raw JSON lists of pods, Deployments (of ``namespace``, else all) and nodes, through the same kubeconfig
     loading and credentials as every other command. Nodes are skipped (None) when the user may not list them."""
+    from console.kube.errors import KubeError
+
     _, transport = await access.connect()
     try:
         where = f"/namespaces/{namespace}" if namespace else ""
@@ -102,7 +103,12 @@ def builtin_alerts(services: wiring.Services) -> tuple[list[Alert], list[str]]:
 
 def collect(services: wiring.Services) -> tuple[list[Alert], list[str]]:
     """Every source's alerts, sorted, and one message per source that failed."""
+    import asyncio
+
+    from console.alerts.alertmanager import AlertmanagerError, merge_alerts
+    from console.alerts.model import cluster_alerts, parse_prometheus_alerts, sort_alerts
     from console.http import public_url
+    from console.kube.errors import KubeError
 
     settings = services.settings
     alerts: list[Alert] = []
@@ -137,6 +143,8 @@ def collect(services: wiring.Services) -> tuple[list[Alert], list[str]]:
 
 
 def _age(since: datetime | None, now: datetime) -> str:
+    from console.core.units import human_duration
+
     return "-" if since is None else human_duration((now - since).total_seconds())
 
 
@@ -154,6 +162,8 @@ def format_table(alerts: list[Alert], now: datetime | None = None) -> str:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from console import wiring
+
     with wiring.session(settings) as services:
         alerts, errors = collect(services)
     critical = sum(a.critical_firing for a in alerts)

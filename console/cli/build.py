@@ -16,10 +16,10 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, TextIO
 
 from console.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, positive
-from console.config import Settings
 
 if TYPE_CHECKING:
     from console.builds.model import BuildOutcome, BuildRequest, ImageInfo, LintFinding, PushEvent
+    from console.config import Settings
 
 COMMAND = "build"
 EXIT_INTERRUPTED = 130

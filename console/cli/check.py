@@ -15,16 +15,15 @@ Exit codes: 0 everything OK, 1 warnings or unknowns (including a cluster that co
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from console import wiring
-from console.config import Settings
-
 if TYPE_CHECKING:
+
+    from console import wiring
     from console.compat.matrix import CompatReport
+    from console.config import Settings
 
 COMMAND = "check"
 STYLE = {"OK": "green", "WARN": "yellow", "UNKNOWN": "magenta", "FAIL": "bold red"}
@@ -139,6 +138,10 @@ def validate(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from console import wiring
+
     try:
         with wiring.session(settings) as services:
             report = asyncio.run(collect(services, args))

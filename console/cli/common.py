@@ -6,8 +6,11 @@ import argparse
 import math
 import sys
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-from console.config import Settings, load_settings
+if TYPE_CHECKING:
+    from console.config import Settings
+
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ROLLOUT_FAILED = 0, 1, 2, 3
 SETTINGS_FLAGS = ("kubeconfig", "context", "namespace", "readonly", "sandbox", "audit_log", "docker_host",
@@ -83,6 +86,8 @@ def kubeconfig_problem(settings: Settings) -> str | None:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     """Flags > environment > config file > defaults (raises ConfigError)."""
+    from console.config import load_settings
+
     return load_settings({k: getattr(args, k, None) for k in SETTINGS_FLAGS})
 
 

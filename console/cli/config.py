@@ -8,13 +8,15 @@ Exit codes: 0 resolved, 1 nothing usable (no kubeconfig, unknown context, ...; t
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from console import wiring
 from console.cli.common import EXIT_FAILED, EXIT_OK, fail
-from console.config import Settings
+
+if TYPE_CHECKING:
+
+    from console.config import Settings
+    pass
 
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -28,6 +30,9 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run_view(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from console import wiring
     from console.kube.errors import KubeError
 
     with wiring.session(settings) as services:

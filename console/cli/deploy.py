@@ -15,16 +15,15 @@ confirmation, rollout still in progress at --timeout), 2 invalid values or usage
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from console import wiring
 from console.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, kubeconfig_problem, positive
-from console.config import Settings
 
 if TYPE_CHECKING:
+
+    from console.config import Settings
     from console.deploy.engine import ApplyReport, DeployPlan, PreflightReport, RolloutReport, VerifyReport
     from console.deploy.values.schema import Values
 
@@ -96,6 +95,8 @@ def run_render_command(args: argparse.Namespace, _settings: Settings) -> int:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
     if args.guided:
         return run_guided(args, settings)
     if not args.file:
@@ -213,6 +214,9 @@ def _confirm(prompt: str) -> bool:
 
 
 async def _deploy(args: argparse.Namespace, settings: Settings, values: Values) -> int:
+    import asyncio
+
+    from console import wiring
     from console.deploy.engine import DeployError
 
     services = wiring.build(settings)
@@ -231,6 +235,8 @@ async def _deploy(args: argparse.Namespace, settings: Settings, values: Values) 
 
 async def _steps(engine: Any, args: argparse.Namespace, values: Values) -> int:
     """The steps in a row, saving the progress file after each."""
+    import asyncio
+
     from console.deploy.engine import exit_code
     from console.deploy.progress import ProgressStore
 

@@ -11,14 +11,15 @@ Exit codes: 0 written, 1 the cluster could not be read (or a file could not be w
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from console import wiring
-from console.config import Settings
+if TYPE_CHECKING:
+
+    from console.config import Settings
+    pass
 
 COMMAND = "incident"
 
@@ -46,6 +47,9 @@ def report_paths(output: str) -> tuple[Path, Path]:
 
 
 async def snapshot(settings: Settings, deployment: str | None, minutes: Any) -> Any:
+    import asyncio
+
+    from console import wiring
     from console.incident.service import collect_incident, validate_minutes
     from console.metrics.prometheus import PrometheusClient
 
@@ -72,6 +76,8 @@ def validate(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
     from console.incident.service import IncidentError, render_markdown, to_json
 
     try:

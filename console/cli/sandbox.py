@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -56,6 +54,9 @@ def problem(args: argparse.Namespace) -> str | None:
 
 def run_sandbox(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """Run the sandbox until SIGINT/SIGTERM; print one JSON ready line on stdout."""
+    import asyncio
+    import signal
+
     from console.sandbox.context import SandboxConfig
     from console.sandbox.server import Sandbox
 

@@ -21,12 +21,13 @@ import json
 import os
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from console import wiring
-from console.alerts.alertmanager import AlertmanagerClient, AlertmanagerError, Silence
 from console.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, columns
-from console.config import Settings
+
+if TYPE_CHECKING:
+    from console.alerts.alertmanager import AlertmanagerClient, AlertmanagerError, Silence
+    from console.config import Settings
 
 COMMAND = "silence"
 
@@ -73,6 +74,9 @@ def _author(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from console import wiring
+    from console.alerts.alertmanager import AlertmanagerError
+
     services = wiring.build(settings)
     client = services.alertmanager
     if client is None:
@@ -96,6 +100,8 @@ def _list(client: AlertmanagerClient, args: argparse.Namespace) -> int:
 
 
 def _create(client: AlertmanagerClient, args: argparse.Namespace) -> int:
+    from console.alerts.alertmanager import AlertmanagerError
+
     sid = client.create_silence(args.matcher, args.duration, args.comment, _author(args), alert=args.alert)
     try:
         silence: Silence | None = client.silence(sid)

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
-
-from console import wiring
 from console.cli.common import positive
-from console.config import Settings
-from console.core.model import ClusterSnapshot, ConnState
-from console.kube.cluster import ClusterService
+
+if TYPE_CHECKING:
+
+    from console.config import Settings
+    from console.core.model import ClusterSnapshot
+    from console.kube.cluster import ClusterService
 
 WANTED = frozenset({"nodes", "deployments", "gpu-pods"})
 
@@ -29,6 +27,11 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from console import wiring
+    from console.core.model import ConnState
+
     with wiring.session(settings) as services:
         snap = asyncio.run(collect_status(services.cluster, args.timeout))
     print(format_status(snap, args.output))
@@ -37,6 +40,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 async def collect_status(service: ClusterService, timeout: float) -> ClusterSnapshot:
     """Run the service until nodes, deployments and the GPU index are listed (or it fails)."""
+    import asyncio
+
+    from console.core.model import ClusterSnapshot, ConnState
+
     changed = asyncio.Event()
     task = asyncio.create_task(service.run(changed.set))
     loop = asyncio.get_running_loop()
@@ -64,6 +71,9 @@ async def collect_status(service: ClusterService, timeout: float) -> ClusterSnap
 
 
 def format_status(snap: ClusterSnapshot, output: str) -> str:
+    from rich.console import Console
+    from rich.table import Table
+
     if output == "json":
         data = asdict(snap)
         data["synced"] = sorted(snap.synced)

@@ -12,12 +12,13 @@ import json
 import sys
 import time
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from console import wiring
 from console.cli.common import columns, positive
-from console.config import Settings
-from console.core.metrics import ErrorKind, MetricsResult, MetricsService
+
+if TYPE_CHECKING:
+    from console.config import Settings
+    from console.core.metrics import MetricsResult, MetricsService
 
 COMMAND = "top"
 
@@ -32,6 +33,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from console import wiring
+
     if not settings.prometheus_url and not settings.sandbox:
         print("llmctl top: no metrics source: give --prometheus URL (or LLMCTL_PROMETHEUS_URL, or "
               "prometheus_url in the config), or use --sandbox", file=sys.stderr)
@@ -45,6 +48,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def fetch(service: MetricsService, what: str, namespace: str | None, timeout: float) -> MetricsResult[Any]:
     """One read; while the source has no data yet (a sandbox starting), ask again until ``timeout``."""
+    from console.core.metrics import ErrorKind
+
     deadline = time.monotonic() + timeout
     while True:
         result = service.gpus() if what == "gpu" else service.serving(namespace)
