@@ -17,8 +17,10 @@ from console.cli import (
     build,
     check,
     common,
+    completion,
     config,
     deploy,
+    get,
     incident,
     sandbox,
     silence,
@@ -29,8 +31,8 @@ from console.cli import (
 
 # Commands that read the cluster: a kubeconfig that cannot be used is a usage error, said before anything starts.
 # (deploy checks its values file first, then the kubeconfig: see cli/deploy.py)
-CLUSTER_COMMANDS = frozenset({"status", "scale", "rollout", "hpa", "check", "incident", "alerts"})
-GROUPS = (status, sandbox, actions, build, top, alerts, deploy, check, incident, silence, config)
+CLUSTER_COMMANDS = frozenset({"get", "status", "scale", "rollout", "hpa", "check", "incident", "alerts"})
+GROUPS = (status, get, sandbox, actions, build, top, alerts, deploy, check, incident, silence, config, completion)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    completion.complete(parser)  # the shell asked for completions: answers and exits
     args = parser.parse_args(argv)
     if getattr(args, "without_settings", False):  # `llmctl sandbox`: its own flags only
         return int(args.func(args, parser))

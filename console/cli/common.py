@@ -60,11 +60,12 @@ def positive(text: str) -> float:
     return value
 
 
-def columns(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+def columns(header: Sequence[str], rows: Iterable[Sequence[object]], min_width: int = 0) -> str:
     """A table as kubectl prints one: left-aligned columns as wide as their widest cell, three spaces
-    apart, the last column unpadded — so every value starts under its header, whatever its width."""
+    apart, the last column unpadded — so every value starts under its header, whatever its width.
+    ``min_width``: no column (with its three spaces) narrower than that — kubectl's tabwriter uses 6."""
     table = [[str(c) for c in header], *([str(c) for c in row] for row in rows)]
-    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    widths = [max(max(len(r[i]) for r in table), min_width - 3) for i in range(len(header))]
     return "\n".join("   ".join(c.ljust(w) for c, w in zip(r[:-1], widths, strict=False)) + "   " + r[-1]
                      if len(r) > 1 else r[0] for r in table)
 

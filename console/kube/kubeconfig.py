@@ -307,3 +307,17 @@ def _select(kubeconfig: str | None, context: str | None) -> KubeSelection:
 def read_kubeconfig_target(kubeconfig: str | None, context: str | None) -> KubeTarget:
     """Context, user, server and default namespace, as kubectl resolves them (a blocking file read)."""
     return select_kubeconfig(kubeconfig, context).target
+
+
+def context_names(kubeconfig: str | None) -> tuple[list[str], str]:
+    """The contexts of the merged kubeconfig files, in file order, and the current-context ("" for none) —
+    what ``kubectl config get-contexts`` lists. Blocking; every failure is a :class:`KubeError`."""
+    files, where = kubeconfig_files(kubeconfig)
+    if not files:
+        raise KubeError(0, "NoKubeconfig", f"no kubeconfig at {where}")
+    try:
+        config = official_loaders().Merger(files).config
+        names = [str(c.value["name"]) for c in config.value.get("contexts") or [] if c.value.get("name")]
+        return names, str(config.value.get("current-context") or "")
+    except Exception as exc:  # the official loader's errors, or a kubeconfig of the wrong shape
+        raise KubeError(0, "BadKubeconfig", f"cannot load kubeconfig: {exc}") from None

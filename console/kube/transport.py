@@ -144,9 +144,9 @@ class KubeTransport:
 
     async def request(self, method: str, path: str, query: list[tuple[str, Any]] | None = None,
                       body: Any = None, content_type: str = "application/json",
-                      timeout: float = REQUEST_TIMEOUT) -> Any:
+                      timeout: float = REQUEST_TIMEOUT, accept: str = "application/json") -> Any:
         """One request; returns the decoded JSON body or raises :class:`KubeError`."""
-        resp = await self._send(method, path, query, body, timeout, content_type)
+        resp = await self._send(method, path, query, body, timeout, content_type, accept)
         await self._raise_for_status(resp)
         try:
             return json.loads(await resp.read())
