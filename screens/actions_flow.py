@@ -39,6 +39,8 @@ ROLLOUT_ACTIONS = {"set-image", "undo", "restart", "resume", "scale"}
 class ActionsMixin:
     """Mix into a Screen that implements :meth:`selected_deployment`."""
 
+    _flow: str | None = None  # the action whose form or dialog is open on this screen, as the user would say it
+
     def selected_deployment(self) -> DeploymentRow | None:
         raise NotImplementedError
 
@@ -106,10 +108,10 @@ class ActionsMixin:
         cpu = values.get("cpu") or None
         return await actions.plan_hpa(ns, row.hpa.name, values["min"], values["max"], cpu)
 
-    @work(exclusive=True, exit_on_error=False, group="action")
-    async def run_action(self, kind: str) -> None:
-        from console.actions.service import ActionError
-
+    def run_action(self, kind: str) -> None:
+        """Start ``kind`` on the selected Deployment — unless it is refused (said and audited), or another action's
+        form or dialog is still open on this screen (one at a time: a second ``s`` read while the first scale's
+        form opens must not start a second scale)."""
         app = host(self)  # type: ignore[arg-type]
         row = self.selected_deployment()
         if row is None:
@@ -120,10 +122,29 @@ class ActionsMixin:
         if kind == "hpa" and row.hpa is None:
             app.notify(f"No HorizontalPodAutoscaler targets deployment/{row.name}.", severity="warning")
             return
-        refusal = app.refusal(kind)
-        if refusal:
-            app.notify(refusal, severity="error")
+        target = (f"{row.namespace}/HorizontalPodAutoscaler/{row.hpa.name}" if kind == "hpa" and row.hpa
+                  else f"{row.namespace}/Deployment/{row.name}")
+        if app.refused(kind, target):
             return
+        if self._flow is not None:
+            app.notify(f"{self._flow} is still open: answer its dialog (esc cancels) before starting {kind}.",
+                       title=f"{kind} not started", severity="warning")
+            return
+        self._flow = f"{kind} of deployment/{row.name}"
+        self._action_flow(kind, row)
+
+    @work(exit_on_error=False, group="action")
+    async def _action_flow(self, kind: str, row: DeploymentRow) -> None:
+        try:
+            await self._ask_and_apply(kind, row)
+        finally:
+            self._flow = None
+
+    async def _ask_and_apply(self, kind: str, row: DeploymentRow) -> None:
+        """Form → plan → confirm → apply; then the rollout is followed (in its own worker: a new action may start)."""
+        from console.actions.service import ActionError
+
+        app = host(self)  # type: ignore[arg-type]
         values: dict[str, str] | None = {}
         form = self._form(kind, row)
         if form is not None:
@@ -149,11 +170,23 @@ class ActionsMixin:
         app.notify(result.message + (" (retried after a conflict)" if result.retried else ""), title=kind)
         if plan.action in ROLLOUT_ACTIONS and plan.kind == "Deployment":
             app.show_deployment(row.name)
+            self._follow(plan, row)
+
+    @work(exclusive=True, exit_on_error=False, group="follow")
+    async def _follow(self, plan: ActionPlan, row: DeploymentRow) -> None:
+        """Follow the rollout an action started until it completes or fails (a newer action's replaces it)."""
+        from console.actions.service import ActionError
+
+        app = host(self)  # type: ignore[arg-type]
+        try:
+            actions = await app.services.actions.get()
             verdict = await actions.follow(row.namespace, row.name, timeout=900)
-            app.notify(verdict.message, severity="error" if verdict.failed else "information",
-                       title="rollout", timeout=10)
+            held = None
             if plan.action == "scale" and verdict.done:
                 held = await actions.scale_held(row.namespace, row.name, int(plan.after["replicas"]))
-                if not held.held:
-                    app.notify(held.reason, title=f"scale to {held.wanted} did not hold", severity="error",
-                               timeout=15)
+        except ActionError as exc:
+            app.notify(exc.message, title="rollout", severity="error", timeout=10)
+            return
+        app.notify(verdict.message, severity="error" if verdict.failed else "information", title="rollout", timeout=10)
+        if held is not None and not held.held:
+            app.notify(held.reason, title=f"scale to {held.wanted} did not hold", severity="error", timeout=15)

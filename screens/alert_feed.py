@@ -16,12 +16,15 @@ from datetime import UTC, datetime
 from textual.content import Content
 
 from console.alerts import builtin as rules
-from console.alerts.alertmanager import AlertmanagerClient, Silence, matchers_for
+from console.alerts.alertmanager import AlertmanagerClient, Silence, audit_entry, matchers_for
 from console.alerts.center import AlertCenter
 from console.alerts.model import Alert, parse_prometheus_alerts
+from console.audit import AuditError
 from console.core.metrics import ErrorKind
 from console.http import public_url
 from console.metrics.prometheus import PrometheusError, prometheus_alerts
+from screens.actions_flow import ACTION_PERMISSIONS
+from screens.alerts import ExpireSilenceDialog
 from screens.host import ConsoleApp
 from screens.widgets import tone
 from screens.widgets.dialogs import FormDialog
@@ -140,9 +143,12 @@ class AlertFeed:
         for result in (gpus, serving):
             if result is not None and result.error is not None and result.error.kind is not ErrorKind.NO_METRIC:
                 return None, f"built-in rules: {result.error.message}"
-        found = rules.evaluate(gpus.value if gpus else None, serving.value if serving else None,
+        found = rules.readings(gpus.value if gpus else None, serving.value if serving else None,
                                rules.Thresholds.from_settings(self.app.settings), covered, namespace=namespace)
-        return self._builtin_state.update(found), None
+        # The holds run on the source's clock (the sandbox's simulated time at --speed), else the wall clock.
+        times = [r.at for r in (gpus, serving) if r is not None and r.at is not None]
+        now = datetime.fromtimestamp(max(times), UTC) if times else None
+        return self._builtin_state.update(found, now), None
 
     def _apply_polled(self, results: Polled, silences: tuple[list[Silence], str | None] | None) -> None:
         for group, alerts, error in results:
@@ -180,6 +186,28 @@ class AlertFeed:
         return Content.assemble(*parts)
 
     # ---- silences -------------------------------------------------------------------------------
+    def change_refusal(self, what: str) -> str | None:
+        """Why this console may not change silences now: read-only mode, or a context RBAC lets change nothing
+        in the cluster (a viewer: every action of the console refused) — the console is read-only for it too."""
+        app = self.app
+        if app.readonly:
+            return f"read-only mode: {what} refused (started with --readonly)"
+        if not any(app.action_allowed(action) for action in ACTION_PERMISSIONS):
+            snap = app.snapshot
+            return (f"forbidden: context {snap.context or '(current)'} may change nothing in namespace "
+                    f"{snap.namespace or '(all)'} (RBAC, a viewer): {what} refused")
+        return None
+
+    def _audit_refusal(self, entry: dict[str, object], reason: str) -> None:
+        """Write a change this console refused itself to the audit log, as the Alertmanager client writes its own."""
+        app, manager = self.app, self.alertmanager
+        try:
+            app.services.audit.append(audit_entry({"user": _user(), **entry}, "refused", reason,
+                                                  server=manager.where if manager else None,
+                                                  context=app.snapshot.context or None))
+        except AuditError as exc:
+            app.notify(str(exc), title="audit log", severity="error", timeout=10)
+
     def silence(self, alert: Alert) -> None:
         """Ask for matchers, duration and comment; then create the silence in Alertmanager (audited)."""
         app = self.app
@@ -187,10 +215,14 @@ class AlertFeed:
             app.notify("no Alertmanager configured: start llmctl with --alertmanager URL to silence alerts",
                        severity="error", timeout=8)
             return
-        if app.readonly:
-            app.notify("read-only mode: silence refused (started with --readonly)", severity="error")
-            return
         matchers = ", ".join(str(m) for m in matchers_for(alert))
+        refusal = self.change_refusal("silencing an alert")
+        if refusal:
+            self._audit_refusal({"action": "silence-create", "target": "silence (new)", "before": None,
+                                 "after": {"matchers": [str(m) for m in matchers_for(alert)], "alert": alert.name}},
+                                refusal)
+            app.notify(refusal, title="silence refused", severity="error", timeout=8)
+            return
         form = FormDialog(f"Silence {alert.name} ({alert.target}) in Alertmanager",
                           [("matchers", "Matchers (comma-separated: name=value, name=~regex, !=, !~)", matchers),
                            ("duration", "Duration (e.g. 30m, 2h, 1d)", "2h"),
@@ -218,19 +250,45 @@ class AlertFeed:
         app.call_from_thread(self.poll)
 
     def expire(self, silence_id: str) -> None:
-        app = self.app
-        if app.readonly:
-            app.notify("read-only mode: expiring a silence refused (started with --readonly)", severity="error")
+        """Expire a silence after asking (a dialog naming it: id, matchers, comment); refused, and audited, in
+        read-only mode and for a viewer context. Alertmanager's own refusals (401/403, unknown or already
+        expired) are audited by the client."""
+        app, manager = self.app, self.alertmanager
+        if manager is None:
+            app.notify("no Alertmanager configured: start llmctl with --alertmanager URL to manage silences",
+                       severity="error", timeout=8)
             return
-        app.run_worker(lambda: self._expire(silence_id), thread=True, exit_on_error=False, group="silence")
+        silence = next((s for s in app.silences[0] if isinstance(s, Silence) and s.id == silence_id), None)
+        refusal = self.change_refusal("expiring a silence")
+        if refusal:
+            self._audit_refusal({"action": "silence-expire", "target": f"silence/{silence_id}",
+                                 "before": silence.to_json() if silence else None, "after": {"state": "expired"}},
+                                refusal)
+            app.notify(refusal, title="expire refused", severity="error", timeout=8)
+            return
+
+        def done(confirmed: bool | None) -> None:
+            if confirmed:
+                app.run_worker(lambda: self._expire(silence_id), thread=True, exit_on_error=False, group="silence")
+            else:
+                app.notify(f"silence {silence_id[:8]} kept", title="silence")
+
+        app.push_screen(ExpireSilenceDialog(silence_id, silence), done)
 
     def _expire(self, silence_id: str) -> None:
         app, manager = self.app, self.alertmanager
         assert manager is not None
         try:
-            manager.expire_silence(silence_id)
+            manager.expire_silence(silence_id, expired_by=_user())
         except Exception as exc:
             app.call_from_thread(app.notify, str(exc), title="expire refused", severity="error", timeout=10)
             return
         app.call_from_thread(app.notify, f"silence {silence_id} expired", title="silence")
         app.call_from_thread(self.poll)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"

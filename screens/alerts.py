@@ -1,8 +1,13 @@
 """``:alerts`` (key ``!``): every source's alerts in one list, most severe and longest-standing first.
 
+Alerts of one Deployment (two or more) are gathered under a group row (``▾ claude-inference``, the worst
+severity, the count per alert name) followed by its alerts (``├``/``└``); ``enter`` on the group opens the
+Deployment, ``a`` acknowledges all of them, ``I`` opens the Deployment's incident timeline.
+
 Filter (``/``), acknowledge locally (``a``), silence through Alertmanager (``s``; silences listed below,
-``x`` expires the selected one), jump to the target (``enter``: Deployment, pod, node or GPU chart),
-open the incident timeline of the target (``I``), show or hide resolved alerts (``v``).
+``x`` expires the one selected in that list — once that list has the focus, after a confirmation that names
+it), jump to the target (``enter``: Deployment, pod, node or GPU chart), open the incident timeline of the
+target (``I``), show or hide resolved alerts (``v``).
 """
 
 from __future__ import annotations
@@ -11,12 +16,13 @@ from datetime import UTC, datetime
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Label, Static
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, DataTable, Footer, Input, Label, Static
 
-from console.alerts.center import AlertRow, compile_filter
+from console.alerts.alertmanager import Silence
+from console.alerts.center import AlertGroup, AlertRow, compile_filter, deployment_of, group_rows
 from console.core.units import human_duration
 from screens.host import host
 from screens.widgets import tone
@@ -29,20 +35,83 @@ SEVERITY_STYLE = {"critical": tone.CRITICAL, "error": tone.bold(tone.ERROR), "wa
                   "info": tone.INFO}
 
 
-def alert_cells(row: AlertRow, now: datetime) -> tuple[object, ...]:
+STATE_STYLE = {"firing": tone.bold(tone.ERROR), "pending": tone.WARNING, "resolved": tone.SUCCESS}
+
+
+def alert_cells(row: AlertRow, now: datetime, branch: str = "") -> tuple[object, ...]:
+    """One alert's cells; ``branch``: its tree mark under a group row (``├ ``, ``└ ``)."""
     a = row.alert
     muted = row.acknowledged or bool(getattr(a, "silenced_by", ()))
     sev = Content.styled(f" {a.severity} ", SEVERITY_STYLE.get(a.severity, tone.MUTED))
-    state_style = {"firing": tone.bold(tone.ERROR), "pending": tone.WARNING, "resolved": tone.SUCCESS}.get(a.state, "")
-    state = Content.styled(a.state, state_style)
+    state = Content.styled(a.state, STATE_STYLE.get(a.state, ""))
     if getattr(a, "silenced_by", ()):
         state = Content.styled("silenced", tone.MUTED)
     since = f"{human_duration((now - row.since).total_seconds())} ago"
     if row.resolved_at is not None:
         since = f"resolved {human_duration((now - row.resolved_at).total_seconds())} ago"
     style = tone.MUTED if muted or a.state == "resolved" else ""
-    return (sev, state, a.source, Content.styled(a.name, style or "bold"), Content.styled(str(a.target), style),
+    name = Content.assemble((branch, tone.MUTED), (a.name, style or "bold"))
+    return (sev, state, a.source, name, Content.styled(str(a.target), style),
             since, "✓" if row.acknowledged else "", Content.styled(a.summary, style))
+
+
+def group_cells(group: AlertGroup, now: datetime) -> tuple[object, ...]:
+    """A group row: the worst severity, firing if any is, the count, the Deployment, the oldest start."""
+    style = tone.MUTED if group.acknowledged else "bold"
+    sources = sorted({r.alert.source for r in group.rows})
+    return (Content.styled(f" {group.severity} ", SEVERITY_STYLE.get(group.severity, tone.MUTED)),
+            Content.styled(group.state, STATE_STYLE.get(group.state, "")),
+            sources[0] if len(sources) == 1 else "mixed",
+            Content.styled(f"▾ {len(group.rows)} alerts", style), Content.styled(str(group.target), style),
+            f"{human_duration((now - group.since).total_seconds())} ago", "✓" if group.acknowledged else "",
+            Content.styled(group.summary, tone.MUTED if group.acknowledged else ""))
+
+
+class ExpireSilenceDialog(ModalScreen[bool]):
+    """Asks before expiring a silence, naming it: id, matchers, comment, author, end. ``y`` expires, ``esc``
+    (or ``n``) keeps it."""
+
+    DEFAULT_CSS = """
+    ExpireSilenceDialog { align: center middle; }
+    ExpireSilenceDialog > Vertical { width: 96; height: auto; border: thick $warning; background: $surface;
+                                     padding: 1 2; }
+    ExpireSilenceDialog .confirm-title { text-style: bold; margin-bottom: 1; }
+    ExpireSilenceDialog Horizontal { height: auto; padding: 1 0 0 0; }
+    ExpireSilenceDialog Button { margin-right: 2; }
+    """
+    BINDINGS = [Binding("escape,n", "cancel", "Keep it"), Binding("y", "expire", "Expire")]
+
+    def __init__(self, silence_id: str, silence: Silence | None = None) -> None:
+        super().__init__()
+        self.silence_id = silence_id
+        self.silence = silence
+
+    def compose(self) -> ComposeResult:
+        s = self.silence
+        lines: list[Content] = [Content.assemble(("id: ", tone.MUTED), self.silence_id)]
+        if s is not None:
+            ends = s.ends_at.strftime("%Y-%m-%d %H:%M UTC") if s.ends_at else "-"
+            lines += [Content.assemble(("matchers: ", tone.MUTED), ", ".join(str(m) for m in s.matchers) or "-"),
+                      Content.assemble(("comment: ", tone.MUTED), s.comment or "-"),
+                      Content.assemble(("created by: ", tone.MUTED), s.created_by or "-",
+                                       ("  state: ", tone.MUTED), s.state, ("  ends: ", tone.MUTED), ends)]
+        lines.append(Content.styled("The alerts it mutes notify again. Alertmanager has no undo; the expiry is "
+                                    "audited.", tone.WARNING))
+        with Vertical():
+            yield Label(f"Expire silence {self.silence_id[:8]} in Alertmanager?", classes="confirm-title")
+            yield Static(Content("\n").join(lines), id="silence-detail")
+            with Horizontal():
+                yield Button("Expire (y)", variant="error", id="expire")
+                yield Button("Keep it (esc)", id="cancel")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "expire")
+
+    def action_expire(self) -> None:
+        self.dismiss(True)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
 
 
 class AlertsScreen(Screen[None]):
@@ -63,6 +132,7 @@ class AlertsScreen(Screen[None]):
         self.filter_text = ""
         self.show_resolved = True
         self._rows: dict[str, AlertRow] = {}
+        self._groups: dict[str, AlertGroup] = {}
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
@@ -107,7 +177,17 @@ class AlertsScreen(Screen[None]):
         rows = app.alerts.center.rows(pattern, resolved=self.show_resolved)
         now = datetime.now(UTC)
         self._rows = {r.key: r for r in rows}
-        fill_table(self.query_one("#alerts-table", DataTable), [(r.key, alert_cells(r, now)) for r in rows])
+        entries = group_rows(rows, deployments=[d.name for d in app.snapshot.deployments])
+        self._groups = {e.key: e for e in entries if isinstance(e, AlertGroup)}
+        cells: list[tuple[str, tuple[object, ...]]] = []
+        for entry in entries:
+            if isinstance(entry, AlertGroup):
+                cells.append((entry.key, group_cells(entry, now)))
+                last = len(entry.rows) - 1
+                cells += [(r.key, alert_cells(r, now, "└ " if i == last else "├ ")) for i, r in enumerate(entry.rows)]
+            else:
+                cells.append((entry.key, alert_cells(entry, now)))
+        fill_table(self.query_one("#alerts-table", DataTable), cells)
         summary = app.alert_summary
         title = f"Alerts — {summary.firing} firing" + (f" ({summary.critical} critical)" if summary.critical else "")
         if summary.muted:
@@ -123,9 +203,22 @@ class AlertsScreen(Screen[None]):
             self.show_detail()
 
     def show_detail(self) -> None:
-        """The selected alert in full: summary, target, source, labels, silences."""
+        """The selected alert in full: summary, target, source, labels, silences (or the group's alerts)."""
         row = self._selected()
         detail = self.query_one("#alert-detail", Static)
+        group = self._selected_group()
+        if group is not None:
+            parts: list[str | tuple[str, str]] = [(f"{group.deployment} ", "bold"),
+                                                  (f"({group.severity}, {group.state}) ", tone.MUTED),
+                                                  f"{group.summary}\n"]
+            parts += [f"  {r.alert.name} on {r.alert.target}{' (acknowledged)' if r.acknowledged else ''}\n"
+                      for r in group.rows[:3]]
+            if len(group.rows) > 3:
+                parts.append((f"  … {len(group.rows) - 3} more below\n", tone.MUTED))
+            parts.append(("enter: go to the Deployment · I: its incident timeline · a: acknowledge all · "
+                          "s: select one alert to silence it", tone.MUTED))
+            detail.update(Content.assemble(*parts))
+            return
         if row is None:
             detail.update(Content.styled("no alerts" if not self.filter_text else "no alert matches the filter",
                                          tone.MUTED))
@@ -161,12 +254,20 @@ class AlertsScreen(Screen[None]):
                                    s.ends_at.strftime("%Y-%m-%d %H:%M") if s.ends_at else "-",
                                    s.created_by, s.comment)) for s in silences])
 
-    def _selected(self) -> AlertRow | None:
+    def _selected_key(self) -> str | None:
         table = self.query_one("#alerts-table", DataTable)
-        if not table.row_count:
+        if not table.row_count or not table.is_valid_row_index(table.cursor_row):
             return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return self._rows.get(str(key))
+        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+    def _selected(self) -> AlertRow | None:
+        """The alert under the cursor (None on a group row)."""
+        key = self._selected_key()
+        return self._rows.get(key) if key is not None else None
+
+    def _selected_group(self) -> AlertGroup | None:
+        key = self._selected_key()
+        return self._groups.get(key) if key is not None else None
 
     # ---- keys -----------------------------------------------------------------------------------
     def action_back(self) -> None:
@@ -207,6 +308,14 @@ class AlertsScreen(Screen[None]):
         app.alerts.poll()
 
     def action_acknowledge(self) -> None:
+        group = self._selected_group()
+        if group is not None:
+            app = host(self)
+            acked = app.alerts.center.acknowledge_all(r.key for r in group.rows)
+            app.alerts.refresh_summary()
+            self.notify(f"{'acknowledged' if acked else 'no longer acknowledged'}: the {len(group.rows)} alerts of "
+                        f"{group.target} (local to this console)")
+            return
         row = self._selected()
         if row is None:
             return
@@ -225,30 +334,41 @@ class AlertsScreen(Screen[None]):
             self.action_jump()
 
     def action_jump(self) -> None:
-        row = self._selected()
-        if row is not None:
-            app = host(self)
-            app.jump_to_target(row.alert.target)
+        group, row = self._selected_group(), self._selected()
+        target = group.target if group is not None else row.alert.target if row is not None else None
+        if target is not None:
+            host(self).jump_to_target(target)
 
     def action_incident(self) -> None:
-        row = self._selected()
+        group, row = self._selected_group(), self._selected()
         app = host(self)
-        target = row.alert.target if row is not None else None
-        app.show_incident(target.deployment if target else None)
+        if group is not None:
+            app.show_incident(group.deployment)
+            return
+        known = [d.name for d in app.snapshot.deployments]
+        app.show_incident(deployment_of(row.alert, known) if row is not None else None)
 
     def action_silence(self) -> None:
         row = self._selected()
         app = host(self)
+        if self._selected_group() is not None:
+            self.notify("a group row: select one of its alerts to silence it", severity="warning")
+            return
         if row is None:
             self.notify("no alert selected", severity="warning")
             return
         app.alerts.silence(row.alert)
 
     def action_expire(self) -> None:
+        """Expire the silence selected in the Silences list — only when that list has the focus (tab to it): a
+        stray ``x`` over the alerts does nothing. The app asks before expiring (app.alerts.expire)."""
         table = self.query_one("#silences", DataTable)
-        app = host(self)
-        if not table.row_count:
-            self.notify("no silence to expire", severity="warning")
+        if not table.has_focus:
+            self.notify("x expires the silence selected in the Silences list: move there first (tab)",
+                        severity="warning")
+            return
+        if not table.row_count or not table.is_valid_row_index(table.cursor_row):
+            self.notify("no silence selected", severity="warning")
             return
         silence_id = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
-        app.alerts.expire(silence_id)
+        host(self).alerts.expire(silence_id)

@@ -12,13 +12,14 @@ from textual.widgets import DataTable, Footer, Label, Static
 from console.core.model import ClusterSnapshot, DeploymentDetail, DeploymentRow
 from console.core.units import age
 from screens.actions_flow import ACTION_BINDINGS, ActionsMixin
-from screens.format import verdict_text
+from screens.format import image_ref, verdict_text
 from screens.host import host
 from screens.widgets import tone
 from screens.widgets.statusbar import StatusBar
 
 POD_COLUMNS = ("POD", "STATUS", "READY", "RESTARTS", "NODE", "COLD START", "AGE", "WHY")
-REVISION_COLUMNS = ("REV", "REPLICASET", "IMAGE", "PODS", "AGE", "CHANGE-CAUSE")
+# The image third, after two narrow columns, so a whole reference fits the panel (the ReplicaSet's long name last).
+REVISION_COLUMNS = ("REV", "PODS", "IMAGE", "AGE", "CHANGE-CAUSE", "REPLICASET")
 EVENT_COLUMNS = ("LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE")
 
 _STATUS_STYLE = {"Running": tone.SUCCESS, "Completed": tone.MUTED, "Pending": tone.WARNING,
@@ -84,8 +85,8 @@ class DeploymentScreen(ActionsMixin, Screen[None]):
         self._fill("#pods", [(p.name, (p.name, status_text(p.status, p.ready), p.ready, str(p.restarts),
                                        p.node or "-", f"{p.cold_start_s:.0f}s" if p.cold_start_s is not None else "-",
                                        age(p.created), p.why)) for p in detail.pods])
-        self._fill("#revisions", [(str(r.number), (str(r.number), r.replicaset, ", ".join(r.images), str(r.replicas),
-                                                   age(r.created), r.change_cause))
+        self._fill("#revisions", [(str(r.number), (str(r.number), str(r.replicas), ", ".join(map(image_ref, r.images)),
+                                                   age(r.created), r.change_cause, r.replicaset))
                                   for r in reversed(detail.revisions)])
         self._fill("#events", [(f"{i}", (e.last_seen[11:19] or "-", Content.styled(e.type, tone.bold(tone.ERROR) if
                                          e.type == "Warning" else ""), e.reason, e.obj,

@@ -1,4 +1,5 @@
-"""How the screens show a rollout verdict (ages and sizes are in console.core.units)."""
+"""How the screens show a rollout verdict and an image in a narrow column (ages and sizes are in
+console.core.units)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from textual.content import Content
 
 from console.core.model import RolloutVerdict
 from screens.widgets import tone
+
+IMAGE_WIDTH = 43  # what the Revisions panel shows of an image at 150 columns: host with port, repository, tag
 
 
 def verdict_text(verdict: RolloutVerdict | None, short: bool = False) -> Content:
@@ -22,3 +25,16 @@ def verdict_text(verdict: RolloutVerdict | None, short: bool = False) -> Content
     elif short:
         message = "waiting for spec update"
     return Content.styled(message, tone.bold(tone.WARNING))
+
+
+def image_ref(ref: str, width: int = IMAGE_WIDTH) -> str:
+    """An image reference for a narrow column: whole if it fits; else without its registry host, then without
+    leading path parts, then cut at the front — never at the tag, which is what tells revisions apart."""
+    if len(ref) <= width:
+        return ref
+    first, _, rest = ref.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        ref = rest
+    while len(ref) > width and "/" in ref.split("@")[0].rsplit(":", 1)[0]:
+        ref = ref.split("/", 1)[1]
+    return ref if len(ref) <= width else "…" + ref[-(width - 1):]

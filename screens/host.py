@@ -64,6 +64,14 @@ class ConsoleApp(App[None]):
         """Why an action may not be taken now (read-only mode, RBAC), or None."""
         raise NotImplementedError
 
+    def refused(self, kind: str, target: str) -> bool:
+        """If ``kind`` may not be taken now: say why, write the refusal to the audit log, and return True."""
+        raise NotImplementedError
+
+    def report_error(self, error: BaseException, where: str) -> None:
+        """An unexpected exception the console survives: logged (see :mod:`screens.errorlog`) and shown."""
+        raise NotImplementedError
+
     def action_allowed(self, action: str) -> bool:
         raise NotImplementedError
 

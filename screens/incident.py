@@ -67,8 +67,14 @@ class AuditCache:
         return self._entries
 
 
+def ago(seconds: float) -> str:
+    """How long ago, as the AGO column says it: ``-5m``; ``now`` under a second — and for an entry stamped a moment
+    in the future (another machine's clock runs ahead), which has not happened "minus ten seconds ago"."""
+    return "now" if seconds < 1 else f"-{human_duration(seconds)}"
+
+
 def entry_cells(e: TimelineEntry, now: datetime) -> tuple[object, ...]:
-    return (e.time.astimezone(UTC).strftime("%H:%M:%S"), f"-{human_duration((now - e.time).total_seconds())}",
+    return (e.time.astimezone(UTC).strftime("%H:%M:%S"), ago((now - e.time).total_seconds()),
             Content.styled(e.kind, KIND_STYLE.get(e.kind, "")),
             Content.styled(e.severity, SEVERITY_STYLE.get(e.severity, "")),
             _target(e), e.summary)

@@ -385,8 +385,7 @@ class AlertmanagerClient:
         if self.audit is None:  # refused before anything was sent (_refuse_if_readonly)
             return
         try:
-            self.audit.append({"context": None, "user": entry.get("user") or _user(), "server": self.where,
-                               **{k: v for k, v in entry.items() if k != "user"}, "mode": mode, "result": result})
+            self.audit.append(audit_entry(entry, mode, result, server=self.where))
         except AuditError as exc:
             prefix = f"{done}, but " if done else ""
             raise AlertmanagerError(f"{prefix}{exc}", "audit") from None
@@ -407,6 +406,14 @@ class AlertmanagerClient:
             if exc.kind == "answer":
                 raise AlertmanagerError(f"unexpected answer from {self.source}: not JSON", "http") from None
             raise AlertmanagerError(str(exc), "unreachable") from None  # "Alertmanager unreachable at URL: ..."
+
+
+def audit_entry(entry: Mapping[str, Any], mode: str, result: str, *, server: str | None,
+                context: str | None = None) -> dict[str, Any]:
+    """An audit-log line for a silence change (``entry``: action, target, before, after, user), as the client
+    writes them; the console uses it for the changes it refuses itself (read-only mode, a viewer context)."""
+    return {"context": context, "user": entry.get("user") or _user(), "server": server,
+            **{k: v for k, v in entry.items() if k != "user"}, "mode": mode, "result": result}
 
 
 def _rfc3339(at: datetime) -> str:

@@ -1,9 +1,14 @@
 """The console's alert state: every source's latest alerts merged, acknowledged locally, remembered once resolved.
 
 Each source group (``cluster``, ``prometheus``, ``alertmanager``, ``builtin``) replaces its own alerts on
-each update; an alert that disappears from its group is kept as *resolved* (with the time it went away)
-for ``keep_resolved_s`` so the panel and the incident timeline can show it. An update returns the alerts
-that became firing since the previous one: what the console notifies about.
+each update; a firing alert that disappears from its group is kept as *resolved* (with the time it went
+away) for ``keep_resolved_s`` so the panel and the incident timeline can show it (a pending one that never
+fired just goes). An update returns the alerts that became firing since the previous one: what the console
+notifies about. An alert is one row from its first sighting to its resolution, its start the earliest it
+gave (a crash loop's own time moves on at every crash); firing again after it resolved starts anew.
+
+:func:`group_rows` gathers the current alerts of one Deployment (two or more) under an :class:`AlertGroup`,
+for the Alerts panel.
 
 The same alert seen by Prometheus and Alertmanager is shown once, Alertmanager's copy (it knows the
 silences). Acknowledging is local to this console (nothing is sent anywhere); an acknowledged alert stays
@@ -13,11 +18,12 @@ listed but no longer counts in the header. No I/O and no Textual here.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from console.alerts.model import SEVERITY_ORDER, Alert, sort_alerts
+from console.alerts.model import SEVERITY_ORDER, Alert, AlertTarget, sort_alerts
 
 GROUPS = ("cluster", "prometheus", "alertmanager", "builtin")
 KEEP_RESOLVED_S = 3600.0
@@ -42,7 +48,9 @@ class AlertRow:
 
     @property
     def since(self) -> datetime:
-        return self.alert.since or self.first_seen
+        """When it started: the earliest of the source's own time and the first sighting's (a crash loop's
+        own time is its latest crash)."""
+        return min(self.alert.since, self.first_seen) if self.alert.since else self.first_seen
 
 
 @dataclass(frozen=True)
@@ -94,13 +102,17 @@ class AlertCenter:
         after = {alert_key(a): a for a in alerts}
         fresh = []
         for key, alert in after.items():
-            self._first_seen.setdefault(key, alert.since or now)
+            if key not in before:  # new, or back after it resolved: a new episode, with its own start
+                self._first_seen[key] = alert.since or now
             self._resolved.pop(key, None)
             if alert.state == "firing" and (key not in before or before[key].state != "firing"):
                 fresh.append(alert)
         for key, alert in before.items():
             if key not in after:
-                self._resolved[key] = (replace(alert, state="resolved"), now)
+                if alert.state == "firing":
+                    self._resolved[key] = (replace(alert, state="resolved"), now)
+                else:  # pending that never fired: nothing resolved
+                    self._first_seen.pop(key, None)
                 self._acked.discard(key)
         self._current[group] = after
         self._errors.pop(group, None)
@@ -134,6 +146,18 @@ class AlertCenter:
         if not any(key in alerts for alerts in self._current.values()):
             raise KeyError(f"no current alert {key}")
         self._acked.add(key)
+        return True
+
+    def acknowledge_all(self, keys: Iterable[str]) -> bool:
+        """Acknowledge every current alert of ``keys`` — or, when all already are, take it back from all
+        (a group's toggle); returns the new state."""
+        current = [k for k in keys if any(k in alerts for alerts in self._current.values())]
+        if not current:
+            raise KeyError("no current alert among them")
+        if all(k in self._acked for k in current):
+            self._acked.difference_update(current)
+            return False
+        self._acked.update(current)
         return True
 
     # ---- reading --------------------------------------------------------------------------------
@@ -184,3 +208,79 @@ class AlertCenter:
     def status(self, group: str) -> tuple[datetime | None, str | None]:
         """When the group was last read, and its error if the last read failed."""
         return self._updated.get(group), self._errors.get(group)
+
+
+# ---- grouping by Deployment ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AlertGroup:
+    """The current alerts of one Deployment (two or more), in the center's order (most severe, oldest first)."""
+
+    namespace: str | None
+    deployment: str
+    rows: tuple[AlertRow, ...]
+
+    @property
+    def key(self) -> str:
+        return f"group|{self.namespace or ''}/{self.deployment}"
+
+    @property
+    def target(self) -> AlertTarget:
+        return AlertTarget(namespace=self.namespace, deployment=self.deployment)
+
+    @property
+    def severity(self) -> str:
+        return min((r.alert.severity for r in self.rows), key=lambda s: SEVERITY_ORDER.get(s, len(SEVERITY_ORDER)))
+
+    @property
+    def state(self) -> str:
+        return "firing" if any(r.alert.state == "firing" for r in self.rows) else self.rows[0].alert.state
+
+    @property
+    def since(self) -> datetime:
+        return min(r.since for r in self.rows)
+
+    @property
+    def acknowledged(self) -> bool:
+        return all(r.acknowledged for r in self.rows)
+
+    @property
+    def summary(self) -> str:
+        names = Counter(r.alert.name for r in self.rows)
+        return f"{len(self.rows)} alerts: " + ", ".join(f"{n} ×{c}" if c > 1 else n for n, c in names.items())
+
+
+def deployment_of(alert: Alert, deployments: Iterable[str] = ()) -> str | None:
+    """The Deployment an alert is about: its target's, else the one whose ``<name>-`` its pod's name starts
+    with (the longest; ``deployments`` are the names known)."""
+    if alert.target.deployment:
+        return alert.target.deployment
+    pod = alert.target.pod
+    names = [d for d in deployments if pod and pod.startswith(d + "-")]
+    return max(names, key=len) if names else None
+
+
+def group_rows(rows: Iterable[AlertRow], deployments: Iterable[str] = ()) -> list[AlertRow | AlertGroup]:
+    """The rows with the current alerts of each Deployment that has two or more gathered into one
+    :class:`AlertGroup`, placed where its first (most severe, oldest) alert was. Resolved rows and alerts
+    about no Deployment (a node, a GPU without a pod) stay as they are."""
+    known = list(deployments)
+    rows = list(rows)
+    members: dict[tuple[str | None, str], list[AlertRow]] = {}
+    for row in rows:
+        dep = deployment_of(row.alert, known) if row.resolved_at is None else None
+        if dep:
+            members.setdefault((row.alert.target.namespace, dep), []).append(row)
+    groups = {key: AlertGroup(key[0], key[1], tuple(found)) for key, found in members.items() if len(found) > 1}
+    grouped = {r.key: g for g in groups.values() for r in g.rows}
+    out: list[AlertRow | AlertGroup] = []
+    placed: set[str] = set()
+    for row in rows:
+        group = grouped.get(row.key)
+        if group is None:
+            out.append(row)
+        elif group.key not in placed:
+            placed.add(group.key)
+            out.append(group)
+    return out

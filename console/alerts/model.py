@@ -3,8 +3,9 @@
 - ``parse_prometheus_alerts``: Prometheus ``GET /api/v1/alerts`` (the rules of
   ``manifests/prometheus-rules.yaml`` or any other);
 - ``cluster_alerts``: derived from raw Kubernetes JSON (pods, Deployments, nodes) — OOMKilled,
-  CrashLoopBackOff, ImagePullBackOff / ErrImagePull, FailedScheduling (``Insufficient nvidia.com/gpu``),
-  ProgressDeadlineExceeded, node NotReady;
+  CrashLoopBackOff, ImagePullBackOff (ErrImagePull included), FailedScheduling (``Insufficient
+  nvidia.com/gpu``), ProgressDeadlineExceeded, node NotReady — one alert per underlying condition, held
+  until the container has been healthy for :data:`RECOVERY_HOLD_S`;
 - ``sort_alerts``: most severe first, then the longest-standing first.
 
 No I/O here: callers fetch the JSON (the ``llmctl alerts`` command, the console's watch store).
@@ -17,12 +18,18 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from console.core.units import human_duration
+
 Source = Literal["prometheus", "alertmanager", "cluster", "builtin"]
 State = Literal["pending", "firing", "resolved"]
 
 SEVERITY_ORDER = {"critical": 0, "error": 1, "warning": 2, "info": 3, "none": 4}
 GPU_RESOURCE = "nvidia.com/gpu"
 _PULL_REASONS = ("ImagePullBackOff", "ErrImagePull")
+IMAGE_PULL = "ImagePullBackOff"  # the one alert for both pull reasons: they alternate at every retry
+# A container that crashed stays "in its crash loop" until it has run, Ready, this long without exiting again: the
+# kubelet's own rule (it resets a container's restart back-off after 10 minutes of running without a problem).
+RECOVERY_HOLD_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -155,11 +162,37 @@ def pod_deployment(pod: Mapping[str, Any]) -> str | None:
     return rs.rsplit("-", 1)[0] if "-" in rs else rs
 
 
-def _pod_alerts(pod: Mapping[str, Any]) -> list[Alert]:
+def _failed(term: Mapping[str, Any]) -> bool:
+    """A container's termination that was a failure (a non-zero exit, or a reason other than Completed)."""
+    if not term:
+        return False
+    code = term.get("exitCode")
+    return term.get("reason") == "OOMKilled" or (code != 0 if code is not None else term.get("reason") != "Completed")
+
+
+def _healthy_for(cs: Mapping[str, Any], now: datetime) -> float | None:
+    """Seconds a container has been running and Ready without exiting (since its current start); None when it
+    is not running and Ready. A start time in the future (clock skew) counts as just started."""
+    running = (cs.get("state") or {}).get("running")
+    if running is None or not cs.get("ready"):
+        return None
+    started = parse_time(running.get("startedAt"))
+    return max((now - started).total_seconds(), 0.0) if started is not None else 0.0
+
+
+def _short_run(term: Mapping[str, Any], hold_s: float) -> bool:
+    """The run that ended in ``term`` lasted less than the hold (or its times are unknown): an exit soon after a
+    start, which the kubelet answers with a growing back-off — a crash loop, not a long run's one exit."""
+    started, finished = parse_time(term.get("startedAt")), parse_time(term.get("finishedAt"))
+    return started is None or finished is None or (finished - started).total_seconds() < hold_s
+
+
+def _pod_alerts(pod: Mapping[str, Any], now: datetime, hold_s: float) -> list[Alert]:
     meta, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
     target = AlertTarget(namespace=meta.get("namespace"), deployment=pod_deployment(pod), pod=meta.get("name"),
                          node=spec.get("nodeName"))
     where = f"{meta.get('namespace')}/{meta.get('name')}"
+    hold = human_duration(hold_s)
     out: list[Alert] = []
     scheduled = _condition(pod, "PodScheduled")
     if scheduled and scheduled.get("status") == "False" and scheduled.get("reason") == "Unschedulable":
@@ -174,20 +207,30 @@ def _pod_alerts(pod: Mapping[str, Any]) -> list[Alert]:
         reason = waiting.get("reason")
         last = (cs.get("lastState") or {}).get("terminated") or {}
         restarts = cs.get("restartCount") or 0
-        if last.get("reason") == "OOMKilled":
-            looping = reason == "CrashLoopBackOff"
-            out.append(Alert("cluster", "OOMKilled", "critical" if looping else "warning", "firing",
+        looping = reason == "CrashLoopBackOff"
+        healthy = _healthy_for(cs, now)
+        # One condition from the failed exit until the container has run Ready for the hold: the restarts between
+        # two back-offs (Running, not yet Ready) are the same crash loop, not a recovery.
+        troubled = looping or (_failed(last) and (healthy is None or healthy < hold_s))
+        if troubled and last.get("reason") == "OOMKilled":
+            critical = looping or (restarts >= 2 and healthy is None)
+            state = ", in CrashLoopBackOff" if looping else (
+                f", running again (resolves once Ready for {hold})" if healthy is not None else ", restarted")
+            out.append(Alert("cluster", "OOMKilled", "critical" if critical else "warning", "firing",
                              parse_time(last.get("finishedAt")), target,
                              f"{where}: container {name} OOMKilled (exit code {last.get('exitCode', 137)}), "
-                             f"{restarts} restarts{', in CrashLoopBackOff' if looping else ''}"))
-        elif reason == "CrashLoopBackOff":
+                             f"{restarts} restarts{state}"))
+        elif looping or (troubled and _short_run(last, hold_s)):
             exit_code = f" (last exit code {last['exitCode']})" if "exitCode" in last else ""
+            summary = (f"{where}: container {name} in CrashLoopBackOff{exit_code}, {restarts} restarts" if looping
+                       else f"{where}: container {name} restarted after a crash{exit_code}, {restarts} restarts; "
+                            f"in its crash loop until Ready for {hold}")
             out.append(Alert("cluster", "CrashLoopBackOff", "critical", "firing",
                              parse_time(last.get("finishedAt")) or parse_time(status.get("startTime")), target,
-                             f"{where}: container {name} in CrashLoopBackOff{exit_code}, {restarts} restarts"))
+                             summary))
         if reason in _PULL_REASONS:
-            out.append(Alert("cluster", reason, "warning", "firing", parse_time(status.get("startTime")), target,
-                             f"{where}: container {name} cannot pull {cs.get('image')}: "
+            out.append(Alert("cluster", IMAGE_PULL, "warning", "firing", parse_time(status.get("startTime")), target,
+                             f"{where}: container {name} cannot pull {cs.get('image')}: {reason}: "
                              f"{waiting.get('message') or reason}"))
     return out
 
@@ -223,16 +266,24 @@ def _items(doc: Mapping[str, Any] | Iterable[Mapping[str, Any]] | None) -> Itera
     return doc
 
 
-def cluster_alerts(pods: Any, deployments: Any, nodes: Any) -> list[Alert]:
+def cluster_alerts(pods: Any, deployments: Any, nodes: Any, *, now: datetime | None = None,
+                   hold_s: float = RECOVERY_HOLD_S) -> list[Alert]:
     """Alerts derived from raw Kubernetes JSON: each argument a List (``{"items": [...]}``) or a list of objects.
 
-    Pods: OOMKilled (``lastState.terminated.reason``; critical while in CrashLoopBackOff, warning once
-    running again), CrashLoopBackOff (other causes), ImagePullBackOff / ErrImagePull, FailedScheduling
-    (PodScheduled False, Unschedulable — e.g. ``Insufficient nvidia.com/gpu``). Deployments:
-    ProgressDeadlineExceeded (the Progressing condition's reason). Nodes: NotReady (Ready False or Unknown)."""
+    Each alert is one underlying condition, named the same however the container's status moves within it.
+    Pods: OOMKilled (``lastState.terminated.reason``; critical while it crash-loops, warning once restarted)
+    and CrashLoopBackOff (other failed exits of a run shorter than the hold, or waiting in CrashLoopBackOff) —
+    from the failed exit until the container has run Ready for ``hold_s`` (default :data:`RECOVERY_HOLD_S`,
+    10 minutes) without exiting again, so the restarts between two back-offs are the same alert and an OOM
+    kill the container has recovered from resolves; the hold is measured against ``now`` (default: the wall
+    clock) from the container's ``startedAt``.
+    ImagePullBackOff (ErrImagePull too: the two alternate at every retry). FailedScheduling (PodScheduled
+    False, Unschedulable — e.g. ``Insufficient nvidia.com/gpu``). Deployments: ProgressDeadlineExceeded (the
+    Progressing condition's reason). Nodes: NotReady (Ready False or Unknown)."""
+    now = now or datetime.now(UTC)
     out: list[Alert] = []
     for pod in _items(pods):
-        out.extend(_pod_alerts(pod))
+        out.extend(_pod_alerts(pod, now, hold_s))
     for deployment in _items(deployments):
         out.extend(_deployment_alerts(deployment))
     for node in _items(nodes):

@@ -7,12 +7,15 @@ commands one registry (:mod:`console.app.commands`) shared by ``:``, the palette
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
-from textual import work
+from textual import events, work
 from textual.binding import Binding
+from textual.command import CommandPalette
 from textual.message import Message
+from textual.screen import ModalScreen
 
 from console import __version__
 from console.alerts.model import AlertTarget
@@ -26,13 +29,15 @@ from screens.builds.screen import BuildsScreen
 from screens.compat import CompatScreen
 from screens.dashboard import DashboardScreen
 from screens.deployment import DeploymentScreen
+from screens.errorlog import ErrorLog, ReportingWorkers, one_line
 from screens.gpu import GpuScreen
 from screens.help import HelpScreen
 from screens.host import ConsoleApp
 from screens.incident import IncidentScreen
+from screens.keyqueue import KeyQueue
 from screens.latency import LatencyScreen
 from screens.resources import HpaScreen, PodsScreen
-from screens.widgets.dialogs import CommandPrompt
+from screens.widgets.dialogs import CommandPrompt, Palette
 from screens.wizard.screen import WizardScreen
 
 REDRAW_INTERVAL = 0.2  # at most five redraws a second from cluster events (Argo Rollouts' figure)
@@ -70,8 +75,14 @@ class LlmctlApp(ConsoleApp):
         self._wizard_open: tuple[str, WizardScreen] | None = None
         self._last_redraw = 0.0
         self._redraw_pending = False
+        self.keys = KeyQueue(self, chores=(ClusterChanged,))
+        self.error_log = ErrorLog()
+        self.crash: BaseException | None = None  # the exception that stopped the console (llmctl exits 1)
+        self.crash_log: str | None = None  # where it was written, if it could be
+        self._workers = ReportingWorkers(self)  # Textual's, also reporting workers started with exit_on_error=False
 
     def on_mount(self) -> None:
+        asyncio.get_running_loop().set_exception_handler(self._loop_exception)
         self.snapshot = self.services.cluster.snapshot()
         self.watch_cluster()
         self.alerts.start()
@@ -80,7 +91,50 @@ class LlmctlApp(ConsoleApp):
             self.call_after_refresh(lambda: self.open_wizard(**kwargs))
 
     async def on_unmount(self) -> None:
+        asyncio.get_running_loop().set_exception_handler(None)
         await self.services.aclose()
+
+    # ---- keys in order --------------------------------------------------------------------------
+    async def on_event(self, event: events.Event) -> None:
+        """Keys and pastes one at a time, each once the one before it has had its effect (screens.keyqueue)."""
+        if not KeyQueue.wants(event):
+            await super().on_event(event)
+            return
+        if not self.keys.admit(event):  # type: ignore[arg-type]
+            return
+        try:
+            await super().on_event(event)
+        finally:
+            self.keys.routed()
+
+    # ---- unexpected errors ----------------------------------------------------------------------
+    def report_error(self, error: BaseException, where: str) -> None:
+        path = self.error_log.write(error, where)
+        detail = f"details in {path}" if path else f"the log {self.error_log.path} could not be written"
+        self.notify(f"{where}: {one_line(error)} — {detail}", title="unexpected error", severity="error", timeout=15)
+
+    def _loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """A task or callback outside any handler or worker failed: reported, not printed over the screen."""
+        error = context.get("exception")
+        if isinstance(error, Exception):
+            self.report_error(error, "background task")
+        else:
+            loop.default_exception_handler(context)
+
+    def _handle_exception(self, error: Exception) -> None:
+        """An exception that stops the console: written to the error log; `llmctl` then exits 1 with one line
+        pointing at it (console.cli.tui) instead of a traceback over the terminal."""
+        if self.crash is None:
+            cause = getattr(error, "error", None)  # WorkerFailed wraps the worker's exception
+            self.crash = cause if isinstance(cause, BaseException) else error
+            path = self.error_log.write(self.crash, "the console stopped")
+            self.crash_log = str(path) if path else None
+        super()._handle_exception(error)
+
+    def _print_error_renderables(self) -> None:
+        if self.crash is not None:  # logged; the traceback (with local variables) stays off the terminal
+            self._exit_renderables.clear()
+        super()._print_error_renderables()
 
     # ---- cluster state --------------------------------------------------------------------------
     @work(exclusive=True, exit_on_error=False, group="cluster")
@@ -113,12 +167,19 @@ class LlmctlApp(ConsoleApp):
     @work(exclusive=True, exit_on_error=False, group="permissions")
     async def probe_permissions(self) -> None:
         """Ask the API (SelfSubjectAccessReview) which actions this user may take; disable the others."""
-        actions = await self.services.actions.get()
+        from console.actions.service import ActionError
+
         ns = self.snapshot.namespace
         allowed: dict[str, bool] = {}
-        for action, (verb, resource, sub) in ACTION_PERMISSIONS.items():
-            group = "autoscaling" if resource == "horizontalpodautoscalers" else "apps"
-            allowed[action] = await actions.can_i(verb, resource, ns, group=group, subresource=sub)
+        try:
+            actions = await self.services.actions.get()
+            for action, (verb, resource, sub) in ACTION_PERMISSIONS.items():
+                group = "autoscaling" if resource == "horizontalpodautoscalers" else "apps"
+                allowed[action] = await actions.can_i(verb, resource, ns, group=group, subresource=sub)
+        except ActionError as exc:
+            self.notify(f"could not ask the API which actions you may take ({exc.message}); the action keys stay "
+                        "enabled and the server decides", severity="warning", timeout=10)
+            return
         self.permissions = allowed
         self.screen.refresh_bindings()
 
@@ -137,11 +198,39 @@ class LlmctlApp(ConsoleApp):
             return f"forbidden: cannot {verb} {what} in namespace {self.snapshot.namespace}"
         return None
 
+    def refused(self, kind: str, target: str) -> bool:
+        """If ``kind`` may not be taken now: say why, audit the refusal (mode ``refused``, as the headless commands
+        do), and return True."""
+        from console.audit import AuditError
+
+        reason = self.refusal(kind)
+        if reason is None:
+            return False
+        self.notify(reason, title=f"{kind} refused", severity="error")
+        snap = self.snapshot
+        entry = {"context": snap.context, "user": snap.user, "server": snap.server, "action": kind, "target": target,
+                 "before": {}, "after": {}, "mode": "refused", "result": reason}
+        try:
+            self.services.audit.append(entry)
+        except AuditError as exc:
+            self.notify(str(exc), severity="error")
+        return True
+
+    def on_key(self, event: events.Key) -> None:
+        """An action key shown disabled (read-only mode, RBAC) still answers: the action says why it is refused
+        (and audits it) instead of the key doing nothing."""
+        active = self.screen.active_bindings.get(event.key)
+        if active is None or active.enabled or active.binding.action not in ACTION_PERMISSIONS:
+            return
+        method = getattr(active.node, f"action_{active.binding.action}", None)
+        if callable(method):
+            method()
+
     # ---- navigation -----------------------------------------------------------------------------
     def go_to(self, mode: str, focus: str | None = None) -> None:
         """Switch to a top-level view (closing anything pushed over the current one), focusing a widget."""
-        while len(self.screen_stack) > 1:
-            self.pop_screen()
+        for screen in reversed(self.screen_stack[1:]):
+            screen.dismiss(None)  # not just popped: a flow waiting on a dialog hears "cancelled"
         self.switch_mode(mode)
         if focus:
             self.call_after_refresh(lambda: self.screen.query_one(f"#{focus}").focus())
@@ -211,7 +300,21 @@ class LlmctlApp(ConsoleApp):
 
     # ---- keys -----------------------------------------------------------------------------------
     def action_command(self) -> None:
+        if isinstance(self.screen, ModalScreen):  # a dialog, the palette, the help or the prompt is open: not over it
+            return
         self.push_screen(CommandPrompt(), self.run_command)
+
+    def action_command_palette(self) -> None:
+        """ctrl+p: the palette — not a second one (a dialog can open over the first), nor over a dialog."""
+        if isinstance(self.screen, ModalScreen) or any(isinstance(s, CommandPalette) for s in self.screen_stack):
+            return
+        if self.use_command_palette:
+            self.push_screen(Palette(id="--command-palette"))
+
+    async def action_pop_screen(self) -> None:
+        """``esc`` on a pushed screen; nothing when there is nothing under it (a second esc read with the first)."""
+        if len(self.screen_stack) > 1:
+            self.screen.dismiss(None)
 
     def run_command(self, line: str | None) -> None:
         """Run a ``:`` command line (an alias, and an argument where the command takes one)."""

@@ -24,6 +24,12 @@ def register(sub: Any, _common: argparse.ArgumentParser) -> None:
     sb.add_argument("--gpu-product", default="A10G", help="GPU product of the nodes (A10G, A100, H100, L4, T4)")
     sb.add_argument("--speed", type=float, default=1.0, help="simulated time runs this many times faster")
     sb.add_argument("--seed", type=int, default=0, help="random seed (same seed, same simulation)")
+    sb.add_argument("--state-dir", metavar="DIR",
+                    help="keep the cluster in DIR across restarts (objects, resourceVersions, logs, ports); "
+                         "a restart then looks like an API server restart to clients")
+    sb.add_argument("--metrics-port", type=int, metavar="PORT",
+                    help="serve the DCGM exporter on PORT and the vLLM exporter on PORT+1 (default: any free "
+                         "ports, kept across restarts with --state-dir)")
     sb.set_defaults(func=run_sandbox, without_settings=True)
     sbsub = sb.add_subparsers(dest="sandbox_command", metavar="fault")
     fault = sbsub.add_parser("fault", help="inject a fault into a running sandbox")
@@ -49,6 +55,12 @@ def problem(args: argparse.Namespace) -> str | None:
         return f"--nodes must be 1–5000, not {args.nodes}"
     if args.gpus_per_node is not None and not 0 <= args.gpus_per_node <= 16:
         return f"--gpus-per-node must be 0–16, not {args.gpus_per_node}"
+    if args.metrics_port is not None and not 1 <= args.metrics_port <= 65534:
+        return f"--metrics-port must be 1–65534 (the vLLM exporter takes the next port), not {args.metrics_port}"
+    if args.metrics_port is not None and args.port and args.port in (args.metrics_port, args.metrics_port + 1):
+        return f"--port {args.port} and --metrics-port {args.metrics_port} overlap"
+    if args.state_dir is not None and not args.state_dir.strip():
+        return "--state-dir must not be empty"
     return None
 
 
@@ -59,6 +71,7 @@ def run_sandbox(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
     from console.sandbox.context import SandboxConfig
     from console.sandbox.server import Sandbox
+    from console.sandbox.state import StateError
 
     wrong = problem(args)
     if wrong:
@@ -67,6 +80,7 @@ def run_sandbox(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
         host=args.host, port=args.port, kubeconfig=Path(args.kubeconfig) if args.kubeconfig else None,
         scenario=args.scenario, nodes=args.nodes, gpus_per_node=args.gpus_per_node,
         gpu_product=GPU_PRODUCTS.get(args.gpu_product, args.gpu_product), speed=args.speed, seed=args.seed,
+        state_dir=Path(args.state_dir).expanduser() if args.state_dir else None, metrics_port=args.metrics_port,
     )
 
     async def serve() -> None:
@@ -84,8 +98,11 @@ def run_sandbox(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
     try:
         asyncio.run(serve())
-    except OSError as exc:
-        print(f"llmctl sandbox: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+    except StateError as exc:  # unreadable state, or another sandbox holds the directory
+        print(f"llmctl sandbox: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # server.ListenError names the port and what wanted it
+        print(f"llmctl sandbox: {exc}", file=sys.stderr)
         return 1
     except ValueError as exc:  # e.g. an unknown GPU product
         print(f"llmctl sandbox: {exc}", file=sys.stderr)

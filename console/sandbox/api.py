@@ -19,7 +19,8 @@ from typing import Any
 from aiohttp import web
 
 from . import api_discovery as discovery
-from .api_resources import Target, handle, json_response, method_not_allowed, read_object
+from .api_decode import MAX_BODY_BYTES, decode_review, entity_too_large, too_deep
+from .api_resources import Target, handle, json_response, method_not_allowed, read_json, read_object
 from .api_watch import STREAMS, close_streams
 from .auth import SANDBOX_GROUP, Authenticator, User, forbidden, unauthorized
 from .context import SandboxContext
@@ -52,7 +53,10 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except ApiError as e:
         return status_response(e)
     except web.HTTPRequestEntityTooLarge:
-        return status_response(ApiError(413, "RequestEntityTooLarge", "the request body is too large"))
+        return status_response(entity_too_large())
+    except RecursionError:  # only input nested deeper than the limits let through could get here
+        log.warning("sandbox API: recursion limit on %s %s", request.method, request.path)
+        return status_response(too_deep())
     except web.HTTPNotFound:
         return status_response(not_found_path())
     except web.HTTPMethodNotAllowed:
@@ -173,7 +177,7 @@ async def api_path(request: web.Request) -> web.StreamResponse:
 
 async def self_subject_access_review(request: web.Request) -> web.Response:
     """Answer "may I?" for the calling user (what ``kubectl auth can-i`` and the console ask)."""
-    body = await read_object(request)
+    body = decode_review(await read_json(request))
     spec = body.get("spec") or {}
     auth, user = request.app[AUTH], request[USER]
     attrs = spec.get("resourceAttributes")
@@ -196,7 +200,7 @@ async def self_subject_access_review(request: web.Request) -> web.Response:
 
 async def self_subject_rules_review(request: web.Request) -> web.Response:
     """What the calling user may do in a namespace (``kubectl auth can-i --list``)."""
-    body = await read_object(request)
+    body = decode_review(await read_json(request), rules=True)
     user: User = request[USER]
     namespace = (body.get("spec") or {}).get("namespace") or None
     verbs = sorted(user.verbs) if user.namespaces is None or namespace in user.namespaces else []
@@ -248,7 +252,8 @@ async def faults_delete(request: web.Request) -> web.Response:
 
 def make_app(ctx: SandboxContext, auth: Authenticator) -> web.Application:
     """The sandbox API application; serve it with an AppRunner on the loop that owns ``ctx.store``."""
-    app = web.Application(middlewares=[errors_middleware, auth_middleware], client_max_size=64 * 1024 * 1024)
+    # aiohttp refuses a body of client_max_size bytes or more; kube-apiserver accepts exactly its limit.
+    app = web.Application(middlewares=[errors_middleware, auth_middleware], client_max_size=MAX_BODY_BYTES + 1)
     app[CTX] = ctx
     app[AUTH] = auth
     app[STREAMS] = set()

@@ -16,23 +16,31 @@ from typing import Any
 
 from aiohttp import web
 
+from . import schema
 from .admission import admit_create
+from .api_decode import (
+    check_type_meta,
+    decode_object,
+    decode_options,
+    decode_patched,
+    decode_scale,
+)
+from .api_decode import read_json as read_json
 from .api_validate import (
     apply_defaults,
     default_update,
     initial_status,
     invalid_error,
-    prune_nulls,
     replicas_errors,
     validate,
 )
 from .api_watch import serve_logs, serve_watch
 from .context import SandboxContext
 from .errors import ApiError, bad_request, not_found
-from .patch import APPLY_PATCH, JSON_PATCH, PATCH_TYPES, apply_patch, unsupported_media_type
+from .patch import APPLY_PATCH, PATCH_TYPES, apply_patch, unsupported_media_type
 from .resources import ResourceType
 from .selectors import selector_to_string
-from .store import copy_object
+from .store import copy_object, random_suffix
 from .table import table, wants_table
 
 Obj = dict[str, Any]
@@ -55,19 +63,9 @@ def json_response(body: Any, status: int = 200) -> web.Response:
                         content_type="application/json")
 
 
-async def read_json(request: web.Request) -> Any:
-    raw = await request.read()
-    try:
-        return json.loads(raw) if raw.strip() else None
-    except (ValueError, UnicodeDecodeError) as e:
-        raise bad_request(f"couldn't get version/kind; json parse error: {e}") from None
-
-
 async def read_object(request: web.Request) -> Obj:
-    body = await read_json(request)
-    if not isinstance(body, dict):
-        raise bad_request("the request body must be a JSON object")
-    return body
+    """A body that must be a JSON object (anything else is the serializer's 400)."""
+    return check_type_meta(await read_json(request))
 
 
 def is_dry_run(request: web.Request, body: Obj | None = None) -> bool:
@@ -103,7 +101,7 @@ def _decode_continue(token: str) -> tuple[int, str]:
     try:
         data = json.loads(base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)))
         return int(data["start"]), str(data["rv"])
-    except (ValueError, KeyError, TypeError, binascii.Error):
+    except (ValueError, KeyError, TypeError, binascii.Error, RecursionError):
         raise bad_request("continue key is not valid") from None
 
 
@@ -137,15 +135,8 @@ def list_objects(request: web.Request, ctx: SandboxContext, target: Target) -> w
 
 # ---- writes -----------------------------------------------------------------------------------------
 def _check_identity(rt: ResourceType, body: Obj, target: Target) -> None:
-    if body.get("apiVersion") and body["apiVersion"] != rt.api_version:
-        raise bad_request(f"the API version in the data ({body['apiVersion']}) does not match the expected "
-                          f"API version ({rt.api_version})")
-    if body.get("kind") and body["kind"] != rt.kind:
-        raise bad_request(f"the kind in the data ({body['kind']}) does not match the expected kind "
-                          f"({rt.kind})")
+    """Namespace and name of a decoded body against the URL (kind and version were checked decoding it)."""
     meta = body.setdefault("metadata", {})
-    if not isinstance(meta, dict):
-        raise bad_request("metadata must be an object")
     if rt.namespaced:
         if meta.get("namespace") and meta["namespace"] != target.namespace:
             raise bad_request("the namespace of the provided object does not match the namespace sent on the "
@@ -161,8 +152,11 @@ def _check_identity(rt: ResourceType, body: Obj, target: Target) -> None:
 def create(request: web.Request, ctx: SandboxContext, target: Target, body: Obj) -> web.Response:
     rt = target.rt
     dry_run = is_dry_run(request)
-    body = prune_nulls(body)
+    body = decode_object(rt, body)
     _check_identity(rt, body, target)
+    meta = body["metadata"]
+    if not meta.get("name") and meta.get("generateName"):
+        meta["name"] = meta["generateName"][:58] + random_suffix()  # named before validation, as the registry does
     apply_defaults(rt.plural, body)
     if "status" in rt.subresources:
         status = initial_status(rt.plural, body)
@@ -197,7 +191,7 @@ def _commit_update(request: web.Request, ctx: SandboxContext, target: Target, ne
 
 
 def replace(request: web.Request, ctx: SandboxContext, target: Target, body: Obj) -> web.Response:
-    body = prune_nulls(body)
+    body = decode_object(target.rt, body)
     _check_identity(target.rt, body, target)
     old = ctx.store.get(target.rt.plural, target.namespace, target.name or "")
     return _object_response(request, target.rt, _commit_update(request, ctx, target, body, old))
@@ -215,9 +209,7 @@ def patch_content_type(request: web.Request) -> str:
 def patch(request: web.Request, ctx: SandboxContext, target: Target, body: Any, media: str) -> web.Response:
     rt = target.rt
     old = ctx.store.get(rt.plural, target.namespace, target.name or "")
-    if media == JSON_PATCH:
-        body = prune_nulls(body)  # a null inside an operation's value is not stored (typed decoding)
-    patched = apply_patch(media, copy_object(old), body)
+    patched = decode_patched(rt, apply_patch(media, copy_object(old), body), body)
     meta = patched.get("metadata")
     if not isinstance(meta, dict) or meta.get("name") != old["metadata"]["name"]:
         raise bad_request("a patch may not change metadata.name")
@@ -316,10 +308,12 @@ async def handle_scale(request: web.Request, ctx: SandboxContext, target: Target
     if request.method == "GET":
         return json_response(to_scale(old))
     if request.method == "PUT":
-        return _apply_scale(request, ctx, target, await read_object(request), old)
+        return _apply_scale(request, ctx, target, decode_scale(await read_json(request)), old)
     if request.method == "PATCH":
         media = patch_content_type(request)
-        patched = apply_patch(media, to_scale(old), await read_json(request))
+        body = await read_json(request)
+        patched = decode_patched(target.rt, apply_patch(media, to_scale(old), body), body, kind="Scale",
+                                 t=schema.SCALE)
         return _apply_scale(request, ctx, target, patched, old)
     raise method_not_allowed()
 
@@ -352,8 +346,7 @@ async def handle(request: web.Request, ctx: SandboxContext, target: Target, verb
         media = patch_content_type(request)
         return patch(request, ctx, target, await read_json(request), media)
     if verb in ("delete", "deletecollection"):
-        options = await read_json(request)
-        options = options if isinstance(options, dict) else None
+        options = decode_options(await read_json(request))
         if verb == "delete":
             return delete(request, ctx, target, options)
         return delete_collection(request, ctx, target, options)

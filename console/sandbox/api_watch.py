@@ -19,12 +19,13 @@ from aiohttp import web
 from .context import SandboxContext
 from .errors import ApiError, bad_request
 from .resources import ResourceType
+from .store import STOP
 from .table import table
 
 TICK = 1.0  # seconds between checks for a vanished client
 BATCH = 500  # events per write when a queue holds many (initial ADDED of a large list)
+BATCH_BYTES = 1024 * 1024  # ... and at most about this many bytes
 STREAMS: web.AppKey[set[Callable[[], None]]] = web.AppKey("sandbox_streams", set)
-_STOP: dict[str, Any] = {"type": "__stop__"}
 
 
 async def close_streams(app: web.Application) -> None:
@@ -65,7 +66,10 @@ async def serve_watch(request: web.Request, ctx: SandboxContext, rt: ResourceTyp
     """``GET <list path>?watch=true``; ``table_include`` set when the client asked for Table events."""
     q = request.query
     since = parse_resource_version(q.get("resourceVersion"))
-    timeout = float(q["timeoutSeconds"]) if q.get("timeoutSeconds") else None
+    try:
+        timeout = int(q["timeoutSeconds"]) if q.get("timeoutSeconds") else None
+    except ValueError:
+        raise bad_request(f"invalid timeoutSeconds {q['timeoutSeconds']!r}: must be an integer") from None
     bookmarks = _truthy(q.get("allowWatchBookmarks"))
     try:
         watcher = ctx.store.watch(rt.plural, namespace, since, q.get("labelSelector"), q.get("fieldSelector"))
@@ -89,10 +93,29 @@ async def serve_watch(request: web.Request, ctx: SandboxContext, rt: ResourceTyp
         return json.dumps({"type": "BOOKMARK", "object": obj}).encode() + b"\n"
 
     streams = request.app.get(STREAMS)
-    wake = lambda: watcher.queue.put_nowait(_STOP)  # noqa: E731
+    wake = watcher.stop
     if streams is not None:
         streams.add(wake)
     resp: web.StreamResponse | None = None
+    writing = False
+
+    def overflowed() -> None:
+        # The store closed this watcher: the client fell a whole history behind. A stream stuck writing to a
+        # client that does not read is cut (the transport's buffer and this handler are let go); one that
+        # is not stuck ends cleanly at the STOP in its queue. Either way the client re-watches.
+        transport = request.transport
+        if writing and transport is not None:
+            transport.abort()
+
+    async def send(data: bytes) -> None:
+        nonlocal writing
+        writing = True
+        try:
+            await resp.write(data)  # type: ignore[union-attr]
+        finally:
+            writing = False
+
+    watcher.on_overflow = overflowed
     try:
         resp = await _start_stream(request, "application/json")
         now = time.monotonic()
@@ -102,14 +125,16 @@ async def serve_watch(request: web.Request, ctx: SandboxContext, rt: ResourceTyp
         stopping = False
         while not stopping:
             chunk: list[bytes] = []
-            while not watcher.queue.empty() and len(chunk) < BATCH:
-                event = watcher.queue.get_nowait()
-                if event is _STOP:
+            size = 0
+            while not watcher.empty() and len(chunk) < BATCH and size < BATCH_BYTES:
+                event = watcher.get_nowait()
+                if event is STOP:
                     stopping = True
                     break
                 chunk.append(encode(event))
+                size += len(chunk[-1])
             if chunk:
-                await resp.write(b"".join(chunk))
+                await send(b"".join(chunk))
                 continue
             if stopping or _client_gone(request):
                 break
@@ -117,22 +142,23 @@ async def serve_watch(request: web.Request, ctx: SandboxContext, rt: ResourceTyp
             if deadline is not None and now >= deadline:
                 break
             if next_bookmark is not None and now >= next_bookmark:
-                await resp.write(bookmark())  # queue is empty: every event up to this version was sent
+                await send(bookmark())  # queue is empty: every event up to this version was sent
                 next_bookmark = now + interval
                 continue
             wait = min(t for t in (TICK, deadline and deadline - now, next_bookmark and next_bookmark - now)
                        if t is not None)
             try:
-                event = await asyncio.wait_for(watcher.queue.get(), max(wait, 0.0))
+                event = await asyncio.wait_for(watcher.get(), max(wait, 0.0))
             except TimeoutError:
                 continue
-            if event is _STOP:
+            if event is STOP:
                 break
-            await resp.write(encode(event))
+            await send(encode(event))
         await resp.write_eof()
     except ConnectionError:
-        pass  # the client went away mid-write
+        pass  # the client went away mid-write (or the stream was cut: see overflowed)
     finally:
+        watcher.on_overflow = None
         ctx.store.stop_watch(watcher)
         if streams is not None:
             streams.discard(wake)

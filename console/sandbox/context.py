@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from .clock import Clock
 from .images import ImageCatalog
+from .limits import HISTORY_BYTES, HISTORY_EVENTS
 from .store import Store
 
 # Annotation the scheduler writes on a bound pod: the GPU indexes (on its node) the pod holds.
@@ -33,9 +34,18 @@ class SandboxConfig:
     gpu_product: str = "A10G"
     speed: float = 1.0
     seed: int = 0
-    history_limit: int = 20000  # watch history kept; older resourceVersions answer 410 Gone
+    history_limit: int = HISTORY_EVENTS  # watch history kept (events); older resourceVersions answer 410 Gone
+    history_bytes: int = HISTORY_BYTES  # ... and JSON bytes of the objects it keeps alive
     bookmark_interval: float = 5.0  # wall seconds between BOOKMARK events on watches that ask
     exec_token_ttl: float = 900.0  # wall seconds an issued exec-plugin token is valid (EKS's: 15 minutes)
+    # Wall seconds a connection may go without a complete request: headers sent too slowly or never finished
+    # (slowloris), or an idle keep-alive connection. kube-apiserver has ReadHeaderTimeout 32 s and IdleTimeout
+    # 90 s; aiohttp has one timer for both (keepalive_timeout), so the shorter. Running requests (watches,
+    # log follows) are not affected.
+    idle_timeout: float = 32.0
+    state_dir: Path | None = None  # persist the cluster here (state.json) and start from it when present
+    state_interval: float = 10.0  # wall seconds between periodic state writes (only when something changed)
+    metrics_port: int | None = None  # fixed exporter ports: DCGM on this one, vLLM on the next (None: any free)
 
 
 @dataclass
@@ -59,11 +69,13 @@ class PodLogs:
         self._previous: dict[tuple[str, str, str], list[str]] = {}
         self._waiters: dict[tuple[str, str, str], list[asyncio.Event]] = defaultdict(list)
         self._appended: dict[tuple[str, str, str], int] = defaultdict(int)  # cursor for followers
+        self.version = 0  # bumped on every change (the state writer's "anything new?")
 
     def append(self, namespace: str, pod: str, container: str, line: str) -> None:
         key = (namespace, pod, container)
         self._lines[key].append(line)
         self._appended[key] += 1
+        self.version += 1
         for ev in self._waiters.pop(key, []):
             ev.set()
 
@@ -71,6 +83,7 @@ class PodLogs:
         """A container restarted: its log so far becomes the ``previous=true`` log."""
         key = (namespace, pod, container)
         self._previous[key] = list(self._lines.pop(key, []))
+        self.version += 1
 
     def lines(self, namespace: str, pod: str, container: str, previous: bool = False) -> list[str]:
         key = (namespace, pod, container)
@@ -96,10 +109,32 @@ class PodLogs:
         return list(kept)[-min(new, len(kept)):]
 
     def forget(self, namespace: str, pod: str) -> None:
-        for key in [k for k in (*self._lines, *self._previous) if k[:2] == (namespace, pod)]:
+        self.version += 1
+        for key in [k for k in (*self._lines, *self._previous, *self._waiters) if k[:2] == (namespace, pod)]:
             self._lines.pop(key, None)
             self._previous.pop(key, None)
             self._appended.pop(key, None)
+            for ev in self._waiters.pop(key, []):
+                ev.set()  # a follower of a deleted pod wakes, finds it gone and ends
+
+    def dump(self) -> dict[str, Any]:
+        """Everything kept, as JSON-able data (for the state file)."""
+        keys = set(self._lines) | set(self._previous) | set(self._appended)
+        return {"containers": [{"key": list(k), "lines": list(self._lines.get(k, ())),
+                                "previous": self._previous.get(k), "appended": self._appended.get(k, 0)}
+                               for k in sorted(keys)]}
+
+    def load(self, data: dict[str, Any]) -> None:
+        """Put back what :meth:`dump` wrote."""
+        for item in data.get("containers") or []:
+            key = tuple(item["key"])
+            if len(key) != 3:
+                continue
+            if item.get("lines"):
+                self._lines[key].extend(item["lines"])  # type: ignore[index]
+            if item.get("previous") is not None:
+                self._previous[key] = list(item["previous"])  # type: ignore[index]
+            self._appended[key] = int(item.get("appended") or 0)  # type: ignore[index]
 
 
 class Simulation(Protocol):
@@ -130,7 +165,7 @@ class SandboxContext:
         return cls(
             config=config,
             clock=clock,
-            store=Store(clock, history_limit=config.history_limit),
+            store=Store(clock, history_limit=config.history_limit, history_bytes=config.history_bytes),
             catalog=ImageCatalog.default(registry_host),
             rng=random.Random(config.seed),
         )

@@ -169,6 +169,9 @@ class ImageCatalog:
 
     registry_host: str = "127.0.0.1:5000"
     images: dict[tuple[str, str], CatalogImage] = field(default_factory=dict)
+    # Earlier addresses of the same registry (a sandbox restored from its state on another port): images
+    # the stored pods name there still resolve, as a registry mirror would serve them.
+    aliases: tuple[str, ...] = ()
 
     @classmethod
     def default(cls, registry_host: str) -> ImageCatalog:
@@ -189,7 +192,7 @@ class ImageCatalog:
         The sandbox's nodes use its registry as their Docker Hub mirror (as a containerd registry mirror
         for docker.io would), so ``llm/claude-inference:v1.1.0`` and ``docker.io/llm/...`` resolve too."""
         host, _, rest = reference.partition("/")
-        if host != self.registry_host or not rest:
+        if (host != self.registry_host and host not in self.aliases) or not rest:
             rest = _docker_hub_path(reference) or ""
             if not rest:
                 return None

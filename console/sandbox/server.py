@@ -39,6 +39,8 @@ class ReadyInfo:
     extras: dict[str, Any] = field(default_factory=dict)
     token_issuer: str = ""  # the 0600 file an exec plugin reads to mint short-lived tokens (TokenIssuer)
     client_ca: str = ""  # the CA that signs client certificates the API accepts
+    state: str = ""  # the state file (--state-dir), "" when the cluster is not persisted
+    restored: bool = False  # the cluster was read back from the state file rather than built
 
     def event(self) -> dict[str, Any]:
         return {
@@ -47,17 +49,47 @@ class ReadyInfo:
             "kubeconfig": self.kubeconfig,
             "metrics": {"dcgm": self.dcgm, "vllm": self.vllm},
             "registry": self.registry,
+            "state": {"file": self.state, "restored": self.restored} if self.state else None,
         }
 
 
-async def _listen(app: web.Application, host: str, port: int, ssl_context: ssl.SSLContext | None = None
-                  ) -> tuple[web.AppRunner, int]:
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+class ListenError(OSError):
+    """A port the sandbox was asked for cannot be had (the message says which, and why)."""
+
+    def __init__(self, what: str, host: str, port: int, cause: OSError) -> None:
+        super().__init__(cause.errno, f"cannot listen on {host}:{port} for {what}: {cause.strerror or cause}")
+        self.what, self.host, self.port = what, host, port
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+async def listen(app: web.Application, host: str, port: int, ssl_context: ssl.SSLContext | None = None, *,
+                 idle_timeout: float = 32.0, what: str = "the sandbox", shutdown_timeout: float = 10.0,
+                 ) -> tuple[web.AppRunner, int]:
+    """Serve ``app`` on host:port (0: any free port) with the sandbox's connection limits: a connection
+    without a complete request for ``idle_timeout`` seconds is closed (slow or unfinished headers, idle
+    keep-alive); a request in progress, such as a watch, is never cut by it."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, keepalive_timeout=idle_timeout,
+                           shutdown_timeout=shutdown_timeout)
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True, ssl_context=ssl_context)
-    await site.start()
-    bound = runner.addresses[0][1]
-    return runner, bound
+    try:
+        await site.start()
+    except OSError as e:
+        await runner.cleanup()
+        raise ListenError(what, host, port, e) from e
+    return runner, runner.addresses[0][1]
+
+
+async def _listen_preferring(app: web.Application, host: str, preferred: int | None,
+                             ssl_context: ssl.SSLContext | None = None, *, idle_timeout: float,
+                             what: str) -> tuple[web.AppRunner, int]:
+    """The port used before a restart if it is still free, else any free port."""
+    if preferred:
+        with contextlib.suppress(ListenError):
+            return await listen(app, host, preferred, ssl_context, idle_timeout=idle_timeout, what=what)
+    return await listen(app, host, 0, ssl_context, idle_timeout=idle_timeout, what=what)
 
 
 class Sandbox:
@@ -72,26 +104,52 @@ class Sandbox:
         self._controllers: Any = None
         self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
         self.client_ca: ClientCa | None = None
+        self.ports: dict[str, int] = {}
+        self._state: Any = None  # a state.StateDir with --state-dir
+        self._memory: Any = None  # a memory.MemoryReleaser
+        self._api_runner: web.AppRunner | None = None
 
     async def start(self) -> ReadyInfo:
+        """Start everything; on failure whatever did start is stopped again and the error raised
+        (ListenError for a port that cannot be had, state.StateError for an unusable --state-dir)."""
+        try:
+            return await self._start()
+        except BaseException:
+            await self.stop(save=False)
+            raise
+
+    async def _start(self) -> ReadyInfo:
         # Imported here so `import console.sandbox.server` stays cheap for the CLI's --help.
         from . import scenarios
         from .controllers.manager import ControllerManager
         from .exporters import make_dcgm_app, make_vllm_app
+        from .memory import MemoryReleaser
         from .registry import make_registry_app
         from .sim import Simulation
+        from .state import StateDir, apply_state, read_state
 
         cfg = self.config
+        idle = cfg.idle_timeout
+        saved = None
+        if cfg.state_dir is not None:
+            self._state = StateDir(Path(cfg.state_dir), cfg.state_interval)
+            self._state.lock()
+            saved = read_state(Path(cfg.state_dir))
+        before = saved.ports if saved is not None else {}
         # The registry's port must be known before the scenario names images on it.
         holder: dict[str, SandboxContext] = {}
         reg_app = make_registry_app(_LazyContext(holder))
-        reg_runner, reg_port = await _listen(reg_app, cfg.host, 0)
+        reg_runner, reg_port = await _listen_preferring(reg_app, cfg.host, before.get("registry"), idle_timeout=idle,
+                                                        what="the registry")
         self._runners.append(reg_runner)
         ctx = SandboxContext.create(cfg, registry_host=f"{cfg.host}:{reg_port}")
         holder["ctx"] = ctx
         self.ctx = ctx
 
-        scenarios.build(ctx)
+        if saved is not None:
+            apply_state(ctx, saved)  # the cluster as it was: no scenario is built
+        else:
+            scenarios.build(ctx)
         ctx.sim = Simulation(ctx)
         ctx.sim.start()
         self._controllers = ControllerManager(ctx)
@@ -120,10 +178,33 @@ class Sandbox:
         self.auth.issuer = TokenIssuer.create(cfg.exec_token_ttl)
         issuer_path = self.auth.issuer.save(tls_dir / "exec-token-issuer.json")
         api_app = use_client_certificates(make_app(ctx, self.auth))
-        api_runner, api_port = await _listen(api_app, cfg.host, cfg.port, tls.server_context(self.client_ca.cert_path))
-        dcgm_runner, dcgm_port = await _listen(make_dcgm_app(ctx), cfg.host, 0)
-        vllm_runner, vllm_port = await _listen(make_vllm_app(ctx), cfg.host, 0)
-        self._runners += [api_runner, dcgm_runner, vllm_runner]
+        server_tls = tls.server_context(self.client_ca.cert_path)
+        if cfg.port:
+            api_runner, api_port = await listen(api_app, cfg.host, cfg.port, server_tls, idle_timeout=idle,
+                                                what="the API (--port)")
+        else:
+            api_runner, api_port = await _listen_preferring(api_app, cfg.host, before.get("api"), server_tls,
+                                                            idle_timeout=idle, what="the API")
+        self._api_runner = api_runner
+        self._runners.append(api_runner)
+        if cfg.metrics_port:  # fixed ports, so a Prometheus scraping them keeps working across restarts
+            dcgm_runner, dcgm_port = await listen(make_dcgm_app(ctx), cfg.host, cfg.metrics_port, idle_timeout=idle,
+                                                  what="the DCGM exporter (--metrics-port)")
+            self._runners.append(dcgm_runner)
+            vllm_runner, vllm_port = await listen(make_vllm_app(ctx), cfg.host, cfg.metrics_port + 1,
+                                                  idle_timeout=idle, what="the vLLM exporter (--metrics-port + 1)")
+        else:
+            dcgm_runner, dcgm_port = await _listen_preferring(make_dcgm_app(ctx), cfg.host, before.get("dcgm"),
+                                                              idle_timeout=idle, what="the DCGM exporter")
+            self._runners.append(dcgm_runner)
+            vllm_runner, vllm_port = await _listen_preferring(make_vllm_app(ctx), cfg.host, before.get("vllm"),
+                                                              idle_timeout=idle, what="the vLLM exporter")
+        self._runners.append(vllm_runner)
+        self.ports = {"api": api_port, "registry": reg_port, "dcgm": dcgm_port, "vllm": vllm_port}
+        if self._state is not None:
+            self._state.start(ctx, self.ports, restored=saved is not None)
+        self._memory = MemoryReleaser(lambda: ctx.store.released_bytes)
+        self._memory.start()
 
         api_url = f"https://{cfg.host}:{api_port}"
         kubeconfig = Path(cfg.kubeconfig) if cfg.kubeconfig else Path(self._tmpdir.name) / "kubeconfig"
@@ -136,6 +217,8 @@ class Sandbox:
             registry=f"http://{cfg.host}:{reg_port}",
             token_issuer=str(issuer_path),
             client_ca=str(self.client_ca.cert_path),
+            state=str(self._state.path) if self._state is not None else "",
+            restored=saved is not None,
         )
         return self.info
 
@@ -153,18 +236,34 @@ class Sandbox:
         assert self.client_ca is not None, "sandbox not started"
         return self.client_ca.issue(user, groups, directory)
 
-    async def stop(self) -> None:
+    async def stop(self, save: bool = True) -> None:
+        """Stop serving and simulating; with --state-dir, write the final state (``save``) and let go of
+        the directory. The API stops first, so nothing changes the cluster after the state is written."""
+        if self._api_runner is not None:
+            self._runners.remove(self._api_runner)
+            with contextlib.suppress(Exception):
+                await self._api_runner.cleanup()
+            self._api_runner = None
         if self._controllers is not None:
             await self._controllers.stop()
+            self._controllers = None
         if self.ctx is not None and self.ctx.sim is not None:
             await self.ctx.sim.stop()
-        for runner in reversed(self._runners):
-            with contextlib.suppress(Exception):
-                await runner.cleanup()
-        self._runners.clear()
-        if self._tmpdir is not None:
-            self._tmpdir.cleanup()
-            self._tmpdir = None
+        if self._memory is not None:
+            await self._memory.stop()
+            self._memory = None
+        try:
+            if self._state is not None:
+                await self._state.stop(self.ctx if save else None, self.ports)
+                self._state = None
+        finally:
+            for runner in reversed(self._runners):
+                with contextlib.suppress(Exception):
+                    await runner.cleanup()
+            self._runners.clear()
+            if self._tmpdir is not None:
+                self._tmpdir.cleanup()
+                self._tmpdir = None
 
 
 class _LazyContext:

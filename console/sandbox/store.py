@@ -6,6 +6,12 @@ Rules every caller keeps:
   speed (10,000-pod lists). Never mutate them: ``copy_object`` first, then ``replace``.
 - Every committed change gets the next resourceVersion, goes into the bounded history (a watch from
   a version older than the history answers 410 Gone) and is fanned out to watchers and listeners.
+
+Memory stays bounded: no stored object may exceed etcd's 1.5 MiB (422, as the write would fail there);
+the history is bounded by events *and* by the bytes of the objects it keeps alive, which are the only
+references left to superseded and deleted objects; a watcher that falls further behind than that
+history is closed (kube's cacher terminates such watchers too; the client re-watches and, if its
+version is gone by then, gets 410 and lists again).
 """
 
 from __future__ import annotations
@@ -22,7 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .clock import Clock
-from .errors import already_exists, conflict, gone, invalid, not_found
+from .errors import ApiError, already_exists, conflict, gone, invalid, not_found
+from .limits import HISTORY_BYTES, HISTORY_EVENTS, MAX_OBJECT_BYTES
 from .resources import BY_PLURAL, ResourceType
 from .selectors import parse_field_selector, parse_label_selector
 
@@ -31,6 +38,7 @@ Key = tuple[str, str]  # (namespace or "", name)
 Listener = Callable[[str, str, Obj, Obj | None], None]  # (event type, plural, object, old object)
 
 _NAME_CHARS = string.ascii_lowercase + string.digits
+STOP: dict[str, Any] = {"type": "__stop__"}  # what a watcher's queue yields when the watch must end
 
 
 def copy_object(obj: Mapping[str, Any]) -> Obj:
@@ -38,33 +46,106 @@ def copy_object(obj: Mapping[str, Any]) -> Obj:
     return json.loads(json.dumps(obj))
 
 
+def _copy_sized(obj: Mapping[str, Any]) -> tuple[Obj, int]:
+    """A deep copy and the size of its JSON (bytes: the encoding is ASCII)."""
+    text = json.dumps(obj, separators=(",", ":"))
+    return json.loads(text), len(text)
+
+
+def _meta_size(meta: Mapping[str, Any]) -> int:
+    return len(json.dumps(meta, separators=(",", ":")))
+
+
+def too_large(rt: ResourceType, name: str, size: int, limit: int) -> ApiError:
+    """What a write of an object over etcd's request limit gets (422, with etcd's words in it)."""
+    qualified = f"{rt.kind}.{rt.group}" if rt.group else rt.kind
+    text = (f"Too long: must have at most {limit} bytes (etcdserver: request is too large: the object would be "
+            f"stored as {size} bytes)")
+    return ApiError(422, "Invalid", f'{qualified} "{name}" is invalid: []: {text}', kind=rt.kind, name=name,
+                    group=rt.group or None, causes=[{"reason": "FieldValueTooLong", "message": text, "field": "[]"}])
+
+
 def random_suffix(n: int = 5) -> str:
     return "".join(secrets.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(n))
 
 
-@dataclass
+@dataclass(slots=True)
 class WatchEvent:
     rv: int
     plural: str
     type: str  # ADDED / MODIFIED / DELETED
     obj: Obj
-    old: Obj | None
+    old: Obj | None  # the object before a MODIFIED (selector moves); None otherwise
+    obj_size: int = 0  # JSON bytes of obj
+    size: int = 0  # JSON bytes this event keeps alive: obj, and old when kept
 
 
 @dataclass(eq=False)  # identity equality: watchers live in a set
 class Watcher:
-    """One watch stream: events already filtered to its resource, namespace and selectors."""
+    """One watch stream: events already filtered to its resource, namespace and selectors.
+
+    Events wait in ``queue`` until the stream writes them; at most ``max_events`` of them and
+    ``max_bytes`` of their objects (0: no bound). Past that the watcher is closed and yields :data:`STOP`.
+    """
 
     plural: str
     namespace: str | None
     label_selector: str | None = None
     field_selector: str | None = None
-    queue: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
+    max_events: int = 0
+    max_bytes: int = 0
+    queue: asyncio.Queue[tuple[dict[str, Any], int]] = field(default_factory=asyncio.Queue)
     closed: bool = False
+    overflowed: bool = False  # closed because it fell too far behind
+    pending_events: int = 0  # live events queued (the initial ADDED of existing objects do not count)
+    pending_bytes: int = 0
+    on_overflow: Callable[[], None] | None = None  # the stream's hook: end now, even mid-write
 
     def __post_init__(self) -> None:
         self._labels = parse_label_selector(self.label_selector)
         self._fields = parse_field_selector(self.field_selector)
+
+    def _put(self, event: dict[str, Any], size: int) -> None:
+        if self.closed:
+            return
+        self.queue.put_nowait((event, size))
+        if size:
+            self.pending_events += 1
+            self.pending_bytes += size
+            if (self.max_events and self.pending_events > self.max_events) or \
+                    (self.max_bytes and self.pending_bytes > self.max_bytes):
+                self._overflow()
+
+    def _overflow(self) -> None:
+        self.overflowed = True
+        self.close()
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.pending_events = self.pending_bytes = 0
+        self.queue.put_nowait((STOP, 0))
+        if self.on_overflow is not None:
+            self.on_overflow()
+
+    def _taken(self, item: tuple[dict[str, Any], int]) -> dict[str, Any]:
+        event, size = item
+        if size:
+            self.pending_events -= 1
+            self.pending_bytes -= size
+        return event
+
+    def empty(self) -> bool:
+        return self.queue.empty()
+
+    def get_nowait(self) -> dict[str, Any]:
+        """The next event ({"type", "object"}) or :data:`STOP`; raises asyncio.QueueEmpty."""
+        return self._taken(self.queue.get_nowait())
+
+    async def get(self) -> dict[str, Any]:
+        return self._taken(await self.queue.get())
+
+    def stop(self) -> None:
+        """End the stream (server shutdown): the reader gets :data:`STOP` next."""
+        self.queue.put_nowait((STOP, 0))
 
     def _matches(self, obj: Obj | None) -> bool:
         if obj is None:
@@ -79,15 +160,16 @@ class Watcher:
         if self.closed or ev.plural != self.plural:
             return
         now, before = self._matches(ev.obj), self._matches(ev.old)
+        size = max(ev.obj_size, 1)
         if ev.type == "MODIFIED":
             if now and before:
-                self.queue.put_nowait({"type": "MODIFIED", "object": ev.obj})
+                self._put({"type": "MODIFIED", "object": ev.obj}, size)
             elif now:
-                self.queue.put_nowait({"type": "ADDED", "object": ev.obj})
+                self._put({"type": "ADDED", "object": ev.obj}, size)
             elif before:
-                self.queue.put_nowait({"type": "DELETED", "object": ev.obj})
+                self._put({"type": "DELETED", "object": ev.obj}, size)
         elif now:
-            self.queue.put_nowait({"type": ev.type, "object": ev.obj})
+            self._put({"type": ev.type, "object": ev.obj}, size)
 
     def close(self) -> None:
         self.closed = True
@@ -96,16 +178,24 @@ class Watcher:
 class Store:
     """In-memory API objects keyed by resource plural, then (namespace, name)."""
 
-    def __init__(self, clock: Clock | None = None, history_limit: int = 20000) -> None:
+    def __init__(self, clock: Clock | None = None, history_limit: int = HISTORY_EVENTS,
+                 history_bytes: int = HISTORY_BYTES, max_object_bytes: int = MAX_OBJECT_BYTES) -> None:
         self.clock = clock or Clock()
-        # Versions start from the wall clock so a restarted sandbox never reuses an old version:
-        # a client resuming a watch across the restart gets 410 Gone and lists again.
+        # Versions start from the wall clock so a sandbox started afresh never reuses an old version:
+        # a client resuming a watch across the restart gets 410 Gone and lists again. (A sandbox restored
+        # from its state continues its own sequence: see restore.)
         self._rv = int(time.time() * 1000)
         self._data: dict[str, dict[Key, Obj]] = {r.plural: {} for r in BY_PLURAL.values() if r.stored}
-        self._history: deque[WatchEvent] = deque(maxlen=history_limit)
+        self._sizes: dict[str, dict[Key, int]] = {plural: {} for plural in self._data}
+        self.history_limit = history_limit
+        self.history_bytes = history_bytes
+        self.max_object_bytes = max_object_bytes
+        self._history: deque[WatchEvent] = deque()
+        self._history_size = 0
         self._compacted_rv = self._rv  # events at or below this rv are no longer in the history
         self._watchers: set[Watcher] = set()
         self._listeners: list[Listener] = []
+        self.released_bytes = 0  # JSON bytes of objects dropped from the history so far (never decreases)
 
     # ---- bookkeeping -----------------------------------------------------------------------------
     @property
@@ -125,15 +215,35 @@ class Store:
     def _key(self, rt: ResourceType, namespace: str | None, name: str) -> Key:
         return ((namespace or "") if rt.namespaced else "", name)
 
-    def _commit(self, plural: str, type_: str, obj: Obj, old: Obj | None) -> None:
-        if len(self._history) == self._history.maxlen:
-            self._compacted_rv = self._history[0].rv
-        ev = WatchEvent(self._rv, plural, type_, obj, old)
+    @property
+    def history_size(self) -> tuple[int, int]:
+        """(events, JSON bytes) the watch history holds now."""
+        return len(self._history), self._history_size
+
+    @property
+    def oldest_resource_version(self) -> int:
+        """A watch from a version below this one gets 410 Gone."""
+        return self._compacted_rv
+
+    def _commit(self, plural: str, type_: str, obj: Obj, old: Obj | None, size: int, old_size: int = 0) -> None:
+        kept_old = old if type_ == "MODIFIED" else None
+        ev = WatchEvent(self._rv, plural, type_, obj, kept_old, size, size + (old_size if kept_old else 0))
         self._history.append(ev)
+        self._history_size += ev.size
+        self._trim_history()
         for w in list(self._watchers):
             w.offer(ev)
+            if w.closed:
+                self._watchers.discard(w)
         for listener in self._listeners:
             listener(type_, plural, obj, old)
+
+    def _trim_history(self) -> None:
+        while self._history and (len(self._history) > self.history_limit or self._history_size > self.history_bytes):
+            dropped = self._history.popleft()
+            self._history_size -= dropped.size
+            self.released_bytes += dropped.size
+            self._compacted_rv = dropped.rv
 
     def _next_rv(self) -> str:
         self._rv += 1
@@ -190,8 +300,9 @@ class Store:
         ``created`` back-dates ``creationTimestamp`` (scenarios build a cluster that has been running a while);
         the API never passes it."""
         rt = self._type(plural)
-        obj = copy_object(obj)
+        obj, size = _copy_sized(obj)
         meta = obj.setdefault("metadata", {})
+        size -= _meta_size(meta)
         if not meta.get("name"):
             if not meta.get("generateName"):
                 raise invalid(rt.kind, "", "metadata.name", "name or generateName is required")
@@ -219,9 +330,14 @@ class Store:
         if dry_run:
             meta["resourceVersion"] = str(self._rv)
             return obj
-        meta["resourceVersion"] = self._next_rv()
+        meta["resourceVersion"] = str(self._rv + 1)
+        size += _meta_size(meta)
+        if size > self.max_object_bytes:
+            raise too_large(rt, name, size, self.max_object_bytes)
+        self._next_rv()
         self._data[plural][key] = obj
-        self._commit(plural, "ADDED", obj, None)
+        self._sizes[plural][key] = size
+        self._commit(plural, "ADDED", obj, None, size)
         return obj
 
     def replace(self, plural: str, obj: Obj, *, dry_run: bool = False, check_version: bool = True) -> Obj:
@@ -230,8 +346,9 @@ class Store:
         Identity (uid, creationTimestamp) is kept; ``generation`` increments when ``spec`` changes.
         """
         rt = self._type(plural)
-        obj = copy_object(obj)
+        obj, size = _copy_sized(obj)
         meta = obj.setdefault("metadata", {})
+        size -= _meta_size(meta)
         key = self._key(rt, meta.get("namespace"), meta.get("name", ""))
         old = self._data[plural].get(key)
         if old is None:
@@ -252,9 +369,15 @@ class Store:
             return old  # no-op update: no new resourceVersion, no event (as the API server does)
         if dry_run:
             return obj
-        meta["resourceVersion"] = self._next_rv()
+        meta["resourceVersion"] = str(self._rv + 1)
+        size += _meta_size(meta)
+        if size > self.max_object_bytes:
+            raise too_large(rt, key[1], size, self.max_object_bytes)
+        self._next_rv()
         self._data[plural][key] = obj
-        self._commit(plural, "MODIFIED", obj, old)
+        old_size = self._sizes[plural].get(key, 0)
+        self._sizes[plural][key] = size
+        self._commit(plural, "MODIFIED", obj, old, size, old_size)
         return obj
 
     def delete(self, plural: str, namespace: str | None, name: str, *, dry_run: bool = False) -> Obj:
@@ -267,9 +390,11 @@ class Store:
         if dry_run:
             return old
         del self._data[plural][key]
-        gone_obj = copy_object(old)
-        gone_obj["metadata"]["resourceVersion"] = self._next_rv()
-        self._commit(plural, "DELETED", gone_obj, old)
+        size = self._sizes[plural].pop(key, 0)
+        # The last state with the deletion's version; it shares everything but metadata with ``old`` (stored
+        # objects are never mutated), so the history keeps one copy of a deleted object, not two.
+        gone_obj = {**old, "metadata": {**old["metadata"], "resourceVersion": self._next_rv()}}
+        self._commit(plural, "DELETED", gone_obj, old, size)
         uid = old["metadata"]["uid"]
         for child_plural, children in list(self._data.items()):
             for (cns, cname), child in list(children.items()):
@@ -291,10 +416,10 @@ class Store:
         """Open a watch. ``since`` None/0 starts with synthetic ADDED events for what exists now;
         a version still in the history replays what came after it; an older one raises 410 Gone."""
         self._type(plural)
-        w = Watcher(plural, namespace, label_selector, field_selector)
+        w = Watcher(plural, namespace, label_selector, field_selector, self.history_limit, self.history_bytes)
         if not since:
             for obj in self.list(plural, namespace, label_selector, field_selector):
-                w.queue.put_nowait({"type": "ADDED", "object": obj})
+                w._put({"type": "ADDED", "object": obj}, 0)  # the live objects: nothing extra kept alive
         else:
             if since < self._compacted_rv:
                 raise gone(f"too old resource version: {since} ({self._compacted_rv + 1})")
@@ -310,5 +435,31 @@ class Store:
 
     def compact(self) -> None:
         """Drop all history (tests use this to provoke 410 Gone, as etcd compaction does)."""
+        self.released_bytes += self._history_size
         self._history.clear()
+        self._history_size = 0
         self._compacted_rv = self._rv
+
+    # ---- persistence (state.py) -----------------------------------------------------------------
+    def snapshot(self) -> tuple[int, int, dict[str, list[Obj]], list[WatchEvent]]:
+        """(resourceVersion, oldest resumable version, objects by plural, history): references to the
+        stored (never mutated) dicts, safe to serialize elsewhere while the store goes on."""
+        objects = {plural: list(items.values()) for plural, items in self._data.items() if items}
+        return self._rv, self._compacted_rv, objects, list(self._history)
+
+    def restore(self, rv: int, compacted_rv: int, objects: Mapping[str, Iterable[Obj]],
+                history: Iterable[WatchEvent]) -> None:
+        """Load a snapshot into an empty store, before anyone watches or listens: what an API server
+        restarted on the same etcd sees (the same objects, versions and compaction point)."""
+        assert not self._watchers and not any(self._data.values()), "restore into a fresh store only"
+        for plural, items in objects.items():
+            rt = self._type(plural)
+            for obj in items:
+                key = self._key(rt, obj["metadata"].get("namespace"), obj["metadata"]["name"])
+                self._data[plural][key] = obj
+                self._sizes[plural][key] = len(json.dumps(obj, separators=(",", ":")))
+        self._history = deque(history)
+        self._history_size = sum(ev.size for ev in self._history)
+        self._rv = rv
+        self._compacted_rv = compacted_rv
+        self._trim_history()

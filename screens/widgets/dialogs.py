@@ -1,21 +1,66 @@
-"""Dialogs for actions: a small form for the action's input, and the confirm-with-diff dialog."""
+"""Dialogs for actions: a small form for the action's input, and the confirm-with-diff dialog.
+
+A dialog answers once: keys that reach it after its answer (a second Enter read with the first) change
+nothing, and closing it closes whatever was opened over it, so the flow waiting for the answer always gets one.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from textual.app import ComposeResult
+from textual.await_complete import AwaitComplete
 from textual.binding import Binding
+from textual.command import CommandPalette
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen, ScreenResultType
 from textual.widgets import Button, Input, Label, Static
 
 from console.core.model import ActionPlan
 from screens.widgets import tone
 
 
-class FormDialog(ModalScreen[dict[str, str] | None]):
+class DismissOnce:
+    """Mix into a Screen: :meth:`dismiss` takes effect once, and only while the screen is open in the current mode.
+
+    Textual's ``dismiss`` pops whatever screen is on top and hands the answer to whoever waits: called twice (two
+    Enters in one read), it pops the screen underneath as well and answers a second time (``ScreenStackError``,
+    ``InvalidStateError``). Here a second call does nothing; a screen with others opened over it closes them first
+    (each answered None); and an answer nobody waits for any more (its worker was cancelled) just closes it.
+    """
+
+    _answered = False
+
+    def dismiss(self, result: Any = None) -> AwaitComplete:
+        screen: Screen[Any] = self  # type: ignore[assignment]
+        stack = screen.app.screen_stack
+        if self._answered or screen not in stack or screen is stack[0]:
+            return AwaitComplete.nothing()
+        self._answered = True
+        for above in reversed(stack[stack.index(screen) + 1:]):
+            above.dismiss(None)
+        callbacks = screen._result_callbacks
+        if callbacks and callbacks[-1].future is not None and callbacks[-1].future.done():
+            return screen.app.pop_screen()
+        return super().dismiss(result)  # type: ignore[misc]
+
+
+class Dialog(DismissOnce, ModalScreen[ScreenResultType]):
+    """A modal dialog of the console: answers once; its focused button is plainly marked."""
+
+    DEFAULT_CSS = """
+    Dialog Button:focus { border-top: thick $accent !important; border-bottom: thick $accent !important;
+                          text-style: bold reverse; }
+    """
+
+
+class Palette(DismissOnce, CommandPalette):
+    """Textual's command palette (ctrl+p), answering once like the console's dialogs."""
+
+
+class FormDialog(Dialog[dict[str, str] | None]):
     """Asks for an action's input: one labelled Input per field. Enter submits, Esc cancels."""
 
     DEFAULT_CSS = """
@@ -54,10 +99,41 @@ class FormDialog(ModalScreen[dict[str, str] | None]):
         self.dismiss(None)
 
 
+def plain(value: object) -> str:
+    """A value as a person writes it: ``true``/``false``, ``(none)`` for nothing, numbers and quantities as text,
+    ``key=value`` pairs for a mapping (never a Python repr such as ``True`` or ``None``)."""
+    if value is None or value == "" or value == {} or value == [] or value == ():
+        return "(none)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}={plain(v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(plain(v) for v in value)
+    return str(value)
+
+
+def change_lines(before: Mapping[str, Any], after: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """What a planned change changes, one ``field old → new`` per changed field (nested fields dotted)."""
+    out: list[str] = []
+    for key in dict.fromkeys([*before, *after]):
+        old, new = before.get(key), after.get(key)
+        if isinstance(old, Mapping) and isinstance(new, Mapping):
+            out += change_lines(old, new, f"{prefix}{key}.")
+        elif old != new:
+            out.append(f"{prefix}{key} {plain(old)} → {plain(new)}")
+    return out
+
+
 def plan_summary(plan: ActionPlan) -> tone.RichContent:
     """What the confirm dialog shows: the kubectl equivalent, preflight, warnings and the diff (a Rich renderable:
     it is printed as well, wrapped as in the dialog)."""
     lines = [Content.assemble(("kubectl equivalent: ", tone.MUTED), (plan.kubectl, tone.bold(tone.INFO)))]
+    changes = change_lines(plan.before, plan.after)
+    if changes:
+        lines.append(Content.assemble(("changes: ", tone.MUTED), ("; ".join(changes), "bold")))
     if plan.preflight is not None:
         pf = plan.preflight
         style = tone.SUCCESS if pf.ok else tone.bold(tone.ERROR)
@@ -82,7 +158,7 @@ def plan_summary(plan: ActionPlan) -> tone.RichContent:
     return tone.RichContent(Content("\n").join(lines))
 
 
-class ConfirmDialog(ModalScreen[str | None]):
+class ConfirmDialog(Dialog[str | None]):
     """Shows a planned change and asks: apply it ("apply"), take an offered alternative (its id), or not.
     When the set-image compat gate FAILs, apply is replaced by an explicit force ("force", key f)."""
 
@@ -142,7 +218,7 @@ class ConfirmDialog(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class CommandPrompt(ModalScreen[str | None]):
+class CommandPrompt(Dialog[str | None]):
     """``:`` command mode (k9s style): type a view alias such as ``deploy``, ``pods``, ``nodes``, ``hpa``."""
 
     DEFAULT_CSS = """

@@ -13,12 +13,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
 from console.deploy.checks import Check, Status
 from console.deploy.wizard import WIZARD_STEPS
 from screens.widgets import tone
+from screens.widgets.dialogs import Dialog
 
 STATUS_STYLE = {Status.OK: tone.bold(tone.SUCCESS), Status.WARN: tone.bold(tone.WARNING),
                 Status.FAIL: tone.bold(tone.ERROR), Status.SKIP: tone.MUTED}
@@ -162,7 +162,7 @@ def lines_view(title: str, lines: Iterable[str], style: str = "") -> Content:
     return Content.assemble((title + "\n", "bold"), *((f"  {line}\n", style) for line in lines))
 
 
-class ResumeDialog(ModalScreen[bool]):
+class ResumeDialog(Dialog[bool]):
     """A saved, unfinished guided deployment: resume it (True) or start over (False, the file is discarded)."""
 
     DEFAULT_CSS = """

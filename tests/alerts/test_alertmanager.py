@@ -23,7 +23,7 @@ from console.alerts.alertmanager import AlertmanagerClient, AlertmanagerError, m
 from console.audit import AuditLog
 from console.config import Settings
 from console.kube.cluster import KubeClusterService
-from screens.alerts import AlertsScreen
+from screens.alerts import AlertsScreen, ExpireSilenceDialog
 from screens.widgets.dialogs import FormDialog
 from tests.infra_alertmanager import AlertStack, wait
 from tests.metrics.prom import free_port
@@ -249,7 +249,10 @@ async def test_silence_from_the_panel_reaches_alertmanager_and_expires(alert_sta
                        what="the alert shown as silenced")
 
         silences.move_cursor(row=next(i for i, r in enumerate(rows(silences)) if r[0] == silence.id[:8]))
+        silences.focus()  # issue 14: x acts on the silences list only, and asks first
         await pilot.press("x")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExpireSilenceDialog), what="the confirmation")
+        await pilot.press("y")
         await wait_for(pilot, lambda: am.silence(silence.id).state == "expired", timeout=20, what="expired")
 
     entries = [e for e in AuditLog(audit).entries() if e["target"] == f"silence/{silence.id}"]

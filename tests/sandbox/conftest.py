@@ -10,13 +10,13 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import pytest
-from aiohttp import web
 from kubernetes import client as k8s
 
 from console.sandbox.api import make_app
 from console.sandbox.api_tls import TlsMaterial
 from console.sandbox.auth import Authenticator
 from console.sandbox.context import SandboxConfig, SandboxContext
+from console.sandbox.server import listen
 
 T = TypeVar("T")
 NS = "llm"
@@ -34,7 +34,7 @@ class ApiServer:
         self._thread = threading.Thread(target=self.loop.run_forever, name="sandbox-api", daemon=True)
         self.ctx: SandboxContext
         self.url = ""
-        self._runner: web.AppRunner | None = None
+        self._runner: Any = None  # aiohttp web.AppRunner
 
     def start(self) -> ApiServer:
         self._thread.start()
@@ -43,14 +43,12 @@ class ApiServer:
 
     async def _start(self) -> None:
         self.ctx = SandboxContext.create(self.config, registry_host="127.0.0.1:5000")
-        self._runner = web.AppRunner(make_app(self.ctx, self.auth), access_log=None, handle_signals=False,
-                                     shutdown_timeout=2)
-        await self._runner.setup()
         ssl_context = self.tls.server_context() if self.tls else None
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=ssl_context)
-        await site.start()
+        # The listener settings of the real sandbox (idle/header timeout), on any free port.
+        self._runner, port = await listen(make_app(self.ctx, self.auth), "127.0.0.1", 0, ssl_context,
+                                          idle_timeout=self.config.idle_timeout, shutdown_timeout=2)
         scheme = "https" if self.tls else "http"
-        self.url = f"{scheme}://127.0.0.1:{self._runner.addresses[0][1]}"
+        self.url = f"{scheme}://127.0.0.1:{port}"
 
     def run(self, coro: Any, timeout: float = 10) -> Any:
         """Run a coroutine on the server's loop and wait for its result."""

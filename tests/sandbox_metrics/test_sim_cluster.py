@@ -10,7 +10,6 @@ import pytest
 
 from console.sandbox.context import SandboxContext
 from console.sandbox.sim import Simulation
-from console.sandbox.sim.load import BASE_QPS
 from console.sandbox.store import copy_object
 
 from .builders import NS, add_deployment, add_node, add_pod, claude, make_context, set_ready
@@ -132,6 +131,9 @@ def test_gpu_memory_leak_crosses_80_percent_in_a_minute_and_a_restart_frees_it(c
 def test_pod_histograms_give_back_the_model_p99(ctx: SandboxContext) -> None:
     claude(ctx, 2)
     sim = Simulation(ctx)
+    # A p99 near the top of vLLM's (0.3, 0.5] bucket, where linear interpolation is close: at the default load
+    # (p99 ≈ 0.36 s, issue 14) histogram_quantile reads ≈ 0.46 s, the bucket's known bias, not the exposition's.
+    sim.set_offered_qps(NS, DEP, 16.0)
     run(sim, 10)
     before = sim.vllm_samples()
     p99s = []
@@ -147,7 +149,7 @@ def test_pod_histograms_give_back_the_model_p99(ctx: SandboxContext) -> None:
     estimate = histogram_quantile(0.99, list(zip(bounds, window, strict=True)))
     assert estimate == pytest.approx(statistics.median(p99s), rel=0.2)
     served = sum(a.request_success - b.request_success for a, b in zip(after, before, strict=True))
-    assert served == pytest.approx(30 * BASE_QPS[(NS, DEP)], rel=0.1)
+    assert served == pytest.approx(30 * 16.0, rel=0.1)
     assert all(a.generation_tokens > a.request_success > 0 for a in after)
     assert not math.isnan(estimate)
 

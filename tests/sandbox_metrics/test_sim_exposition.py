@@ -63,7 +63,16 @@ def test_vllm_text_has_the_real_vllm_names_and_consistent_histograms(ctx: Sandbo
     les = [lb["le"] for n, lb, _ in e2e if n.endswith("_bucket")][:3]
     assert les == ["0.3", "0.5", "0.8"], "le spelled as vLLM's client library spells it"
     buckets = [(float(lb["le"]), v) for n, lb, v in e2e if n.endswith("_bucket") and lb["pod"].endswith("p0")]
-    assert histogram_quantile(0.99, buckets) > 0.5, "two replicas: the p99 line is breached"
+    # Issue 14: the default load is inside the 500 ms SLO (it used to breach it); the article's 23.5 QPS on the
+    # same two replicas breaches it, and the exposed histogram shows it.
+    assert histogram_quantile(0.99, buckets) < 0.5, "the default load: the p99 line is not breached"
+    sim.set_offered_qps(NS, "claude-inference", 23.5)
+    for _ in range(30):
+        sim.tick(1.0)
+    later = [(float(lb["le"]), v) for n, lb, v in parse(render_vllm(sim.vllm_samples()))[
+        "vllm:e2e_request_latency_seconds"].samples if n.endswith("_bucket") and lb["pod"].endswith("p0")]
+    window = [(le, v - old) for (le, v), (_, old) in zip(later, buckets, strict=True)]
+    assert histogram_quantile(0.99, window) > 0.5, "two replicas at 23.5 QPS: the p99 line is breached"
 
 
 def test_dcgm_text_maps_gpus_to_pods_and_skips_lost_nodes(ctx: SandboxContext) -> None:

@@ -29,3 +29,28 @@ def console_app(cluster: Any, settings: Any = None, **parts: Any) -> Any:
     from console.config import Settings
 
     return LlmctlApp(wiring.build(settings or Settings(), cluster=cluster, **parts))
+
+
+def key_event(key: str) -> Any:
+    """The Key event a terminal read of ``key`` gives (as ``pilot.press`` builds it)."""
+    import unicodedata
+
+    from textual import events
+    from textual.keys import REPLACED_KEYS, _character_to_key, _get_unicode_name_from_key
+
+    if len(key) == 1 and not key.isalnum():
+        key = _character_to_key(key)
+    original = REPLACED_KEYS.get(key, key)
+    try:
+        char: str | None = unicodedata.lookup(_get_unicode_name_from_key(original))
+    except KeyError:
+        char = key if len(key) == 1 else None
+    return events.Key(key, char)
+
+
+def burst(app: Any, *keys: str) -> None:
+    """Deliver ``keys`` as one terminal read does: all queued at once, before the app handles the first."""
+    for key in keys:
+        event = key_event(key)
+        event.set_sender(app)
+        app.post_message(event)

@@ -166,3 +166,205 @@ async def test_jump_from_a_gpu_alert_selects_that_gpu() -> None:
         gpus = app.screen.query_one("#gpus", DataTable)
         await wait_for(pilot, lambda: gpus.row_count and gpus.coordinate_to_cell_key(
             gpus.cursor_coordinate).row_key.value == "gpu:gpu-node-2/0", what="the cursor on gpu-node-2 GPU 0")
+
+
+# ---- issue 14: grouped by Deployment; expiring a silence asks first, and is refused and audited when not allowed --
+
+
+async def test_alerts_of_one_deployment_are_grouped_and_the_group_row_works() -> None:
+    app = console_app(AlertingCluster(), Settings(builtin_rules=False), actions=AllowAll())
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("exclamation_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, AlertsScreen), what="alerts screen")
+        table = app.screen.query_one("#alerts-table", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 5, what="4 alerts and a group row")
+        listed = rows(table)
+        assert [r[3] for r in listed] == ["ProgressDeadlineExceeded", "▾ 2 alerts", "├ OOMKilled",
+                                          "└ FailedScheduling", "NodeNotReady"]
+        assert listed[1][4] == "llm/claude-inference" and "critical" in listed[1][0]
+        assert listed[1][7] == "2 alerts: OOMKilled, FailedScheduling"
+
+        table.move_cursor(row=1)
+        await pilot.press("a")  # the group: acknowledges both
+        await wait_for(pilot, lambda: app.alert_summary.muted == 2, what="both acknowledged")
+        assert [r[6] for r in rows(table)][1:4] == ["✓", "✓", "✓"]
+        await pilot.press("s")
+        await pilot.pause(0.1)
+        assert any("select one of its alerts" in str(n.message) for n in app._notifications)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, DeploymentScreen), what="the group's Deployment")
+        assert app.screen.deployment_name == "claude-inference"
+
+
+class Audit:
+    """The audit log's silence entries."""
+
+    def __init__(self, path: Any) -> None:
+        from console.audit import AuditLog
+
+        self.log = AuditLog(path)
+
+    def silences(self) -> list[tuple[str, str, str]]:
+        return [(e["action"], e["mode"], e["result"]) for e in self.log.entries() if e["action"].startswith("silence")]
+
+
+def alertmanager_with_a_silence(workdir: Any) -> tuple[Any, Any, str]:
+    """A real Alertmanager (no Prometheus: the silence needs no alert) holding one active silence."""
+    from console.alerts.alertmanager import AlertmanagerClient
+    from console.audit import AuditLog
+    from tests.conftest import need_tool
+    from tests.infra_alertmanager import AlertmanagerServer
+
+    server = AlertmanagerServer(need_tool("prometheus-alertmanager"), workdir)
+    server.start()
+    am = AlertmanagerClient(server.url, audit=AuditLog(workdir / "setup-audit.jsonl"))
+    sid = am.create_silence(["alertname=GPUFramebufferHigh", "pod=claude-inference-x"], "2h",
+                            "leak drill, ticket 42", "alice")
+    return server, am, sid
+
+
+async def open_silences(app: LlmctlApp, pilot: Any, sid: str) -> DataTable:
+    await pilot.press("exclamation_mark")
+    await wait_for(pilot, lambda: isinstance(app.screen, AlertsScreen), what="alerts screen")
+    silences = app.screen.query_one("#silences", DataTable)
+    await wait_for(pilot, lambda: any(r[0] == sid[:8] for r in rows(silences)), timeout=20, what="the silence listed")
+    return silences
+
+
+async def test_x_asks_before_expiring_a_silence_and_only_from_the_silences_list(tmp_path: Any) -> None:
+    """Bug: a single x expired the selected silence with no confirmation, whatever had the focus."""
+    from screens.alerts import ExpireSilenceDialog
+
+    server, am, sid = alertmanager_with_a_silence(tmp_path)
+    audit = tmp_path / "audit.jsonl"
+    settings = Settings(builtin_rules=False, alertmanager_url=server.url, alerts_refresh=1.0, audit_log=str(audit))
+    app = console_app(AlertingCluster(), settings, actions=AllowAll())
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            silences = await open_silences(app, pilot, sid)
+            assert app.screen.query_one("#alerts-table", DataTable).has_focus
+            await pilot.press("x")  # the alerts have the focus: nothing happens but a hint
+            await pilot.pause(0.3)
+            assert not isinstance(app.screen, ExpireSilenceDialog) and am.silence(sid).state == "active"
+            assert any("Silences list" in str(n.message) for n in app._notifications)
+
+            silences.focus()
+            await pilot.press("x")
+            await wait_for(pilot, lambda: isinstance(app.screen, ExpireSilenceDialog), what="the confirmation")
+            shown = str(app.screen.query_one("#silence-detail").render())
+            assert sid in shown and 'alertname="GPUFramebufferHigh"' in shown and 'pod="claude-inference-x"' in shown
+            assert "leak drill, ticket 42" in shown and "alice" in shown
+            await pilot.press("escape")  # keep it
+            await wait_for(pilot, lambda: isinstance(app.screen, AlertsScreen), what="back, nothing done")
+            await pilot.pause(0.3)
+            assert am.silence(sid).state == "active" and Audit(audit).silences() == []
+
+            await pilot.press("x")
+            await wait_for(pilot, lambda: isinstance(app.screen, ExpireSilenceDialog), what="asked again")
+            await pilot.press("y")
+            await wait_for(pilot, lambda: am.silence(sid).state == "expired", timeout=20, what="expired")
+        assert Audit(audit).silences() == [("silence-expire", "applied", "ok")]
+    finally:
+        server.stop()
+
+
+async def test_a_readonly_console_refuses_to_expire_and_audits_it(tmp_path: Any) -> None:
+    from screens.alerts import ExpireSilenceDialog
+
+    server, am, sid = alertmanager_with_a_silence(tmp_path)
+    audit = tmp_path / "audit.jsonl"
+    settings = Settings(builtin_rules=False, alertmanager_url=server.url, alerts_refresh=1.0, audit_log=str(audit),
+                        readonly=True)
+    app = console_app(AlertingCluster(), settings, actions=AllowAll())
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            silences = await open_silences(app, pilot, sid)
+            silences.focus()
+            await pilot.press("x")
+            await wait_for(pilot, lambda: Audit(audit).silences(), what="the refusal audited")
+            assert not isinstance(app.screen, ExpireSilenceDialog), "refused before asking"
+            assert any("read-only mode" in str(n.message) for n in app._notifications)
+        assert am.silence(sid).state == "active"
+        [(action, mode, result)] = Audit(audit).silences()
+        assert (action, mode) == ("silence-expire", "refused") and result.startswith("read-only mode")
+        [entry] = [e for e in Audit(audit).log.entries() if e["action"] == "silence-expire"]
+        assert entry["target"] == f"silence/{sid}" and entry["before"]["comment"] == "leak drill, ticket 42"
+    finally:
+        server.stop()
+
+
+async def test_a_viewer_context_refuses_to_expire_and_audits_it(sb: SandboxThread, tmp_path: Any) -> None:
+    """Bug: the sandbox-viewer context (RBAC: may change nothing) expired silences like an admin."""
+    from screens.alerts import ExpireSilenceDialog
+
+    server, am, sid = alertmanager_with_a_silence(tmp_path)
+    audit = tmp_path / "audit.jsonl"
+    settings = Settings(builtin_rules=False, alertmanager_url=server.url, alerts_refresh=1.0, audit_log=str(audit))
+    app = console_app(KubeClusterService(sb.info.kubeconfig, "sandbox-viewer"), settings)
+    try:
+        async with app.run_test(size=(160, 45)) as pilot:
+            await wait_for(pilot, lambda: app.permissions, timeout=30, what="RBAC probed")
+            assert not any(app.permissions.values()), "a viewer may change nothing"
+            silences = await open_silences(app, pilot, sid)
+            silences.focus()
+            await pilot.press("x")
+            await wait_for(pilot, lambda: Audit(audit).silences(), what="the refusal audited")
+            assert not isinstance(app.screen, ExpireSilenceDialog)
+        assert am.silence(sid).state == "active"
+        [(action, mode, result)] = Audit(audit).silences()
+        assert (action, mode) == ("silence-expire", "refused")
+        assert result.startswith("forbidden: context sandbox-viewer may change nothing")
+    finally:
+        server.stop()
+
+
+async def test_an_alertmanager_refusal_after_confirming_is_reported_and_audited(tmp_path: Any) -> None:
+    """Alertmanager behind an authorising proxy (e.g. kube-rbac-proxy) that lets this user read, not write."""
+    import threading
+    import urllib.request
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from screens.alerts import ExpireSilenceDialog
+
+    server, am, sid = alertmanager_with_a_silence(tmp_path)
+
+    class ReadOnlyProxy(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            with urllib.request.urlopen(server.url + self.path, timeout=5) as resp:
+                body = resp.read()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_DELETE(self) -> None:
+            self.send_response(403)
+            self.end_headers()
+            self.wfile.write(b"Forbidden (user=viewer, verb=delete, resource=silences)")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), ReadOnlyProxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    audit = tmp_path / "audit.jsonl"
+    settings = Settings(builtin_rules=False, alertmanager_url=f"http://127.0.0.1:{proxy.server_address[1]}",
+                        alerts_refresh=1.0, audit_log=str(audit))
+    app = console_app(AlertingCluster(), settings, actions=AllowAll())
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            silences = await open_silences(app, pilot, sid)
+            silences.focus()
+            await pilot.press("x")
+            await wait_for(pilot, lambda: isinstance(app.screen, ExpireSilenceDialog), what="the confirmation")
+            await pilot.press("y")
+            await wait_for(pilot, lambda: Audit(audit).silences(), timeout=20, what="the refusal audited")
+            await wait_for(pilot, lambda: any("refused the request (HTTP 403)" in str(n.message)
+                                              for n in app._notifications), what="the refusal shown")
+        assert am.silence(sid).state == "active"
+        [(action, mode, result)] = Audit(audit).silences()
+        assert (action, mode) == ("silence-expire", "refused") and "HTTP 403" in result
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+        server.stop()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 from collections import deque
 from collections.abc import Hashable, Iterable, Mapping
@@ -214,7 +215,11 @@ def parse_quantity(value: Any) -> float:
     m = _QUANTITY.match(str(value).strip())
     if not m or m.group(2) not in _SUFFIX:
         return 0.0
-    return float(m.group(1)) * _SUFFIX[m.group(2)]
+    try:
+        parsed = float(m.group(1)) * _SUFFIX[m.group(2)]
+    except ValueError:  # "1.2.3": the API refuses such quantities, objects written around it may not
+        return 0.0
+    return parsed if math.isfinite(parsed) else 0.0
 
 
 def container_requests(container: Mapping[str, Any]) -> dict[str, float]:
