@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from . import api_discovery as discovery
+from . import api_proxy
 from .api_decode import MAX_BODY_BYTES, decode_review, entity_too_large, too_deep
 from .api_resources import Target, handle, json_response, method_not_allowed, read_json, read_object
 from .api_watch import STREAMS, close_streams
@@ -167,6 +168,8 @@ async def api_path(request: web.Request) -> web.StreamResponse:
         if rest[0] == "selfsubjectrulesreviews":
             return await self_subject_rules_review(request)
         return await self_subject_access_review(request)
+    if api_proxy.is_proxy(group, rest):  # services/NAME:PORT/proxy/... and pods/NAME:PORT/proxy/...
+        return await api_proxy.handle(request, request.app[CTX], request.app[AUTH], request[USER])
     target = resolve(group, version_, rest)
     if target is None:
         raise not_found_path()

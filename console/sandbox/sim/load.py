@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -94,6 +95,7 @@ class Simulation:
         self._overrides: dict[tuple[str, str], float] = {}
         self._task: asyncio.Task[None] | None = None
         self.version = 0  # ticks so far; exporters cache their text per version
+        self.extra_load: Callable[[tuple[str, str]], float] | None = None  # real requests/s (sandbox/serving.py)
         self.sim_seconds = 0.0
 
     # ---- lifecycle ------------------------------------------------------------------------------
@@ -219,6 +221,8 @@ class Simulation:
         offered = self._offered_qps(key, dep)
         dep.noise = 0.8 * dep.noise + self._rng.gauss(0.0, 0.03)  # AR(1): ~5 % wander, seconds-long
         fig.offered_qps = offered * max(0.0, 1.0 + dep.noise)
+        if self.extra_load is not None:  # requests sent to the pods through the API server's proxy
+            fig.offered_qps += self.extra_load(key)
         if not members:  # nothing Ready: the Service has no endpoints, requests fail fast
             dep.backlog = 0.0
             fig.qps = fig.rho = fig.running = fig.waiting = fig.kv_cache_perc = 0.0
@@ -282,6 +286,14 @@ class Simulation:
         if st is None or st.fig.state != "serving":
             return None
         return st.fig.cpu_percent, st.fig.gpu_util
+
+    def serving_pod(self, namespace: str, pod: str) -> tuple[DeploymentFigures, ServiceProfile] | None:
+        """The Deployment figures and profile behind a serving pod (None when the pod is not serving)."""
+        st = self._pods.get((namespace, pod))
+        if st is None or st.fig.state != "serving" or st.group is None or st.group not in self._deps:
+            return None
+        dep = self._deps[st.group]
+        return dep.fig, dep.profile
 
     def deployment(self, namespace: str, name: str) -> DeploymentFigures | None:
         """One Deployment's live figures (None if it has no GPU pods); copy values you keep."""
