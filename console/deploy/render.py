@@ -4,15 +4,29 @@ What is rendered (in the order it is applied; ``kubectl apply -f DIR`` keeps it,
 
 - ``Namespace``;
 - ``PersistentVolumeClaim`` for the model weights (``storage.create``), mounted read-only at ``model.path``
-  — the source article keeps weights on a volume, never in the image;
+  — the source article keeps weights on a volume, never in the image; its access mode from
+  ``storage.accessMode`` (``auto``: ReadWriteOnce, see console/deploy/values/derived.py);
+- ``PodDisruptionBudget`` per Deployment whose pods never drop below 2 (``minAvailable`` = that floor − 1:
+  a drain evicts one pod at a time; ``unhealthyPodEvictionPolicy: AlwaysAllow`` so a crash-looping pod never
+  blocks it); none for a single replica, nor when a ReadWriteOnce volume keeps every pod on one node;
 - ``Service`` per serving Deployment (and the router's, when the pools are on);
 - the GPU ``Deployment``: the article's RollingUpdate maxSurge 1 / maxUnavailable 0, ``nvidia.com/gpu`` in
-  requests and limits, memory request/limit with the 2 GiB buffer, a startup probe sized for slow model
-  loads (``probes.startupSeconds``) before the readiness and liveness probes take over;
+  requests and limits, memory request/limit sized from the weights with the 2 GiB buffer, a startup probe
+  sized for slow model loads (``probes.startupSeconds``) before the readiness and liveness probes take over;
+  spread across nodes (topologySpreadConstraints on ``kubernetes.io/hostname``, maxSkew 1,
+  ``availability.spreadAcrossNodes``: ScheduleAnyway by default, so a scarce GPU pod is never left Pending
+  for the sake of the spread, nor a drain stalled) — or kept on one node with a ReadWriteOnce volume;
+  ``/dev/shm`` as a Memory emptyDir; the restricted Pod Security Standard (non-root uid/gid 10001 as in
+  llmctl's Dockerfile template, no privilege escalation, every capability dropped, RuntimeDefault seccomp,
+  a read-only root with emptyDirs for ``/tmp`` and ``$HOME``); a preStop sleep (``serving.drainSeconds``)
+  so endpoints stop sending before SIGTERM, and a grace period that outlasts the longest request;
 - ``HorizontalPodAutoscaler`` (autoscaling/v2): CPU utilisation and the external ``gpu_utilization`` metric
   (AverageValue, selecting the Deployment's pods) as in the article, optionally a Pods metric on queue length;
-- ``ServiceMonitor`` scraping the serving Services' ``/metrics``, and ``PrometheusRule`` with
-  manifests/prometheusrule.yaml's alert groups;
+  ``behavior``: scale up at once (no stabilisation, +100 % or +4 pods per 15 s), down slowly (after
+  ``autoscaling.scaleDownStabilizationSeconds``, one pod a minute: each GPU pod costs a cold start to bring back);
+- ``ServiceMonitor`` scraping the serving Services' ``/metrics``, and ``PrometheusRule`` ``NAME-alerts`` with
+  manifests/prometheusrule.yaml's alerts scoped to this app (every selector filtered by the namespace and the
+  Deployments' pod names; groups named ``NS/NAME/GROUP``), so several apps never fire duplicate alerts;
 - with ``pools.enabled``: the article's routing by prompt length — two GPU Deployments
   ``NAME-short-queue`` / ``NAME-long-queue`` (each with its Service and HPA) and a router Deployment whose
   ``SHORT_QUEUE_MAX_CHARS`` sends prompts shorter than ``pools.splitAtChars`` characters to the short pool.
@@ -22,7 +36,6 @@ Pure functions over :class:`~console.deploy.values.load.Values`; no cluster acce
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -32,6 +45,8 @@ from typing import Any
 import yaml
 
 from console.core.paths import manifests_dir
+from console.deploy.promql import scope_expr
+from console.deploy.values import derived
 from console.deploy.values.schema import Values
 
 Obj = dict[str, Any]
@@ -40,6 +55,8 @@ GPU = "nvidia.com/gpu"
 CONTAINER = "inference"
 VOLUME = "model-store"
 ROUTER_PORT = 8080
+HOSTNAME = "kubernetes.io/hostname"
+HOME = "/home/llm"  # $HOME on an emptyDir: caches (~/.cache, ~/.triton, ~/.config) need a writable place
 
 
 @dataclass(frozen=True)
@@ -52,18 +69,26 @@ class KindInfo:
     word: str  # kubectl's resource word: deployment.apps, service, ...
 
 
+# Apply order (Helm's install order): the budget exists before its pods do, Services before the Deployments
+# they front, the HPA after its target, monitoring last.
 KINDS: dict[str, KindInfo] = {
     "Namespace": KindInfo("v1", "namespaces", False, 0, "00-namespace.yaml", "namespace"),
     "PersistentVolumeClaim": KindInfo("v1", "persistentvolumeclaims", True, 1, "10-persistentvolumeclaim.yaml",
                                       "persistentvolumeclaim"),
-    "Service": KindInfo("v1", "services", True, 2, "20-service.yaml", "service"),
-    "Deployment": KindInfo("apps/v1", "deployments", True, 3, "30-deployment.yaml", "deployment.apps"),
-    "HorizontalPodAutoscaler": KindInfo("autoscaling/v2", "horizontalpodautoscalers", True, 4,
+    "PodDisruptionBudget": KindInfo("policy/v1", "poddisruptionbudgets", True, 2, "15-poddisruptionbudget.yaml",
+                                    "poddisruptionbudget.policy"),
+    "Service": KindInfo("v1", "services", True, 3, "20-service.yaml", "service"),
+    "Deployment": KindInfo("apps/v1", "deployments", True, 4, "30-deployment.yaml", "deployment.apps"),
+    "HorizontalPodAutoscaler": KindInfo("autoscaling/v2", "horizontalpodautoscalers", True, 5,
                                         "40-horizontalpodautoscaler.yaml", "horizontalpodautoscaler.autoscaling"),
-    "ServiceMonitor": KindInfo("monitoring.coreos.com/v1", "servicemonitors", True, 5, "50-servicemonitor.yaml",
+    "ServiceMonitor": KindInfo("monitoring.coreos.com/v1", "servicemonitors", True, 6, "50-servicemonitor.yaml",
                                "servicemonitor.monitoring.coreos.com"),
-    "PrometheusRule": KindInfo("monitoring.coreos.com/v1", "prometheusrules", True, 6, "60-prometheusrule.yaml",
+    "PrometheusRule": KindInfo("monitoring.coreos.com/v1", "prometheusrules", True, 7, "60-prometheusrule.yaml",
                                "prometheusrule.monitoring.coreos.com"),
+}
+# Kinds left out, with a warning, when the cluster does not serve them: the deployment works without them.
+OPTIONAL_KINDS: dict[str, str] = {
+    "PodDisruptionBudget": "a node drain may then evict every replica at once",
 }
 
 
@@ -181,7 +206,7 @@ def namespace(v: Values) -> Obj:
 
 def pvc(v: Values) -> Obj:
     s = v.storage
-    spec: Obj = {"accessModes": [s.access_mode], "resources": {"requests": {"storage": s.size}}}
+    spec: Obj = {"accessModes": [derived.access_mode(v)], "resources": {"requests": {"storage": s.size}}}
     if s.storage_class_name:
         spec["storageClassName"] = s.storage_class_name
     return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",

@@ -22,7 +22,7 @@ from . import api_discovery as discovery
 from . import api_proxy
 from .api_decode import MAX_BODY_BYTES, decode_review, entity_too_large, too_deep
 from .api_resources import Target, handle, json_response, method_not_allowed, read_json, read_object
-from .api_watch import STREAMS, close_streams
+from .api_watch import STREAMS, close_streams, validate_list_options
 from .auth import SANDBOX_GROUP, Authenticator, User, forbidden, unauthorized
 from .context import SandboxContext
 from .errors import ApiError, bad_request
@@ -175,6 +175,8 @@ async def api_path(request: web.Request) -> web.StreamResponse:
         raise not_found_path()
     verb = verb_of(request, target)
     authorize(request, target, verb)
+    if verb in ("list", "watch"):
+        validate_list_options(request.query, verb == "watch")
     return await handle(request, request.app[CTX], target, verb)
 
 

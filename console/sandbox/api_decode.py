@@ -25,7 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import schema
+from . import api_proto, schema
 from .api_validate import FieldError, invalid_error
 from .errors import ApiError, bad_request
 from .limits import MAX_BODY_BYTES, MAX_DEPTH
@@ -126,7 +126,14 @@ def parse_json(raw: bytes) -> Any:
 
 
 async def read_json(request: web.Request) -> Any:
-    return parse_json(await read_body(request))
+    """The body as JSON; a protobuf body (what kubectl ≥ 1.32 sends) is decoded into the same JSON."""
+    raw = await read_body(request)
+    if (request.content_type or "").lower() == api_proto.PROTOBUF and raw:
+        value = api_proto.decode_body(raw)
+        if depth_of(value) > MAX_DEPTH:
+            raise too_deep()
+        return value
+    return parse_json(raw)
 
 
 # ---- typed decoding ---------------------------------------------------------------------------------

@@ -16,7 +16,9 @@ from typing import Any
 
 from aiohttp import web
 
+from .api_validate import FieldError, invalid_error
 from .context import SandboxContext
+from .conversion import field_selector, to_served
 from .errors import ApiError, bad_request
 from .resources import ResourceType
 from .store import STOP
@@ -53,6 +55,70 @@ def parse_resource_version(value: str | None) -> int | None:
         raise bad_request(f"invalid resourceVersion {value!r}") from None
 
 
+NOT_OLDER_THAN = "NotOlderThan"
+INITIAL_EVENTS_END = "k8s.io/initial-events-end"
+
+
+def send_initial_events(query: Any) -> bool | None:
+    """``sendInitialEvents``: None when absent; a value other than true/false is the decoder's 400."""
+    value = query.get("sendInitialEvents")
+    if value is None:
+        return None
+    if value.lower() not in ("true", "false", "1", "0"):
+        raise bad_request(f'sendInitialEvents: invalid value "{value}": strconv.ParseBool: parsing "{value}": '
+                          "invalid syntax")
+    return value.lower() in ("true", "1")
+
+
+def validate_list_options(query: Any, watch: bool) -> None:
+    """apimachinery's ``ValidateListOptions`` with the WatchList feature on: a bad combination of
+    ``resourceVersion``, ``resourceVersionMatch``, ``sendInitialEvents`` and ``continue`` is a 422."""
+    match, rv, cont = query.get("resourceVersionMatch") or "", query.get("resourceVersion") or "", query.get("continue")
+    initial = send_initial_events(query)
+    errors: list[FieldError] = []
+    if watch:
+        if initial is not None and match != NOT_OLDER_THAN:
+            errors.append(FieldError("resourceVersionMatch", "Forbidden", None,
+                                     f"sendInitialEvents requires setting resourceVersionMatch to {NOT_OLDER_THAN}"))
+        if match:
+            if initial is None:
+                errors.append(FieldError("resourceVersionMatch", "Forbidden", None,
+                                         "resourceVersionMatch is forbidden for watch unless sendInitialEvents is "
+                                         "provided"))
+            if match != NOT_OLDER_THAN:
+                errors.append(FieldError("resourceVersionMatch", "NotSupported", match,
+                                         f'supported values: "{NOT_OLDER_THAN}"'))
+            if cont:
+                errors.append(FieldError("resourceVersionMatch", "Forbidden", None,
+                                         "resourceVersionMatch is forbidden when continue is provided"))
+    else:
+        if match:
+            if not rv:
+                errors.append(FieldError("resourceVersionMatch", "Forbidden", None,
+                                         "resourceVersionMatch is forbidden unless resourceVersion is provided"))
+            if cont:
+                errors.append(FieldError("resourceVersionMatch", "Forbidden", None,
+                                         "resourceVersionMatch is forbidden when continue is provided"))
+            if match not in ("Exact", NOT_OLDER_THAN):
+                errors.append(FieldError("resourceVersionMatch", "NotSupported", match,
+                                         'supported values: "Exact", "NotOlderThan", ""'))
+            if match == "Exact" and rv == "0":
+                errors.append(FieldError("resourceVersionMatch", "Forbidden", None,
+                                         'resourceVersionMatch "exact" is forbidden for resourceVersion "0"'))
+        if initial is not None:
+            errors.append(FieldError("sendInitialEvents", "Forbidden", None, "sendInitialEvents is forbidden for list"))
+    if errors:
+        raise invalid_error("ListOptions", "meta.k8s.io", "", errors)
+
+
+def too_large_resource_version(wanted: int, current: int) -> ApiError:
+    """What the watch cache answers when asked for a version it has not reached (after waiting)."""
+    err = ApiError(504, "Timeout", f"Timeout: Too large resource version: {wanted}, current: {current}",
+                   causes=[{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}])
+    err.details["retryAfterSeconds"] = 1
+    return err
+
+
 async def _start_stream(request: web.Request, content_type: str) -> web.StreamResponse:
     resp = web.StreamResponse(status=200, headers={"Content-Type": content_type,
                                                    "Cache-Control": "no-cache, private"})
@@ -66,13 +132,28 @@ async def serve_watch(request: web.Request, ctx: SandboxContext, rt: ResourceTyp
     """``GET <list path>?watch=true``; ``table_include`` set when the client asked for Table events."""
     q = request.query
     since = parse_resource_version(q.get("resourceVersion"))
+    initial = send_initial_events(q)
+    current = ctx.store.resource_version
+    if initial is not None:
+        # WatchList: with sendInitialEvents=true the state (at least as new as resourceVersion) comes first
+        # as ADDED events, then a bookmark marks its end; with false, only what happens from now (or from
+        # the given version) on.
+        if since is not None and since > current:
+            raise too_large_resource_version(since, current)
+        if initial:
+            since = None
+        elif since is None:
+            since = current
     try:
         timeout = int(q["timeoutSeconds"]) if q.get("timeoutSeconds") else None
     except ValueError:
         raise bad_request(f"invalid timeoutSeconds {q['timeoutSeconds']!r}: must be an integer") from None
     bookmarks = _truthy(q.get("allowWatchBookmarks"))
     try:
-        watcher = ctx.store.watch(rt.plural, namespace, since, q.get("labelSelector"), q.get("fieldSelector"))
+        watcher = ctx.store.watch(rt.plural, namespace, since, q.get("labelSelector"),
+                                  field_selector(rt, q.get("fieldSelector")))
+        # The initial ADDED events were queued just now, synchronously: the end-of-list bookmark follows them.
+        initial_left = watcher.queue.qsize() if initial and bookmarks else None
     except ApiError as e:
         if e.code != 410:
             raise
@@ -85,11 +166,15 @@ async def serve_watch(request: web.Request, ctx: SandboxContext, rt: ResourceTyp
     def encode(event: dict[str, Any]) -> bytes:
         if table_include is not None:
             event = {"type": event["type"], "object": table(rt.plural, [event["object"]], include=table_include)}
+        elif rt.is_view:  # another version of the stored resource (autoscaling/v1, events.k8s.io/v1)
+            event = {"type": event["type"], "object": to_served(rt, event["object"])}
         return json.dumps(event, separators=(",", ":")).encode() + b"\n"
 
-    def bookmark() -> bytes:
-        obj = {"kind": rt.kind, "apiVersion": rt.api_version,
-               "metadata": {"resourceVersion": str(ctx.store.resource_version)}}
+    def bookmark(rv: int | None = None, initial_end: bool = False) -> bytes:
+        meta: dict[str, Any] = {"resourceVersion": str(ctx.store.resource_version if rv is None else rv)}
+        if initial_end:
+            meta["annotations"] = {INITIAL_EVENTS_END: "true"}
+        obj = {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": meta}
         return json.dumps({"type": "BOOKMARK", "object": obj}).encode() + b"\n"
 
     streams = request.app.get(STREAMS)
@@ -126,13 +211,18 @@ async def serve_watch(request: web.Request, ctx: SandboxContext, rt: ResourceTyp
         while not stopping:
             chunk: list[bytes] = []
             size = 0
-            while not watcher.empty() and len(chunk) < BATCH and size < BATCH_BYTES:
+            while not watcher.empty() and len(chunk) < BATCH and size < BATCH_BYTES and initial_left != 0:
                 event = watcher.get_nowait()
                 if event is STOP:
                     stopping = True
                     break
                 chunk.append(encode(event))
                 size += len(chunk[-1])
+                if initial_left is not None:
+                    initial_left -= 1
+            if initial_left == 0 and not stopping:
+                chunk.append(bookmark(current, initial_end=True))
+                initial_left = None
             if chunk:
                 await send(b"".join(chunk))
                 continue

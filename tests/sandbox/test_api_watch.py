@@ -143,3 +143,90 @@ def _scale(server: ApiServer, replicas: int) -> None:
     dep = copy_object(server.ctx.store.get("deployments", NS, DEPLOY))
     dep["spec"]["replicas"] = replicas
     server.ctx.store.replace("deployments", dep)
+
+
+# ---- WatchList (sendInitialEvents), as a v1.30 server with the feature on ---------------------------
+def _raw_get(server: ApiServer, path: str, lines: int | None = None) -> tuple[int, list[dict]]:
+    """GET ``path`` over a plain socket; the status and the first ``lines`` JSON lines (all when None)."""
+    import json
+
+    url = urlparse(server.url)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=5)
+    conn.request("GET", path, headers={"Authorization": f"Bearer {server.auth.admin_token}"})
+    resp = conn.getresponse()
+    out = []
+    while lines is None or len(out) < lines:
+        line = resp.readline()
+        if not line:
+            break
+        out.append(json.loads(line))
+    conn.close()
+    return resp.status, out
+
+
+WATCHLIST = "watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true"
+
+
+def test_watchlist_sends_the_objects_then_the_initial_events_end_bookmark(api_server: ApiServer,
+                                                                          k8s_admin: k8s.ApiClient) -> None:
+    v1 = k8s.CoreV1Api(k8s_admin)
+    listed = v1.list_namespaced_pod(NS)
+    names = sorted(p.metadata.name for p in listed.items)
+    status, events = _raw_get(api_server, f"/api/v1/namespaces/{NS}/pods?{WATCHLIST}", len(names) + 1)
+    assert status == 200
+    assert sorted(e["object"]["metadata"]["name"] for e in events[:-1]) == names
+    assert {e["type"] for e in events[:-1]} == {"ADDED"}
+    end = events[-1]
+    assert end["type"] == "BOOKMARK"
+    assert end["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+    assert end["object"]["metadata"]["resourceVersion"] == listed.metadata.resource_version
+    # then live events, as any watch
+    timer = threading.Timer(0.3, relabel, (api_server, f"{DEPLOY}-a", "live"))
+    timer.start()
+    status, later = _raw_get(api_server, f"/api/v1/namespaces/{NS}/pods?{WATCHLIST}&timeoutSeconds=2")
+    timer.join()
+    live = [e for e in later[len(names) + 1:] if e["type"] != "BOOKMARK"]  # periodic bookmarks come too
+    assert [(e["type"], e["object"]["metadata"]["labels"].get("touched")) for e in live] == [("MODIFIED", "live")]
+
+
+def test_watchlist_of_an_empty_collection_is_just_the_bookmark(api_server: ApiServer) -> None:
+    status, events = _raw_get(api_server, f"/api/v1/namespaces/default/services?{WATCHLIST}", 1)
+    assert status == 200 and events[0]["type"] == "BOOKMARK"
+    assert events[0]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"] == "true"
+
+
+def test_send_initial_events_false_starts_from_now(api_server: ApiServer) -> None:
+    status, events = _raw_get(api_server, f"/api/v1/namespaces/{NS}/pods?watch=1&sendInitialEvents=false"
+                                          "&resourceVersionMatch=NotOlderThan&timeoutSeconds=1")
+    assert status == 200 and events == []
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    ("watch=1&sendInitialEvents=true", "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"),
+    ("watch=1&resourceVersionMatch=NotOlderThan",
+     "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided"),
+    ("watch=1&sendInitialEvents=true&resourceVersionMatch=Exact", 'Unsupported value: "Exact"'),
+    ("resourceVersionMatch=NotOlderThan", "resourceVersionMatch is forbidden unless resourceVersion is provided"),
+    ("resourceVersion=0&resourceVersionMatch=Exact",
+     'resourceVersionMatch "exact" is forbidden for resourceVersion "0"'),
+    ("resourceVersion=1&resourceVersionMatch=Newest", 'supported values: "Exact", "NotOlderThan", ""'),
+    ("sendInitialEvents=true", "sendInitialEvents is forbidden for list"),
+])
+def test_invalid_list_option_combinations_are_422(api_server: ApiServer, query: str, message: str) -> None:
+    status, body = _raw_get(api_server, f"/api/v1/namespaces/{NS}/pods?{query}")
+    assert status == 422
+    assert body[0]["reason"] == "Invalid" and body[0]["details"]["kind"] == "ListOptions"
+    assert message in body[0]["message"]
+    assert body[0]["message"].startswith('ListOptions.meta.k8s.io "" is invalid: ')
+
+
+def test_list_with_resource_version_match_is_accepted(api_server: ApiServer) -> None:
+    status, body = _raw_get(api_server, f"/api/v1/namespaces/{NS}/pods?resourceVersion=0"
+                                        "&resourceVersionMatch=NotOlderThan")
+    assert status == 200 and body[0]["kind"] == "PodList"
+
+
+def test_watchlist_for_a_future_version_is_a_timeout(api_server: ApiServer) -> None:
+    status, body = _raw_get(api_server, f"/api/v1/namespaces/{NS}/pods?{WATCHLIST}&resourceVersion=99999999999999")
+    assert status == 504
+    assert body[0]["reason"] == "Timeout" and "Too large resource version" in body[0]["message"]

@@ -26,7 +26,9 @@ import yaml
 
 from console.core.units import MEMORY_BUFFER, binary_size, parse_quantity
 from console.core.yamlsafe import YamlError, safe_load
+from console.deploy.values.derived import memory_fit_problem, memory_for
 from console.deploy.values.schema import (
+    AUTO,
     DURATION_PATTERN,
     ENV_NAME_PATTERN,
     LABEL_KEY_PATTERN,
@@ -351,17 +353,31 @@ def _pct(value: int | str, total: int, up: bool) -> int:
     return value
 
 
+def _memory_checks(data: dict[str, Any], problem: Callable[[str, str], None], warn: list[str]) -> None:
+    """The article's OOM rule (limit ≥ request + 2 GiB), the weights against the memory, /dev/shm within it."""
+    res, size = data["resources"], data["model"]["sizeGiB"]
+    try:
+        request_text, limit_text = memory_for(size, res["memoryRequest"], res["memoryLimit"])
+        request, limit = float(parse_quantity(request_text)), float(parse_quantity(limit_text))
+    except ValueError:
+        return
+    if limit < request + MEMORY_BUFFER:
+        derived = "" if res["memoryRequest"] else (", from model.sizeGiB" if size else ", the default")
+        problem("resources.memoryLimit", f"{limit_text} must be at least resources.memoryRequest "
+                f"({request_text}{derived}) + 2Gi = {binary_size(request + MEMORY_BUFFER)}: the source article's "
+                "OOM rule keeps a 2 GiB buffer between request and limit")
+        return
+    if why := memory_fit_problem(size, request_text, limit_text):
+        warn.append(f"resources: {why}")
+    shm = res["shmSize"]
+    if shm and float(parse_quantity(shm)) > limit:
+        warn.append(f"resources.shmSize {shm} is more than the memory limit {limit_text}: /dev/shm is memory, "
+                    "charged to the pod, so it can never hold that much")
+
+
 def _cross_checks(data: dict[str, Any], problem: Callable[[str, str], None], warn: list[str]) -> None:
     """Combinations that cannot work (the individual keys are already valid)."""
-    res = data["resources"]
-    try:
-        request, limit = float(parse_quantity(res["memoryRequest"])), float(parse_quantity(res["memoryLimit"]))
-        if limit < request + MEMORY_BUFFER:
-            problem("resources.memoryLimit", f"{res['memoryLimit']} must be at least resources.memoryRequest "
-                    f"({res['memoryRequest']}) + 2Gi = {binary_size(request + MEMORY_BUFFER)}: the source article's "
-                    "OOM rule keeps a 2 GiB buffer between request and limit")
-    except ValueError:
-        pass
+    _memory_checks(data, problem, warn)
     st = data["strategy"]
     surge = _pct(st["maxSurge"], max(data["replicas"], 1), True)
     unavailable = _pct(st["maxUnavailable"], max(data["replicas"], 1), False)
@@ -395,12 +411,17 @@ def _cross_checks(data: dict[str, Any], problem: Callable[[str, str], None], war
     most = (max(pools["short"]["maxReplicas"], pools["long"]["maxReplicas"]) if pools["enabled"]
             else hpa["maxReplicas"]) if hpa["enabled"] else replicas
     storage = data["storage"]
-    if storage["accessMode"] == "ReadWriteOncePod" and max(replicas, most) > 1:
+    mode = storage["accessMode"]
+    if mode == "ReadWriteOncePod" and max(replicas, most) > 1:
         problem("storage.accessMode", "ReadWriteOncePod lets only one pod mount the weights, but up to "
                 f"{max(replicas, most)} replicas would need them: use ReadOnlyMany")
-    elif storage["accessMode"] == "ReadWriteOnce" and max(replicas, most) > 1:
-        warn.append("storage.accessMode ReadWriteOnce: replicas on different nodes cannot mount the same volume "
-                    "(Multi-Attach error); ReadOnlyMany suits shared model weights")
+    elif mode in (AUTO, "ReadWriteOnce") and max(replicas, most) > 1:
+        shown = "auto (ReadWriteOnce)" if mode == AUTO else mode
+        warn.append(f"storage.accessMode {shown}: a ReadWriteOnce volume attaches to one node (pods elsewhere hang "
+                    f"on a Multi-Attach error), so the replicas (up to {max(replicas, most)}) are kept on one node, without "
+                    "a PodDisruptionBudget or spread across nodes — a node failure or drain stops the service. If "
+                    "the StorageClass offers shared volumes (NFS, CephFS, EFS, Filestore, Azure Files), set "
+                    "ReadOnlyMany or ReadWriteMany; else give each replica its own copy of the weights")
     if not storage["create"] and storage["size"] != SCHEMA["storage"].children["size"].default:  # type: ignore[index]
         warn.append("storage.size is ignored with storage.create: false (the existing claim is used as it is)")
     if data["image"] and data["image"].rsplit("/", 1)[-1].partition("@")[0].endswith(":latest"):

@@ -26,6 +26,8 @@ DURATION_PATTERN = re.compile(r"^[0-9]+(ms|s|m|h)$")
 PERCENT_PATTERN = re.compile(r"^[0-9]{1,3}%$")
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 ACCESS_MODES = ("ReadOnlyMany", "ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod")
+AUTO = "auto"
+SPREAD_CHOICES = ("ScheduleAnyway", "DoNotSchedule", "none")
 PULL_POLICIES = ("IfNotPresent", "Always", "Never")
 
 
@@ -39,9 +41,12 @@ class Model:
 
 @dataclass(frozen=True)
 class Resources:
+    """``None`` memory sizes are derived (console.deploy.values.derived): from ``model.sizeGiB`` when known."""
+
     cpu: str
-    memory_request: str
-    memory_limit: str
+    memory_request: str | None
+    memory_limit: str | None
+    shm_size: str | None
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,26 @@ class Strategy:
 class Probes:
     path: str
     startup_seconds: int
+
+
+@dataclass(frozen=True)
+class Serving:
+    max_request_seconds: int
+    drain_seconds: int
+
+
+@dataclass(frozen=True)
+class Security:
+    run_as_user: int
+    run_as_group: int
+    read_only_root_filesystem: bool
+    scratch_size: str
+
+
+@dataclass(frozen=True)
+class Availability:
+    pod_disruption_budget: bool
+    spread_across_nodes: str
 
 
 @dataclass(frozen=True)
@@ -77,6 +102,8 @@ class Autoscaling:
     gpu_metric: str
     queue_length: int | None
     queue_metric: str
+    scale_up_stabilization_seconds: int
+    scale_down_stabilization_seconds: int
 
 
 @dataclass(frozen=True)
@@ -119,6 +146,9 @@ class Values:
     strategy: Strategy
     port: int
     probes: Probes
+    serving: Serving
+    security: Security
+    availability: Availability
     env: dict[str, str]
     args: tuple[str, ...]
     node_selector: dict[str, str]
@@ -211,8 +241,9 @@ SCHEMA: dict[str, Key] = {
     "gpusPerReplica": Key("int", 1, low=1, high=MAX_GPUS_PER_REPLICA),
     "resources": Key("section", cls=Resources, children={
         "cpu": Key("quantity", "4", low=0.001, high=1024),
-        "memoryRequest": Key("memory", "12Gi", low=64 * MIB, high=16 * TIB),
-        "memoryLimit": Key("memory", "14Gi", low=64 * MIB, high=16 * TIB),
+        "memoryRequest": Key("memory", None, nullable=True, low=64 * MIB, high=16 * TIB),
+        "memoryLimit": Key("memory", None, nullable=True, low=64 * MIB, high=16 * TIB),
+        "shmSize": Key("memory", None, nullable=True, low=64 * MIB, high=1 * TIB),
     }),
     "strategy": Key("section", cls=Strategy, children={
         "maxSurge": Key("intorpercent", 1),
@@ -224,6 +255,20 @@ SCHEMA: dict[str, Key] = {
         "path": Key("str", "/health", check=_abs_path),
         "startupSeconds": Key("int", 600, low=10, high=7200),
     }),
+    "serving": Key("section", cls=Serving, children={
+        "maxRequestSeconds": Key("int", 300, low=1, high=86400),
+        "drainSeconds": Key("int", 10, low=0, high=600),
+    }),
+    "security": Key("section", cls=Security, children={
+        "runAsUser": Key("int", 10001, low=1, high=2**31 - 1),  # 0 (root) would fail runAsNonRoot
+        "runAsGroup": Key("int", 10001, low=0, high=2**31 - 1),
+        "readOnlyRootFilesystem": Key("bool", True),
+        "scratchSize": Key("memory", "4Gi", low=16 * MIB, high=1 * TIB),
+    }),
+    "availability": Key("section", cls=Availability, children={
+        "podDisruptionBudget": Key("bool", True),
+        "spreadAcrossNodes": Key("str", "ScheduleAnyway", choices=SPREAD_CHOICES),
+    }),
     "env": Key("map", {"LD_LIBRARY_PATH": "/usr/local/cuda-12.2/lib64"}),
     "args": Key("strlist", []),
     "nodeSelector": Key("map", {"nvidia.com/gpu.present": "true"}),
@@ -233,7 +278,7 @@ SCHEMA: dict[str, Key] = {
         "create": Key("bool", True),
         "size": Key("memory", "100Gi", low=MIB, high=1024 * TIB),
         "storageClassName": Key("str", None, nullable=True),
-        "accessMode": Key("str", "ReadOnlyMany", choices=ACCESS_MODES),
+        "accessMode": Key("str", AUTO, choices=(AUTO, *ACCESS_MODES)),
         "readOnly": Key("bool", True),
     }),
     "autoscaling": Key("section", cls=Autoscaling, children={
@@ -245,6 +290,8 @@ SCHEMA: dict[str, Key] = {
         "gpuMetric": Key("str", "gpu_utilization", check=_metric),
         "queueLength": Key("int", None, nullable=True, low=1, high=100000),
         "queueMetric": Key("str", "vllm_num_requests_waiting", check=_metric),
+        "scaleUpStabilizationSeconds": Key("int", 0, low=0, high=3600),
+        "scaleDownStabilizationSeconds": Key("int", 300, low=0, high=3600),
     }),
     "monitoring": Key("section", cls=Monitoring, children={
         "serviceMonitor": Key("bool", True),
