@@ -26,6 +26,7 @@ from console.alerts.center import AlertGroup, AlertRow, compile_filter, deployme
 from console.core.units import human_duration
 from screens.host import host
 from screens.widgets import tone
+from screens.widgets.dialogs import AsksOnce
 from screens.widgets.statusbar import StatusBar
 from screens.widgets.table import fill_table
 
@@ -67,7 +68,7 @@ def group_cells(group: AlertGroup, now: datetime) -> tuple[object, ...]:
             Content.styled(group.summary, tone.MUTED if group.acknowledged else ""))
 
 
-class ExpireSilenceDialog(ModalScreen[bool]):
+class ExpireSilenceDialog(AsksOnce, ModalScreen[bool]):
     """Asks before expiring a silence, naming it: id, matchers, comment, author, end. ``y`` expires, ``esc``
     (or ``n``) keeps it."""
 

@@ -69,3 +69,20 @@ def sb() -> Iterator[SandboxThread]:
         yield thread
     finally:
         thread.stop()
+
+
+# Tests sharing a session-wide server run on one xdist worker (./dev test runs two): the Docker Engine and
+# registry, the Prometheus scraping a sandbox. Every other test stays with its module, so a module-scoped
+# sandbox is started once. The monkey test's three roles are one module too, but each is long: they get a
+# group each, so they spread over the workers with the rest.
+SHARED_SERVERS = {"docker_engine": "docker", "registry": "docker", "prom_sandbox": "prometheus"}
+SPREAD_MODULES = ("test_monkey.py",)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        group = next((g for f, g in SHARED_SERVERS.items() if f in fixtures), None)
+        if group is None:
+            group = item.nodeid if item.path.name in SPREAD_MODULES else str(item.path)
+        item.add_marker(pytest.mark.xdist_group(group))

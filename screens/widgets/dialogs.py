@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from textual._time import get_time  # the clock Textual stamps events with (Message.time)
 from textual.app import ComposeResult
 from textual.await_complete import AwaitComplete
 from textual.binding import Binding
@@ -54,6 +55,21 @@ class Dialog(DismissOnce, ModalScreen[ScreenResultType]):
     Dialog Button:focus { border-top: thick $accent !important; border-bottom: thick $accent !important;
                           text-style: bold reverse; }
     """
+
+
+class AsksOnce:
+    """A confirmation: only keys read after it was shown can answer it. A ``y`` typed ahead — read with the Enter
+    that submitted a form, before the plan was ready — must not confirm a change the user has not seen;
+    :meth:`typed_ahead` tells the app to let such a key go (screens.keyqueue hands keys over one at a time, so a
+    key typed ahead can reach the dialog only late)."""
+
+    shown_at: float = float("inf")
+
+    def on_mount(self) -> None:
+        self.shown_at = get_time()
+
+    def typed_ahead(self, event_time: float) -> bool:
+        return event_time < self.shown_at
 
 
 class Palette(DismissOnce, CommandPalette):
@@ -158,7 +174,7 @@ def plan_summary(plan: ActionPlan) -> tone.RichContent:
     return tone.RichContent(Content("\n").join(lines))
 
 
-class ConfirmDialog(Dialog[str | None]):
+class ConfirmDialog(AsksOnce, Dialog[str | None]):
     """Shows a planned change and asks: apply it ("apply"), take an offered alternative (its id), or not.
     When the set-image compat gate FAILs, apply is replaced by an explicit force ("force", key f)."""
 

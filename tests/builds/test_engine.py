@@ -104,7 +104,8 @@ def test_broken_dockerfile_gives_the_engines_message(builds: DockerBuildService,
 
 def test_push_with_layer_progress_then_pull_back(builds: DockerBuildService, registry: Registry,
                                                  docker_engine: Engine, tmp_path: Path) -> None:
-    ctx = write_context(tmp_path)
+    # A layer of its own (the registry is shared by the session's tests, and identical layers are not pushed again)
+    ctx = write_context(tmp_path, files={"app.py": f"print('serving {tmp_path.name}')\n"})
     ref = f"{registry.address}/llm/inference:v1.0.0"
     built = list(builds.start_build(BuildRequest(str(ctx), tags=(ref,))))[-1]
     assert isinstance(built, BuildSucceeded)

@@ -22,7 +22,7 @@ from screens.errorlog import ErrorLog
 from screens.help import HelpScreen
 from screens.resources import PodsScreen
 from screens.widgets.dialogs import ConfirmDialog, FormDialog
-from tests.ui.helpers import burst, console_app, rows, wait_for
+from tests.ui.helpers import burst, console_app, key_event, rows, wait_for
 
 DEP = "claude-inference"
 PLAIN = "claude-long-queue"  # no HPA
@@ -117,6 +117,29 @@ async def test_each_enter_moves_to_the_next_field_and_typing_follows_the_focus(s
         await wait_for(pilot, lambda: any("Cancelled" in n.message for n in app._notifications), what="cancelled")
         assert len(app.screen_stack) == 1
         assert [e["mode"] for e in audit(tmp_path)] == ["dry-run"], "Tab Tab Enter cancelled: nothing applied"
+        await still_answers(app, pilot)
+
+
+async def test_a_y_typed_before_the_confirmation_was_shown_answers_nothing(sb: SandboxThread,
+                                                                          tmp_path: Path) -> None:
+    """Deterministic form of the race above: the y is read (stamped) before the plan is shown, and reaches the
+    dialog only after it is — as when the dry-run answers before the key queue lets the y go."""
+    app = make(sb, tmp_path)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await on_dashboard(app, pilot)
+        await pilot.press("h")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what="HPA form")
+        early = key_event("y")  # read now, with the form still open
+        await pilot.press("enter", "enter", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="confirm dialog")
+        early.set_sender(app)
+        app.post_message(early)
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, ConfirmDialog), "a y typed ahead confirmed a plan nobody had seen"
+        await pilot.press("y")  # read after it was shown: it answers
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmDialog), what="applied")
+        await wait_for(pilot, lambda: [e["mode"] for e in audit(tmp_path)] == ["dry-run", "applied"],
+                       what="applied once")
         await still_answers(app, pilot)
 
 
