@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from . import api_discovery as discovery
-from . import api_proxy
+from . import api_openapi, api_proxy
 from .api_decode import MAX_BODY_BYTES, decode_review, entity_too_large, too_deep
 from .api_resources import Target, handle, json_response, method_not_allowed, read_json, read_object
 from .api_watch import STREAMS, close_streams, validate_list_options
@@ -99,9 +99,21 @@ async def group_list(request: web.Request) -> web.Response:
     return json_response(discovery.api_group_list())
 
 
-async def openapi(request: web.Request) -> web.Response:
-    # kubectl copes with a missing OpenAPI document for everything the sandbox supports.
-    raise not_found_path()
+async def openapi_v2(request: web.Request) -> web.Response:
+    """JSON, or gnostic protobuf for the clients that ask for it (kubectl ≤ 1.26)."""
+    if api_openapi.PROTO_V2 in request.headers.get("Accept", ""):
+        return web.Response(body=api_openapi.v2_protobuf(), content_type="application/octet-stream")
+    return web.Response(body=api_openapi.v2_json(), content_type="application/json")
+
+
+async def openapi_v3(request: web.Request) -> web.Response:
+    tail = request.match_info.get("tail", "").strip("/")
+    if not tail:
+        return json_response(api_openapi.v3_root())
+    doc = api_openapi.v3(tail)
+    if doc is None:
+        raise not_found_path()
+    return json_response(doc)
 
 
 # ---- resources --------------------------------------------------------------------------------------
@@ -177,7 +189,35 @@ async def api_path(request: web.Request) -> web.StreamResponse:
     authorize(request, target, verb)
     if verb in ("list", "watch"):
         validate_list_options(request.query, verb == "watch")
-    return await handle(request, request.app[CTX], target, verb)
+    warnings = await check_fields(request, target, verb)
+    response = await handle(request, request.app[CTX], target, verb)
+    for warning in warnings:
+        response.headers.add("Warning", warning)
+    return response
+
+
+FIELD_VALIDATION = ("Ignore", "Warn", "Strict")
+
+
+async def check_fields(request: web.Request, target: Target, verb: str) -> list[str]:
+    """``fieldValidation`` on create and update: unknown fields are a 400 (Strict), ``Warning`` headers (Warn,
+    the default) or nothing (Ignore), as kube-apiserver's strict decoder reports them."""
+    directive = request.query.get("fieldValidation") or "Warn"
+    if directive not in FIELD_VALIDATION:
+        raise bad_request(f"fieldValidation: Unsupported value: {directive!r}: supported values: "
+                          '"Ignore", "Warn", "Strict"')
+    if verb not in ("create", "update") or target.subresource is not None or directive == "Ignore":
+        return []
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        return []  # the decoder's own error comes later
+    unknown = api_openapi.unknown_fields(str(body.get("apiVersion") or target.rt.api_version),
+                                         str(body.get("kind") or target.rt.kind), body)
+    if unknown and directive == "Strict":
+        raise bad_request("strict decoding error: " + ", ".join(f'unknown field "{f}"' for f in unknown))
+    return [f'299 - "unknown field \\"{f}\\""' for f in unknown]
+
+
 
 
 async def self_subject_access_review(request: web.Request) -> web.Response:
@@ -270,7 +310,9 @@ def make_app(ctx: SandboxContext, auth: Authenticator) -> web.Application:
     for slash in ("", "/"):  # the python client asks for /api/ and /apis/
         app.router.add_get("/api" + slash, core_versions)
         app.router.add_get("/apis" + slash, group_list)
-    app.router.add_get("/openapi/{tail:.*}", openapi)
+    app.router.add_get("/openapi/v2", openapi_v2)
+    app.router.add_get("/openapi/v3", openapi_v3)
+    app.router.add_get("/openapi/v3/{tail:.*}", openapi_v3)
     app.router.add_route("*", "/api/{tail:.+}", api_path)
     app.router.add_route("*", "/apis/{tail:.+}", api_path)
     app.router.add_get("/sandbox/v1/faults", faults_get)
