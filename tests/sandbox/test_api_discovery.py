@@ -73,7 +73,7 @@ def test_bad_token_through_the_client_is_401(api_server: ApiServer) -> None:
 def test_unknown_paths_are_404_status(api_server: ApiServer) -> None:
     token = api_server.auth.admin_token
     for path in ("/apis/batch/v1", "/api/v1/widgets", "/apis/apps/v1/namespaces/llm/deployments/x/y/z",
-                 "/openapi/v2"):
+                 "/openapi/v3/apis/batch/v1"):
         status, ctype, body = raw(api_server, path, token)
         assert status == 404, path
         assert ctype.startswith("application/json") and json.loads(body)["reason"] == "NotFound"
