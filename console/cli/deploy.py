@@ -254,8 +254,8 @@ async def _steps(engine: Any, args: argparse.Namespace, values: Values) -> int:
         return code
 
     _say(f"deploy {values.name} into namespace {values.namespace} (context {engine.target.context})")
-    rendered = engine.render(values)
-    preflight: PreflightReport = await engine.preflight(values, rendered)
+    preflight: PreflightReport = await engine.preflight(values)
+    rendered = engine.render(values)  # with what the preflight read: the StorageClass, the kinds served
     print_checks("preflight:", preflight.checks)
     if not preflight.ok:
         names = ", ".join(c.name for c in preflight.failures)

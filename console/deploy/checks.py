@@ -5,7 +5,9 @@
   NVIDIA device plugin DaemonSet ready, DCGM exporter; and the image on the GPU nodes the Deployment can
   land on) mapped onto the preflight's checks — :func:`compat_checks` is the one place that calls it;
 - image references resolved as everywhere else (console/compat/resolve.py): a Docker Hub short name is
-  looked up in the cluster's advertised local registry first (KEP-1755).
+  looked up in the cluster's advertised local registry first (KEP-1755);
+- what the cluster says that changes the manifests (:func:`read_cluster_facts`: the StorageClass the weights
+  claim gets, and the optional kinds it serves) and the preflight's words for it (:func:`cluster_checks`).
 """
 
 from __future__ import annotations
@@ -19,8 +21,12 @@ from console.core.gpus import GPU
 from console.core.images import LocalRegistry
 from console.core.rollout import free_gpus_by_node, node_accepts
 from console.core.units import as_int
+from console.deploy.render import KINDS, OPTIONAL_KINDS
+from console.deploy.values import derived
+from console.deploy.values.derived import ClusterFacts, StorageClassFacts
 from console.deploy.values.nodes import NodeFacts, check_against_nodes
-from console.deploy.values.schema import Values
+from console.deploy.values.schema import AUTO, Values
+from console.kube.errors import KubeError
 
 Obj = Mapping[str, Any]
 
@@ -150,4 +156,79 @@ async def compat_checks(transport: Any, values: Values, deployment: Mapping[str,
     fix = fix.split("(fix:", 1)[1].rstrip(")").strip() if fix else ""
     out.append(Check("image-compatibility", compat_level_status(verdict.level), f"{values.image}: {verdict.summary}",
                      fix))
+    return out
+
+
+# ---- what the cluster says that changes the manifests ----------------------------------------------------
+DEFAULT_CLASS_ANNOTATIONS = ("storageclass.kubernetes.io/is-default-class",
+                             "storageclass.beta.kubernetes.io/is-default-class")
+STORAGE_CLASSES = "/apis/storage.k8s.io/v1/storageclasses"
+
+
+def default_storage_class(classes: Iterable[Obj]) -> Obj | None:
+    """The class the DefaultStorageClass admission plugin gives a claim without one: the newest of those
+    annotated as default (as the API server picks among several)."""
+    marked = [c for c in classes if any(((c.get("metadata") or {}).get("annotations") or {}).get(a) == "true"
+                                        for a in DEFAULT_CLASS_ANNOTATIONS)]
+    marked.sort(key=lambda c: ((c.get("metadata") or {}).get("creationTimestamp") or "",
+                               (c.get("metadata") or {}).get("name") or ""))
+    return marked[-1] if marked else None
+
+
+async def _storage_class(transport: Any, values: Values) -> tuple[StorageClassFacts | None, str]:
+    name = values.storage.storage_class_name
+    try:
+        if name:
+            found: Obj | None = await transport.get(f"{STORAGE_CLASSES}/{name}")
+        else:
+            found = default_storage_class(await transport.list(STORAGE_CLASSES))
+            if found is None:
+                return None, "the cluster has no default StorageClass"
+    except KubeError as exc:
+        if exc.code == 404:
+            return None, (f"StorageClass {name} does not exist" if name and "storageclasses" not in exc.message
+                          else "the cluster serves no storage.k8s.io/v1 StorageClasses")
+        return None, f"cannot read StorageClasses: {exc.message if exc.code != 403 else 'forbidden'}"
+    meta = found.get("metadata") or {}
+    return StorageClassFacts(str(meta.get("name") or name or "?"), str(found.get("provisioner") or "")), ""
+
+
+async def _unserved(transport: Any) -> frozenset[str]:
+    """Which of the optional kinds discovery does not list (unreadable: assumed served, so the preflight's
+    served-kinds check still reports it)."""
+    out = set()
+    for kind in OPTIONAL_KINDS:
+        api, plural = KINDS[kind].api_version, KINDS[kind].plural
+        try:
+            doc = await transport.get(f"/apis/{api}" if "/" in api else f"/api/{api}")
+        except KubeError as exc:
+            if exc.code == 404:
+                out.add(kind)
+            continue
+        if plural not in {r.get("name") for r in doc.get("resources") or []}:
+            out.add(kind)
+    return frozenset(out)
+
+
+async def read_cluster_facts(transport: Any, values: Values) -> ClusterFacts:
+    """The StorageClass the weights claim gets (only when ``storage.accessMode`` is ``auto`` and llmctl creates
+    the claim) and which of render's OPTIONAL_KINDS the cluster does not serve."""
+    sc, note = None, ""
+    if values.storage.create and values.storage.access_mode == AUTO:
+        sc, note = await _storage_class(transport, values)
+    return ClusterFacts(sc, note, await _unserved(transport))
+
+
+def cluster_checks(values: Values, cluster: ClusterFacts) -> list[Check]:
+    """The preflight's findings on :func:`read_cluster_facts`: the claim's access mode and why, and each optional
+    kind left out, with what is lost without it."""
+    out = []
+    if values.storage.create:
+        problem = derived.single_node_volume_problem(values, cluster)
+        out.append(Check("volume-access", Status.WARN if problem else Status.OK,
+                         derived.access_mode_reason(values, cluster) + (f" — {problem}" if problem else "")))
+    for kind in sorted(cluster.unserved & set(OPTIONAL_KINDS)):
+        out.append(Check("optional-kinds", Status.WARN, f"the cluster does not serve {kind} "
+                         f"({KINDS[kind].api_version}): left out of the manifests — {OPTIONAL_KINDS[kind]}",
+                         "a Kubernetes ≥ 1.21 API server serves policy/v1" if kind == "PodDisruptionBudget" else ""))
     return out

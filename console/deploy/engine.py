@@ -39,7 +39,15 @@ from console.actions.validate import EXIT_FAILED, EXIT_USAGE
 from console.audit import AuditError, AuditLog
 from console.compat.resolve import read_local_registry
 from console.deploy import diff as dd
-from console.deploy.checks import Check, Status, compat_checks, gpu_checks, node_facts
+from console.deploy.checks import (
+    Check,
+    Status,
+    cluster_checks,
+    compat_checks,
+    gpu_checks,
+    node_facts,
+    read_cluster_facts,
+)
 from console.deploy.progress import STEPS, DeployProgress, ProgressStore
 from console.deploy.render import CONTAINER, Rendered, RenderedObject, render
 from console.deploy.reports import (
@@ -54,6 +62,7 @@ from console.deploy.reports import (
     VerifyReport,
     exit_code,
 )
+from console.deploy.values.derived import ClusterFacts
 from console.deploy.values.nodes import NodeFacts
 from console.deploy.values.schema import Values
 from console.deploy.watch import RolloutSteps
@@ -86,6 +95,7 @@ class DeployEngine(RolloutSteps, ClusterReads):
         self.rules = rules
         self.manifest_dir = Path(manifest_dir) if manifest_dir else None
         self._fresh: dict[str, dict[str, Any]] = {}  # ref → the live object re-read after a 409
+        self.cluster: ClusterFacts | None = None  # what the last preflight read that changes the manifests
 
     @classmethod
     async def connect(cls, kubeconfig: str | None, context: str | None, audit: AuditLog, **kwargs: Any
@@ -101,13 +111,12 @@ class DeployEngine(RolloutSteps, ClusterReads):
         with contextlib.suppress(Exception):
             await self.transport.close()
 
-    @staticmethod
-    def render(values: Values) -> Rendered:
-        return render(values)
+    def render(self, values: Values) -> Rendered:
+        """The manifests, with what the last preflight read of the cluster (StorageClass, kinds served)."""
+        return render(values, self.cluster)
 
     # ---- preflight ------------------------------------------------------------------------------------
     async def preflight(self, values: Values, rendered: Rendered | None = None) -> PreflightReport:
-        rendered = rendered or render(values)
         try:
             version = await self.transport.get("/version")
         except KubeError as exc:
@@ -118,6 +127,12 @@ class DeployEngine(RolloutSteps, ClusterReads):
         checks = [Check("cluster", Status.OK, f"{self.target.server or 'API server'} answers "
                         f"({version.get('gitVersion', '?')}), context {self.target.context}, user "
                         f"{self.target.user or '?'}")]
+        try:
+            self.cluster = await read_cluster_facts(self.transport, values)
+            checks += cluster_checks(values, self.cluster)
+        except KubeError as exc:
+            checks.append(Check("cluster-facts", Status.WARN, f"could not be read: {exc.message}"))
+        rendered = rendered or render(values, self.cluster)
         checks += await self._served_checks(rendered)
         checks += await self._permission_checks(rendered)
         nodes = await self._try_list("/api/v1/nodes", "nodes", checks)

@@ -129,7 +129,7 @@ class RolloutSteps:
         values = rendered.values
         if not values.monitoring.prometheus_rule:
             return Check("alert-rules", Status.SKIP, "monitoring.prometheusRule is false")
-        wanted = alert_groups()
+        wanted = alert_groups(values)
         if self.rules is None:
             obj = rendered.by_kind("PrometheusRule")[0]
             try:

@@ -294,7 +294,7 @@ def kubectl_equivalents(values: Values, directory: str, context: str | None) -> 
     out = [f"kubectl apply -f {directory}{ctx}      # what apply sent (after kubectl apply --dry-run=server)",
            f"kubectl diff -f {directory}{ctx}       # what would change now"]
     out += [f"kubectl rollout status deployment/{d}{ns}{ctx}" for d in values.deployments()]
-    out.append(f"kubectl get deploy,pods,svc,hpa,pvc{ns} -l app.kubernetes.io/name={values.name}{ctx}")
+    out.append(f"kubectl get deploy,pods,svc,hpa,pdb,pvc{ns} -l app.kubernetes.io/name={values.name}{ctx}")
     return out
 
 

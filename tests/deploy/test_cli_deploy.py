@@ -39,7 +39,7 @@ def test_deploy_the_example_then_run_again_and_nothing_changes(sb: SandboxThread
     first = llmctl(sb, tmp_path, "deploy", "-f", EXAMPLE, "--yes", "--timeout", "60")
     assert first.returncode == 0, first.stdout + first.stderr
     out = first.stdout
-    for line in ("plan: 7 to create, 0 to change, 0 unchanged", "  deployment.apps/claude-inference created",
+    for line in ("plan: 8 to create, 0 to change, 0 unchanged", "  deployment.apps/claude-inference created",
                  'deployment "claude-inference" successfully rolled out', "OK   pods-ready: 2 pods Ready"):
         assert line in out, out
     assert "cold start" in out and "OK   image-compatibility: llm/claude-inference:v1.1.0: OK" in out
@@ -50,7 +50,8 @@ def test_deploy_the_example_then_run_again_and_nothing_changes(sb: SandboxThread
     entries = audit.entries()
     applied = [e for e in entries if e["mode"] == "applied"]
     assert [e["target"].split("/", 1)[1] for e in applied] == [
-        "Namespace/llm-demo", "PersistentVolumeClaim/model-pvc", "Service/claude-inference",
+        "Namespace/llm-demo", "PersistentVolumeClaim/model-pvc", "PodDisruptionBudget/claude-inference-pdb",
+        "Service/claude-inference",
         "Deployment/claude-inference", "HorizontalPodAutoscaler/claude-inference-hpa",
         "ServiceMonitor/claude-inference", "PrometheusRule/claude-inference-alerts"]
     assert all(e["result"] == "ok" and e["user"] == ADMIN and e["kubectl"].startswith("kubectl apply -f ")
@@ -66,7 +67,7 @@ def test_deploy_the_example_then_run_again_and_nothing_changes(sb: SandboxThread
 
     second = llmctl(sb, tmp_path, "deploy", "-f", EXAMPLE, "--yes", "--timeout", "60")
     assert second.returncode == 0, second.stdout + second.stderr
-    assert "plan: no changes: 7 objects match the values" in second.stdout and "nothing to apply" in second.stdout
+    assert "plan: no changes: 8 objects match the values" in second.stdout and "nothing to apply" in second.stdout
     assert "nothing changed: the cluster already matches the values" in second.stdout
     assert audit.entries() == entries, "a re-run writes nothing: no dry-run, no apply"
     assert apps.read_namespaced_deployment(DEP, NS).metadata.generation == d.metadata.generation

@@ -90,7 +90,7 @@ def test_deploy_from_empty_namespace_to_ready_with_metrics_then_nothing_to_do(sb
                           "image-compatibility", "api-resources"):
                 assert names[check] is Status.OK, check
             plan = await eng.diff(rendered)
-            assert plan.namespace_new and [o.state for o in plan.objects] == ["new"] * 7
+            assert plan.namespace_new and [o.state for o in plan.objects] == ["new"] * 8
             applied = await eng.apply(plan)
             assert applied.ok, applied.message
             updates = []
@@ -111,7 +111,7 @@ def test_deploy_from_empty_namespace_to_ready_with_metrics_then_nothing_to_do(sb
     finally:
         metrics.close()
     entries = AuditLog(audit).entries()
-    assert [e["mode"] for e in entries] == ["dry-run", "applied"] + ["dry-run"] * 6 + ["applied"] * 6
+    assert [e["mode"] for e in entries] == ["dry-run", "applied"] + ["dry-run"] * 7 + ["applied"] * 7
     assert entries[-3]["target"] == f"{NS}/HorizontalPodAutoscaler/claude-inference-hpa"
     pvc = core(sb).read_namespaced_persistent_volume_claim("model-pvc", NS)
     assert pvc.status.phase == "Bound" and pvc.spec.storage_class_name == "standard"
@@ -196,8 +196,8 @@ def test_forbidden_to_create_leaves_nothing_half_applied(sb: SandboxThread, tmp_
         eng = await engine(sb, audit, context=VIEWER)
         try:
             report = await eng.apply(await eng.diff(eng.render(v)))
-            assert not report.ok and len(report.failures) == 6 and report.message.startswith(
-                "nothing applied: the server dry-run failed for 6 of 6 objects — forbidden: cannot create")
+            assert not report.ok and len(report.failures) == 7 and report.message.startswith(
+                "nothing applied: the server dry-run failed for 7 of 7 objects — forbidden: cannot create")
         finally:
             await eng.close()
     run(again())
@@ -319,4 +319,5 @@ def test_quitting_midway_rolls_back_what_was_created(sb: SandboxThread, tmp_path
     assert namespace_objects(sb, NS) == []
     rollback = [e for e in AuditLog(tmp_path / "audit.jsonl").entries() if e["action"] == "deploy-rollback"]
     assert [e["target"] for e in rollback] == [f"{NS}/Service/claude-inference",
+                                                f"{NS}/PodDisruptionBudget/claude-inference-pdb",
                                                 f"{NS}/PersistentVolumeClaim/model-pvc", f"{NS}/Namespace/{NS}"]

@@ -38,11 +38,12 @@ def test_the_articles_deployment() -> None:
     spec = dep["spec"]
     assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
     (c,) = spec["template"]["spec"]["containers"]
-    assert c["resources"] == {"requests": {"cpu": "4", "memory": "12Gi", "nvidia.com/gpu": "1"},
-                              "limits": {"memory": "14Gi", "nvidia.com/gpu": "1"}}
-    assert c["volumeMounts"] == [{"name": "model-store", "mountPath": "/models", "readOnly": True}]
-    assert spec["template"]["spec"]["volumes"] == [
-        {"name": "model-store", "persistentVolumeClaim": {"claimName": "model-pvc", "readOnly": True}}]
+    # 13 GiB of weights (model.sizeGiB): the request holds them, the limit adds the article's 2 GiB buffer
+    assert c["resources"] == {"requests": {"cpu": "4", "memory": "13Gi", "nvidia.com/gpu": "1"},
+                              "limits": {"memory": "15Gi", "nvidia.com/gpu": "1"}}
+    assert c["volumeMounts"][0] == {"name": "model-store", "mountPath": "/models", "readOnly": True}
+    assert spec["template"]["spec"]["volumes"][0] == \
+        {"name": "model-store", "persistentVolumeClaim": {"claimName": "model-pvc", "readOnly": True}}
     assert c["startupProbe"]["failureThreshold"] * c["startupProbe"]["periodSeconds"] == 600
     assert c["readinessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
     assert {"name": "LD_LIBRARY_PATH", "value": "/usr/local/cuda-12.2/lib64"} in c["env"]
@@ -88,7 +89,9 @@ def test_pools_split_by_prompt_length() -> None:
 def test_monitoring_objects_reuse_the_rule_file() -> None:
     rendered = render(values("defaults"))
     (rule,) = by_kind(rendered, "PrometheusRule")
-    assert [g["name"] for g in rule["spec"]["groups"]] == alert_groups() == ["llmctl-gpu", "llmctl-serving"]
+    assert alert_groups() == ["llmctl-gpu", "llmctl-serving"]
+    assert [g["name"] for g in rule["spec"]["groups"]] == alert_groups(values("defaults")) == \
+        ["llmctl-gpu/llm-demo/claude-inference", "llmctl-serving/llm-demo/claude-inference"]
     assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     (mon,) = by_kind(rendered, "ServiceMonitor")
     (svc,) = by_kind(rendered, "Service")
@@ -101,11 +104,13 @@ def test_render_cli_prints_or_writes(tmp_path: Path, capsys: pytest.CaptureFixtu
     monkeypatch.chdir(ROOT)
     assert main(["render", "-f", EXAMPLE]) == 0
     docs = [d for d in yaml.safe_load_all(capsys.readouterr().out) if d]
-    assert [d["kind"] for d in docs][:4] == ["Namespace", "PersistentVolumeClaim", "Service", "Deployment"]
+    assert [d["kind"] for d in docs][:5] == ["Namespace", "PersistentVolumeClaim", "PodDisruptionBudget", "Service",
+                                             "Deployment"]
     assert main(["render", "-f", EXAMPLE, "-o", str(tmp_path / "out")]) == 0
     files = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert files == ["00-namespace.yaml", "10-persistentvolumeclaim.yaml", "20-service.yaml", "30-deployment.yaml",
-                     "40-horizontalpodautoscaler.yaml", "50-servicemonitor.yaml", "60-prometheusrule.yaml"]
+    assert files == ["00-namespace.yaml", "10-persistentvolumeclaim.yaml", "15-poddisruptionbudget.yaml",
+                     "20-service.yaml", "30-deployment.yaml", "40-horizontalpodautoscaler.yaml",
+                     "50-servicemonitor.yaml", "60-prometheusrule.yaml"]
     again = [d for f in files for d in yaml.safe_load_all((tmp_path / "out" / f).read_text()) if d]
     assert again == docs
 

@@ -31,6 +31,15 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
                                                                          "prometheusRule": False}),
     "queue": example_dict(autoscaling={"queueLength": 10, "gpuUtilization": None}, gpusPerReplica=2,
                           resources={"memoryRequest": "24Gi", "memoryLimit": "28Gi"}),
+    # A shared file system's claim, a hard spread, a bigger /dev/shm and a slower scale-down.
+    "shared-storage": example_dict(storage={"accessMode": "ReadOnlyMany", "storageClassName": "nfs-client"},
+                                   availability={"spreadAcrossNodes": "DoNotSchedule"},
+                                   resources={"shmSize": "8Gi"}, autoscaling={"scaleDownStabilizationSeconds": 600}),
+    # A 70 GiB model over 4 GPUs, memory sized from the weights; no HPA, so the budget follows replicas.
+    "big-model": example_dict(model={"sizeGiB": 70}, gpusPerReplica=4, replicas=3, autoscaling={"enabled": False}),
+    # The hardening turned down where an image needs it: a writable root, no drain, no budget, no spread.
+    "relaxed": example_dict(security={"readOnlyRootFilesystem": False}, serving={"drainSeconds": 0},
+                            availability={"podDisruptionBudget": False, "spreadAcrossNodes": "none"}),
 }
 
 

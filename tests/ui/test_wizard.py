@@ -129,9 +129,10 @@ async def test_wizard_deploys_from_empty_namespace_to_ready_with_metrics_then_sh
 
             # 3. build: skipped; 4. the files, the diff and the server dry-run, then apply
             await to_plan(pilot, w)
-            assert [o.state for o in w.plan.objects] == ["new"] * 7 and w.dry.ok
+            assert [o.state for o in w.plan.objects] == ["new"] * 8 and w.dry.ok
             assert namespace_objects(sb, NS) == [], "nothing applied before a"
-            assert set(w._files) >= {"plan", "30-deployment.yaml", "40-horizontalpodautoscaler.yaml"}
+            assert set(w._files) >= {"plan", "15-poddisruptionbudget.yaml", "30-deployment.yaml",
+                                     "40-horizontalpodautoscaler.yaml"}
             assert re.search(r"new +deployment\.apps/claude-inference", shown(w, "#file-view"))
             assert "server dry-run passed" in shown(w, "#apply-results")
             await pilot.press("a")
@@ -164,7 +165,7 @@ async def test_wizard_deploys_from_empty_namespace_to_ready_with_metrics_then_sh
             await pilot.press("n")
             await wait_for(pilot, lambda: not isinstance(app.screen, WizardScreen), what="finished")
             applied = audit_modes(tmp_path).count("applied")
-            assert applied == 7
+            assert applied == 8
 
             # (c) again on the deployment that now exists: no diff, apply sends nothing
             w = await open_wizard(app, pilot)

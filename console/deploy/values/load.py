@@ -26,9 +26,8 @@ import yaml
 
 from console.core.units import MEMORY_BUFFER, binary_size, parse_quantity
 from console.core.yamlsafe import YamlError, safe_load
-from console.deploy.values.derived import memory_fit_problem, memory_for
+from console.deploy.values.derived import memory_fit_problem, memory_for, single_node_volume_problem
 from console.deploy.values.schema import (
-    AUTO,
     DURATION_PATTERN,
     ENV_NAME_PATTERN,
     LABEL_KEY_PATTERN,
@@ -411,17 +410,9 @@ def _cross_checks(data: dict[str, Any], problem: Callable[[str, str], None], war
     most = (max(pools["short"]["maxReplicas"], pools["long"]["maxReplicas"]) if pools["enabled"]
             else hpa["maxReplicas"]) if hpa["enabled"] else replicas
     storage = data["storage"]
-    mode = storage["accessMode"]
-    if mode == "ReadWriteOncePod" and max(replicas, most) > 1:
+    if storage["accessMode"] == "ReadWriteOncePod" and max(replicas, most) > 1:
         problem("storage.accessMode", "ReadWriteOncePod lets only one pod mount the weights, but up to "
                 f"{max(replicas, most)} replicas would need them: use ReadOnlyMany")
-    elif mode in (AUTO, "ReadWriteOnce") and max(replicas, most) > 1:
-        shown = "auto (ReadWriteOnce)" if mode == AUTO else mode
-        warn.append(f"storage.accessMode {shown}: a ReadWriteOnce volume attaches to one node (pods elsewhere hang "
-                    f"on a Multi-Attach error), so the replicas (up to {max(replicas, most)}) are kept on one node, without "
-                    "a PodDisruptionBudget or spread across nodes — a node failure or drain stops the service. If "
-                    "the StorageClass offers shared volumes (NFS, CephFS, EFS, Filestore, Azure Files), set "
-                    "ReadOnlyMany or ReadWriteMany; else give each replica its own copy of the weights")
     if not storage["create"] and storage["size"] != SCHEMA["storage"].children["size"].default:  # type: ignore[index]
         warn.append("storage.size is ignored with storage.create: false (the existing claim is used as it is)")
     if data["image"] and data["image"].rsplit("/", 1)[-1].partition("@")[0].endswith(":latest"):
@@ -449,6 +440,8 @@ def parse_values(data: Mapping[str, Any], lines: dict[str, int] | None = None,
         problems.sort(key=lambda p: (p.line or 10**9, p.path))
         raise ValuesError(problems, source)
     values = _build(SCHEMA, normalized, Values)
+    if why := single_node_volume_problem(values):
+        warnings.append(why)
     return dataclasses.replace(values, warnings=tuple(warnings))
 
 
