@@ -144,7 +144,8 @@ def test_a_service_without_ready_endpoints_is_503(ready: tuple[SandboxThread, Cl
 
 def test_a_pod_that_is_not_ready_yet_refuses_and_the_service_skips_it(ready: tuple[SandboxThread, Cluster]) -> None:
     thread, cluster = ready
-    before = set(thread.call(lambda: [p["metadata"]["name"] for p in thread.ctx.store.list("pods", "llm", "app=claude")]))
+    before = set(thread.call(
+        lambda: [p["metadata"]["name"] for p in thread.ctx.store.list("pods", "llm", "app=claude")]))
 
     def scale() -> None:
         dep = thread.ctx.store.get("deployments", "llm", SERVICE)
