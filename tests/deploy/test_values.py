@@ -136,3 +136,54 @@ def test_checks_against_the_nodes() -> None:
     (problem,) = check_against_nodes(small, NodeFacts(4, 23028, 4))
     assert problem.path == "model.sizeGiB" and "needs about 4 GPUs of 22 GiB" in problem.message
     assert gpus_for_model(13, 23028) == 1 and gpus_for_model(70, 81920) == 2
+
+
+# ---- memory sized from the weights (the source article: 14.9 GiB of weights got 12Gi/14Gi, unwarned) ----------
+@pytest.mark.parametrize(("size", "resources", "expected"), [
+    (14.9, {}, ("15Gi", "17Gi")),  # the weights rounded up, then the article's 2 GiB buffer
+    (13, {}, ("13Gi", "15Gi")),
+    (0.5, {}, ("1Gi", "3Gi")),
+    (None, {}, ("12Gi", "14Gi")),  # size unknown: the article's own figures
+    (14.9, {"memoryRequest": "16Gi"}, ("16Gi", "18Gi")),  # the limit follows an explicit request
+    (14.9, {"memoryRequest": "15872Mi"}, ("15872Mi", "17920Mi")),
+    (14.9, {"memoryRequest": "20Gi", "memoryLimit": "32Gi"}, ("20Gi", "32Gi")),  # explicit and fitting: as written
+])
+def test_memory_is_sized_from_model_size(size: float | None, resources: dict, expected: tuple[str, str]) -> None:
+    from console.deploy.render import render
+
+    v = parse_values({"image": IMAGE, "model": {"sizeGiB": size}, "resources": resources})
+    assert not any(w.startswith("resources") for w in v.warnings), v.warnings
+    (dep,) = render(v).by_kind("Deployment")
+    res = dep.body["spec"]["template"]["spec"]["containers"][0]["resources"]
+    assert (res["requests"]["memory"], res["limits"]["memory"]) == expected
+
+
+def test_explicit_memory_that_cannot_hold_the_weights_is_warned_about() -> None:
+    v = parse_values({"image": IMAGE, "model": {"sizeGiB": 14.9},
+                      "resources": {"memoryRequest": "12Gi", "memoryLimit": "14Gi"}})
+    (warning,) = [w for w in v.warnings if w.startswith("resources")]
+    assert warning.startswith("resources: memory request 12Gi and limit 14Gi are too small for 14.9 GiB of weights "
+                              "(model.sizeGiB): loading streams the weights through host memory")
+    assert "use at least 15Gi / 17Gi" in warning
+    # The request alone short of the weights (a roomy limit does not help: the scheduler places by requests).
+    v = parse_values({"image": IMAGE, "model": {"sizeGiB": 14.9},
+                      "resources": {"memoryRequest": "14Gi", "memoryLimit": "20Gi"}})
+    assert next(w for w in v.warnings if w.startswith("resources")).startswith(
+        "resources: memory request 14Gi is too small for 14.9 GiB")
+    fits = parse_values({"image": IMAGE, "model": {"sizeGiB": 14.9},
+                         "resources": {"memoryRequest": "15Gi", "memoryLimit": "17Gi"}})
+    assert not any(w.startswith("resources") for w in fits.warnings)
+
+
+def test_memory_rules_that_are_errors() -> None:
+    # A limit under request + 2 GiB breaks the article's OOM rule, also when the request is derived.
+    assert problems({"model": {"sizeGiB": 13}, "resources": {"memoryLimit": "14Gi"}}) == [
+        "resources.memoryLimit: 14Gi must be at least resources.memoryRequest (13Gi, from model.sizeGiB) + 2Gi "
+        "= 15Gi: the source article's OOM rule keeps a 2 GiB buffer between request and limit"]
+    assert problems({"resources": {"memoryLimit": "13Gi"}})[0].startswith(
+        "resources.memoryLimit: 13Gi must be at least resources.memoryRequest (12Gi, the default) + 2Gi = 14Gi")
+
+
+def test_shm_larger_than_the_memory_limit_is_warned_about() -> None:
+    v = parse_values({"image": IMAGE, "model": {"sizeGiB": 13}, "resources": {"shmSize": "16Gi"}})
+    assert any(w.startswith("resources.shmSize 16Gi is more than the memory limit 15Gi") for w in v.warnings)

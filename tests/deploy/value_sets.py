@@ -43,7 +43,8 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
 }
 
 
-def values(name: str, **overrides: Any) -> Values:
-    data = copy.deepcopy(VALUE_SETS[name])
+def values(value_set: str, /, **overrides: Any) -> Values:
+    """A value set, with top-level keys replaced (``name=...`` renames the app)."""
+    data = copy.deepcopy(VALUE_SETS[value_set])
     data.update(overrides)
     return parse_values(data)
