@@ -22,6 +22,8 @@ from console.cli import (
     deploy,
     get,
     incident,
+    loadtest,
+    probe,
     sandbox,
     silence,
     status,
@@ -31,8 +33,10 @@ from console.cli import (
 
 # Commands that read the cluster: a kubeconfig that cannot be used is a usage error, said before anything starts.
 # (deploy checks its values file first, then the kubeconfig: see cli/deploy.py)
-CLUSTER_COMMANDS = frozenset({"get", "status", "scale", "rollout", "hpa", "check", "incident", "alerts"})
-GROUPS = (status, get, sandbox, actions, build, top, alerts, deploy, check, incident, silence, config, completion)
+CLUSTER_COMMANDS = frozenset({"get", "status", "scale", "rollout", "hpa", "check", "incident", "alerts",
+                              "probe", "loadtest"})
+GROUPS = (status, get, sandbox, actions, build, top, alerts, deploy, check, incident, silence, config, completion,
+          probe, loadtest)
 
 
 def build_parser() -> argparse.ArgumentParser:

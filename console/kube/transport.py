@@ -131,6 +131,13 @@ class KubeTransport:
                 raise KubeError(0, "Unreachable", f"cannot reach the API server: {plain_reason(exc)}") from None
             raise
 
+    async def open(self, method: str, path: str, body: Any = None, timeout: Any = REQUEST_TIMEOUT,
+                   accept: str = "application/json") -> Any:
+        """One request whose answer the caller reads and then releases (``resp.status``, ``resp.headers``,
+        ``resp.response.content``), credentials handled as for every request; an HTTP error status is returned,
+        not raised. For paths whose answers are not the API's own, e.g. a service proxy (console/serving)."""
+        return await self._send(method, path, None, body, timeout, accept=accept)
+
     @staticmethod
     async def _raise_for_status(resp: Any) -> None:
         if resp.status < 400:

@@ -210,7 +210,11 @@ class ModelServers:
     def _serving(self, ns: str, pod: str) -> tuple[Any, Any] | None:
         self._hook()
         sim = self.ctx.sim
-        return sim.serving_pod(ns, pod) if sim is not None and hasattr(sim, "serving_pod") else None
+        if sim is None or not hasattr(sim, "serving_pod"):
+            return None
+        if sim.version == 0:  # asked before the first tick: Ready pods serve from the start, as on a cluster
+            sim.tick(0.0)
+        return sim.serving_pod(ns, pod)
 
     async def _model(self, request: web.Request, ns: str, pod: str, served: tuple[Any, Any],
                      path: str, routed: str | None = None) -> web.StreamResponse:
