@@ -20,12 +20,23 @@ from aiohttp import web
 
 from . import api_discovery as discovery
 from . import api_openapi, api_proxy
-from .api_decode import MAX_BODY_BYTES, decode_review, entity_too_large, too_deep
+from . import api_resources as resources_api
+from . import apply as ssa
+from .api_decode import (
+    MAX_BODY_BYTES,
+    check_type_meta,
+    decode_patched,
+    decode_review,
+    entity_too_large,
+    read_body,
+    too_deep,
+)
 from .api_resources import Target, handle, json_response, method_not_allowed, read_json, read_object
 from .api_watch import STREAMS, close_streams, validate_list_options
 from .auth import SANDBOX_GROUP, Authenticator, User, forbidden, unauthorized
 from .context import SandboxContext
 from .errors import ApiError, bad_request
+from .patch import APPLY_PATCH
 from .resources import lookup
 
 log = logging.getLogger(__name__)
@@ -189,6 +200,8 @@ async def api_path(request: web.Request) -> web.StreamResponse:
     authorize(request, target, verb)
     if verb in ("list", "watch"):
         validate_list_options(request.query, verb == "watch")
+    if verb == "patch" and (request.content_type or "").lower() == APPLY_PATCH and target.subresource is None:
+        return await server_side_apply(request, request.app[CTX], target)
     warnings = await check_fields(request, target, verb)
     response = await handle(request, request.app[CTX], target, verb)
     for warning in warnings:
@@ -197,6 +210,34 @@ async def api_path(request: web.Request) -> web.StreamResponse:
 
 
 FIELD_VALIDATION = ("Ignore", "Warn", "Strict")
+
+
+async def server_side_apply(request: web.Request, ctx: SandboxContext, target: Target) -> web.StreamResponse:
+    """``PATCH`` with ``application/apply-patch+yaml``: create or merge, owning the configuration's fields."""
+    rt, q = target.rt, request.query
+    manager = ssa.require_manager(q.get("fieldManager"))
+    force = (q.get("force") or "").lower() in ("true", "1")
+    config = check_type_meta(ssa.parse_config(await read_body(request)))
+    if config.get("apiVersion") != rt.api_version or config.get("kind") != rt.kind:
+        raise bad_request(f"the API version in the data ({config.get('apiVersion')}) and kind "
+                          f"({config.get('kind')}) do not match the expected {rt.api_version} {rt.kind}")
+    meta = config.get("metadata") if isinstance(config.get("metadata"), dict) else {}
+    if meta.get("name") and meta["name"] != target.name:
+        raise bad_request(f"the name of the object ({meta['name']}) does not match the name on the URL "
+                          f"({target.name})")
+    directive = q.get("fieldValidation") or "Strict"
+    unknown = api_openapi.unknown_fields(rt.api_version, rt.kind, config)
+    if unknown and directive == "Strict":
+        raise bad_request("strict decoding error: " + ", ".join(f'unknown field "{f}"' for f in unknown))
+    live = ctx.store.try_get(rt.plural, target.namespace, target.name or "")
+    result = ssa.apply(manager, config, live, force)
+    request[ssa.APPLYING] = True
+    if live is None:
+        return resources_api.create(request, ctx, target, result)
+    decoded = decode_patched(rt, result, config)
+    if rt.namespaced:
+        decoded["metadata"]["namespace"] = live["metadata"]["namespace"]
+    return json_response(resources_api._commit_update(request, ctx, target, decoded, live))
 
 
 async def check_fields(request: web.Request, target: Target, verb: str) -> list[str]:

@@ -35,6 +35,7 @@ from .api_validate import (
     validate,
 )
 from .api_watch import serve_logs, serve_watch
+from .apply import record_write
 from .context import SandboxContext
 from .errors import ApiError, bad_request, not_found
 from .patch import APPLY_PATCH, PATCH_TYPES, apply_patch, unsupported_media_type
@@ -166,6 +167,7 @@ def create(request: web.Request, ctx: SandboxContext, target: Target, body: Obj)
         raise not_found("namespaces", body["metadata"]["namespace"])
     validate(rt, body, None)
     admit_create(ctx, rt.plural, body)
+    record_write(request, rt.api_version, rt.kind, body, None)
     return _object_response(request, rt, ctx.store.create(rt.plural, body, dry_run=dry_run), 201)
 
 
@@ -187,6 +189,7 @@ def _commit_update(request: web.Request, ctx: SandboxContext, target: Target, ne
                 new["status"] = old["status"]
         default_update(rt.plural, new, old)
         validate(rt, new, old)
+    record_write(request, rt.api_version, rt.kind, new, old, target.subresource)
     return ctx.store.replace(rt.plural, new, dry_run=dry_run)
 
 
@@ -299,6 +302,7 @@ def _apply_scale(request: web.Request, ctx: SandboxContext, target: Target, scal
     new = copy_object(old)
     new.setdefault("spec", {})["replicas"] = replicas
     new["metadata"]["resourceVersion"] = meta.get("resourceVersion") or old["metadata"]["resourceVersion"]
+    record_write(request, target.rt.api_version, target.rt.kind, new, old, "scale")
     result = ctx.store.replace(target.rt.plural, new, dry_run=is_dry_run(request))
     return json_response(to_scale(result))
 
