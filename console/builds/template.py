@@ -1,4 +1,9 @@
-"""``llmctl build --init``: write the shipped three-stage Dockerfile and .dockerignore into a project folder."""
+"""``llmctl build --init``: write the shipped three-stage Dockerfile and .dockerignore into a project folder.
+
+The Dockerfile (assets/Dockerfile.template) runs as uid 10001 (the user llmctl's manifests run as), keeps
+``CUDA_VERSION`` and labels the image ``ai.llmctl.cuda.arch-list`` from its ``TORCH_CUDA_ARCH_LIST`` build
+argument — the two facts console/compat/facts.py reads — so ``llmctl check`` judges an image built from it OK or
+FAIL on each node, never UNKNOWN."""
 
 from __future__ import annotations
 
