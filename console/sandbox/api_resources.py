@@ -1,5 +1,7 @@
 """The resource verbs: get, list, create, update, patch, delete(collection), and the subresources
-``status``, ``scale`` and ``log`` — request in, store call, kube-shaped answer out.
+``status``, ``scale``, ``log``, ``eviction`` (pods) and ``token`` (service accounts) — request in, store
+call, kube-shaped answer out. A resource served in a version other than its storage version
+(autoscaling/v1 HPAs, events.k8s.io/v1 Events) is converted on the way in and out (conversion.py).
 
 Every write follows kube-apiserver's order: decode → default → admission (namespace exists) →
 validate → store (AlreadyExists / Conflict), and honours ``dryRun=All`` by asking the store to
@@ -8,15 +10,13 @@ compute the result without committing it.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-from . import schema
+from . import api_policy, schema
 from .admission import admit_create
 from .api_decode import (
     check_type_meta,
@@ -24,8 +24,11 @@ from .api_decode import (
     decode_options,
     decode_patched,
     decode_scale,
+    decode_typed,
+    patch_invalid,
 )
 from .api_decode import read_json as read_json
+from .api_eviction import evict
 from .api_validate import (
     apply_defaults,
     default_update,
@@ -37,9 +40,10 @@ from .api_validate import (
 from .api_watch import serve_logs, serve_watch
 from .apply import record_write
 from .context import SandboxContext
+from .conversion import field_selector, served_schema, to_served, to_storage
 from .errors import ApiError, bad_request, not_found
 from .patch import APPLY_PATCH, PATCH_TYPES, apply_patch, unsupported_media_type
-from .resources import ResourceType
+from .resources import ResourceType, storage_of
 from .selectors import selector_to_string
 from .store import copy_object, random_suffix
 from .table import table, wants_table
@@ -89,45 +93,40 @@ def _table_include(request: web.Request) -> str | None:
     return include
 
 
+def served_table(rt: ResourceType, objects: list[Obj], meta: Obj, include: str) -> Obj:
+    """A Table of stored objects (the printers read the storage version), embedded objects as served."""
+    body = table(rt.plural, objects, meta, include)
+    if rt.is_view and include == "Object":
+        for row in body["rows"]:
+            row["object"] = to_served(rt, row["object"])
+    return body
+
+
 def _object_response(request: web.Request, rt: ResourceType, obj: Obj, status: int = 200) -> web.Response:
     include = _table_include(request)
     if include is not None:
         meta = {"resourceVersion": obj["metadata"].get("resourceVersion")}
-        return json_response(table(rt.plural, [obj], meta, include), status)
-    return json_response(obj, status)
+        return json_response(served_table(rt, [obj], meta, include), status)
+    return json_response(to_served(rt, obj), status)
 
 
 # ---- reads ------------------------------------------------------------------------------------------
-def _decode_continue(token: str) -> tuple[int, str]:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)))
-        return int(data["start"]), str(data["rv"])
-    except (ValueError, KeyError, TypeError, binascii.Error, RecursionError):
-        raise bad_request("continue key is not valid") from None
-
-
-def _encode_continue(start: int, rv: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"rv": rv, "start": start}).encode()).decode().rstrip("=")
-
-
 def list_objects(request: web.Request, ctx: SandboxContext, target: Target) -> web.Response:
-    """A page of a list (``limit``/``continue``), serialized once over the stored dicts (no copies)."""
+    """A page of a list (``limit``/``continue``: Store.list_page), serialized once over the stored dicts."""
     rt, q = target.rt, request.query
-    items = ctx.store.list(rt.plural, target.namespace, q.get("labelSelector"), q.get("fieldSelector"))
-    start, rv = _decode_continue(q["continue"]) if q.get("continue") else (0, str(ctx.store.resource_version))
     try:
         limit = int(q.get("limit") or 0)
     except ValueError:
         raise bad_request("limit must be an integer") from None
-    end = start + limit if limit > 0 else len(items)
-    page = items[start:end]
-    meta: Obj = {"resourceVersion": rv}
-    if end < len(items):
-        meta["continue"] = _encode_continue(end, rv)
-        meta["remainingItemCount"] = len(items) - end
+    page, meta = ctx.store.list_page(rt.plural, target.namespace, q.get("labelSelector"),
+                                     field_selector(rt, q.get("fieldSelector")), limit=limit,
+                                     continue_token=q.get("continue"), resource_version=q.get("resourceVersion") or "",
+                                     match=q.get("resourceVersionMatch") or "")
     include = _table_include(request)
     if include is not None:
-        return json_response(table(rt.plural, page, meta, include))
+        return json_response(served_table(rt, page, meta, include))
+    if rt.is_view:
+        page = [to_served(rt, obj) for obj in page]
     head = json.dumps({"kind": f"{rt.kind}List", "apiVersion": rt.api_version, "metadata": meta},
                       separators=(",", ":"))
     body = head[:-1] + ',"items":' + json.dumps(page, separators=(",", ":")) + "}"
@@ -150,10 +149,25 @@ def _check_identity(rt: ResourceType, body: Obj, target: Target) -> None:
         meta["name"] = target.name
 
 
+def decode_served(rt: ResourceType, body: Obj) -> Obj:
+    """A create/update body for ``rt``, decoded; a view's body is decoded as its version, then converted."""
+    if not rt.is_view:
+        return decode_object(rt, body)
+    check_type_meta(body)
+    api_version, kind = body.get("apiVersion") or rt.api_version, body.get("kind") or rt.kind
+    if api_version != rt.api_version:
+        raise bad_request(f"the API version in the data ({api_version}) does not match the expected API version "
+                          f"({rt.api_version})")
+    if kind != rt.kind:
+        raise bad_request(f"the kind in the data ({kind}) does not match the expected kind ({rt.kind})")
+    served = decode_typed(served_schema(rt), body, rt.kind, rt.api_version)
+    return decode_object(storage_of(rt), to_storage(rt, served))
+
+
 def create(request: web.Request, ctx: SandboxContext, target: Target, body: Obj) -> web.Response:
     rt = target.rt
     dry_run = is_dry_run(request)
-    body = decode_object(rt, body)
+    body = decode_served(rt, body)
     _check_identity(rt, body, target)
     meta = body["metadata"]
     if not meta.get("name") and meta.get("generateName"):
@@ -163,9 +177,13 @@ def create(request: web.Request, ctx: SandboxContext, target: Target, body: Obj)
         status = initial_status(rt.plural, body)
         if status is not None:
             body["status"] = status
+    if rt.plural == "horizontalpodautoscalers":
+        body["status"] = {"desiredReplicas": 0, "currentMetrics": None}  # what the v2 strategy leaves
+    api_policy.prepare(rt, body, None)
     if rt.namespaced and ctx.store.try_get("namespaces", None, body["metadata"]["namespace"]) is None:
         raise not_found("namespaces", body["metadata"]["namespace"])
     validate(rt, body, None)
+    _validate_more(rt, body, None)
     admit_create(ctx, rt.plural, body)
     record_write(request, rt.api_version, rt.kind, body, None)
     return _object_response(request, rt, ctx.store.create(rt.plural, body, dry_run=dry_run), 201)
@@ -188,13 +206,21 @@ def _commit_update(request: web.Request, ctx: SandboxContext, target: Target, ne
             if "status" in old:
                 new["status"] = old["status"]
         default_update(rt.plural, new, old)
+        api_policy.prepare(rt, new, old)
         validate(rt, new, old)
+        _validate_more(rt, new, old)
     record_write(request, rt.api_version, rt.kind, new, old, target.subresource)
     return ctx.store.replace(rt.plural, new, dry_run=dry_run)
 
 
+def _validate_more(rt: ResourceType, obj: Obj, old: Obj | None) -> None:
+    errors = api_policy.errors(rt, obj, old)
+    if errors:
+        raise invalid_error(rt.kind, rt.group, (obj.get("metadata") or {}).get("name") or "", errors)
+
+
 def replace(request: web.Request, ctx: SandboxContext, target: Target, body: Obj) -> web.Response:
-    body = decode_object(target.rt, body)
+    body = decode_served(target.rt, body)
     _check_identity(target.rt, body, target)
     old = ctx.store.get(target.rt.plural, target.namespace, target.name or "")
     return _object_response(request, target.rt, _commit_update(request, ctx, target, body, old))
@@ -212,7 +238,15 @@ def patch_content_type(request: web.Request) -> str:
 def patch(request: web.Request, ctx: SandboxContext, target: Target, body: Any, media: str) -> web.Response:
     rt = target.rt
     old = ctx.store.get(rt.plural, target.namespace, target.name or "")
-    patched = decode_patched(rt, apply_patch(media, copy_object(old), body), body)
+    if rt.is_view:
+        applied = apply_patch(media, copy_object(to_served(rt, old)), body)
+        try:
+            patched = to_storage(rt, decode_typed(served_schema(rt), applied, rt.kind, rt.api_version))
+        except ApiError as e:
+            raise patch_invalid(body, e.message) from None
+        patched = decode_patched(storage_of(rt), patched, body)
+    else:
+        patched = decode_patched(rt, apply_patch(media, copy_object(old), body), body)
     meta = patched.get("metadata")
     if not isinstance(meta, dict) or meta.get("name") != old["metadata"]["name"]:
         raise bad_request("a patch may not change metadata.name")
@@ -259,7 +293,8 @@ def delete_collection(request: web.Request, ctx: SandboxContext, target: Target,
                       ) -> web.Response:
     rt, q = target.rt, request.query
     dry_run = is_dry_run(request, options)
-    doomed = ctx.store.list(rt.plural, target.namespace, q.get("labelSelector"), q.get("fieldSelector"))
+    doomed = ctx.store.list(rt.plural, target.namespace, q.get("labelSelector"),
+                            field_selector(rt, q.get("fieldSelector")))
     for obj in doomed:
         meta = obj["metadata"]
         if ctx.store.try_get(rt.plural, meta.get("namespace"), meta["name"]) is not None:  # not cascaded away
@@ -336,6 +371,12 @@ async def handle(request: web.Request, ctx: SandboxContext, target: Target, verb
         if method != "GET":
             raise method_not_allowed()
         return await serve_logs(request, ctx, target.namespace or "", target.name or "")
+    if target.subresource == "eviction":
+        if method != "POST":
+            raise method_not_allowed()
+        result, code = evict(ctx, target.namespace or "", target.name or "", await read_json(request),
+                             is_dry_run(request))
+        return json_response(result, code)
     if verb == "watch":
         return await serve_watch(request, ctx, rt, target.namespace, _table_include(request))
     if verb == "list":

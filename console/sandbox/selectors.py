@@ -3,11 +3,16 @@
 Label selectors support equality (``a=b``, ``a==b``, ``a!=b``) and set-based terms
 (``a in (x,y)``, ``a notin (x)``, ``a``, ``!a``). Field selectors support ``=``, ``==`` and ``!=``
 over dotted paths (``metadata.name``, ``spec.nodeName``, ``status.phase``, ``involvedObject.uid``...).
+
+:class:`SelectorIndex` keeps one resource's keys sorted and inverted indexes over the fields and labels
+selectors name most (``spec.nodeName``, ``status.phase``, ``metadata.name``, every ``label=value``), so a
+LIST narrows by index instead of testing every object, and a page resumes by key (store.py).
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, insort
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -17,6 +22,7 @@ Predicate = Callable[[Mapping[str, str]], bool]
 
 _SET_TERM = re.compile(r"^\s*(!?)\s*([A-Za-z0-9_./-]+)\s*(?:(in|notin)\s*\(([^)]*)\))?\s*$")
 _EQ_TERM = re.compile(r"^\s*([A-Za-z0-9_./-]+)\s*(==|=|!=)\s*([A-Za-z0-9_.-]*)\s*$")
+_FIELD_TERM = re.compile(r"^\s*([A-Za-z0-9_.]+)\s*(==|=|!=)\s*(.*?)\s*$")
 
 
 def _split_terms(selector: str) -> list[str]:
@@ -82,7 +88,7 @@ def parse_field_selector(selector: str | None) -> Callable[[Mapping[str, Any]], 
         return lambda obj: True
     checks: list[Callable[[Mapping[str, Any]], bool]] = []
     for term in _split_terms(selector):
-        m = re.match(r"^\s*([A-Za-z0-9_.]+)\s*(==|=|!=)\s*(.*?)\s*$", term)
+        m = _FIELD_TERM.match(term)
         if not m:
             raise bad_request(f"invalid field selector: {selector!r}")
         path, op, value = m.groups()
@@ -136,3 +142,127 @@ def selector_to_string(selector: Mapping[str, Any] | None) -> str:
         elif op == "DoesNotExist":
             parts.append(f"!{key}")
     return ",".join(parts)
+
+
+# ---- indexes ---------------------------------------------------------------------------------------
+IndexKey = tuple[str, str]  # (namespace or "", name), as the store keys objects
+INDEXED_FIELDS = ("metadata.name", "spec.nodeName", "status.phase")
+_NONE: frozenset[IndexKey] = frozenset()
+
+
+def equality_terms(label_selector: str | None, field_selector: str | None) -> tuple[
+        list[tuple[str, str]], list[tuple[str, str]]]:
+    """The ``key=value`` requirements of a label and a field selector (``in`` with one value counts),
+    the ones an index can answer; the selectors' other terms are left to the predicates."""
+    labels: list[tuple[str, str]] = []
+    fields: list[tuple[str, str]] = []
+    for term in _split_terms(label_selector or ""):
+        m = _EQ_TERM.match(term)
+        if m and m.group(2) != "!=":
+            labels.append((m.group(1), m.group(3)))
+            continue
+        m = _SET_TERM.match(term)
+        if m and m.group(3) == "in" and not m.group(1):
+            values = {v.strip() for v in m.group(4).split(",") if v.strip()}
+            if len(values) == 1:
+                labels.append((m.group(2), values.pop()))
+    for term in _split_terms(field_selector or ""):
+        m = _FIELD_TERM.match(term)
+        if m and m.group(2) != "!=":
+            fields.append((m.group(1), m.group(3)))
+    return labels, fields
+
+
+def _field_text(obj: Mapping[str, Any], path: str) -> str:
+    value = get_path(obj, path)
+    return "" if value is None else str(value)  # what a field selector compares against
+
+
+class SelectorIndex:
+    """One resource's keys in (namespace, name) order, and who has which indexed field value and label.
+
+    Kept up to date per write (:meth:`add`, :meth:`update`, :meth:`remove`: O(log N) plus the labels that
+    changed, and one list insertion per create/delete), so a LIST never sorts and a selective selector
+    never tests every object."""
+
+    __slots__ = ("fields", "keys", "labels")
+
+    def __init__(self) -> None:
+        self.keys: list[IndexKey] = []
+        self.fields: dict[str, dict[str, set[IndexKey]]] = {path: {} for path in INDEXED_FIELDS}
+        self.labels: dict[tuple[str, str], set[IndexKey]] = {}
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @staticmethod
+    def _put(index: dict[Any, set[IndexKey]], value: Any, key: IndexKey) -> None:
+        index.setdefault(value, set()).add(key)
+
+    @staticmethod
+    def _drop(index: dict[Any, set[IndexKey]], value: Any, key: IndexKey) -> None:
+        keys = index.get(value)
+        if keys is not None:
+            keys.discard(key)
+            if not keys:
+                del index[value]
+
+    def add(self, key: IndexKey, obj: Mapping[str, Any]) -> None:
+        i = bisect_left(self.keys, key)
+        if i == len(self.keys) or self.keys[i] != key:
+            insort(self.keys, key)
+        for path, index in self.fields.items():
+            self._put(index, _field_text(obj, path), key)
+        for pair in ((obj.get("metadata") or {}).get("labels") or {}).items():
+            self._put(self.labels, pair, key)
+
+    def remove(self, key: IndexKey, obj: Mapping[str, Any]) -> None:
+        i = bisect_left(self.keys, key)
+        if i < len(self.keys) and self.keys[i] == key:
+            del self.keys[i]
+        for path, index in self.fields.items():
+            self._drop(index, _field_text(obj, path), key)
+        for pair in ((obj.get("metadata") or {}).get("labels") or {}).items():
+            self._drop(self.labels, pair, key)
+
+    def update(self, key: IndexKey, new: Mapping[str, Any], old: Mapping[str, Any]) -> None:
+        for path, index in self.fields.items():
+            before, after = _field_text(old, path), _field_text(new, path)
+            if before != after:
+                self._drop(index, before, key)
+                self._put(index, after, key)
+        old_labels = (old.get("metadata") or {}).get("labels") or {}
+        new_labels = (new.get("metadata") or {}).get("labels") or {}
+        if old_labels != new_labels:
+            for pair in old_labels.items():
+                if new_labels.get(pair[0], _NONE) != pair[1]:
+                    self._drop(self.labels, pair, key)
+            for pair in new_labels.items():
+                self._put(self.labels, pair, key)
+
+    def namespace_range(self, namespace: str | None) -> tuple[int, int]:
+        """The slice of :attr:`keys` in one namespace (all of them for None)."""
+        if namespace is None:
+            return 0, len(self.keys)
+        return bisect_left(self.keys, (namespace,)), bisect_left(self.keys, (namespace + "\0",))
+
+    def candidates(self, namespace: str | None, label_selector: str | None,
+                   field_selector: str | None) -> list[IndexKey]:
+        """Keys in order that may match (a superset: the caller still tests the selectors' predicates),
+        narrowed by namespace and by the most selective indexed ``=`` requirement."""
+        labels, fields = equality_terms(label_selector, field_selector)
+        for path, value in fields:
+            if path == "metadata.namespace":
+                if namespace is not None and namespace != value:
+                    return []
+                namespace = value
+        lo, hi = self.namespace_range(namespace)
+        sets = [self.fields[path].get(value, _NONE) for path, value in fields if path in self.fields]
+        sets += [self.labels.get(pair, _NONE) for pair in labels]
+        if sets:
+            sets.sort(key=len)
+            smallest, others = sets[0], sets[1:]
+            if len(smallest) * 4 < hi - lo:  # selective: sort the few matches rather than walk the range
+                return sorted(k for k in smallest
+                              if (namespace is None or k[0] == namespace) and all(k in s for s in others))
+        return self.keys[lo:hi]

@@ -17,21 +17,24 @@ version is gone by then, gets 410 and lists again).
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import json
 import secrets
 import string
 import time
 import uuid
-from collections import deque
+from bisect import bisect_left
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .clock import Clock
-from .errors import ApiError, already_exists, conflict, gone, invalid, not_found
+from .errors import ApiError, already_exists, bad_request, conflict, gone, invalid, not_found
 from .limits import HISTORY_BYTES, HISTORY_EVENTS, MAX_OBJECT_BYTES
 from .resources import BY_PLURAL, ResourceType
-from .selectors import parse_field_selector, parse_label_selector
+from .selectors import SelectorIndex, parse_field_selector, parse_label_selector
 
 Obj = dict[str, Any]
 Key = tuple[str, str]  # (namespace or "", name)
@@ -39,6 +42,12 @@ Listener = Callable[[str, str, Obj, Obj | None], None]  # (event type, plural, o
 
 _NAME_CHARS = string.ascii_lowercase + string.digits
 STOP: dict[str, Any] = {"type": "__stop__"}  # what a watcher's queue yields when the watch must end
+PAGED_LISTS = 8  # paged LISTs whose snapshot is kept for their next pages (others are rebuilt from the history)
+_CONTINUE_EXPIRED = ("The provided continue parameter is too old to display a consistent list result. You can "
+                     "start a new list without the continue parameter, or use the continue token in this response "
+                     "to retrieve the remainder of the results. Continuing with the provided token results in an "
+                     "inconsistent list - objects that were created, modified, or deleted between the time the "
+                     "first chunk was returned and now may show up in the list.")
 
 
 def copy_object(obj: Mapping[str, Any]) -> Obj:
@@ -63,6 +72,16 @@ def too_large(rt: ResourceType, name: str, size: int, limit: int) -> ApiError:
             f"stored as {size} bytes)")
     return ApiError(422, "Invalid", f'{qualified} "{name}" is invalid: []: {text}', kind=rt.kind, name=name,
                     group=rt.group or None, causes=[{"reason": "FieldValueTooLong", "message": text, "field": "[]"}])
+
+
+def generation_changed(rule: str, new: Mapping[str, Any], old: Mapping[str, Any]) -> bool:
+    """Whether a write bumps ``metadata.generation`` under a kind's rule (see ResourceType.generation); the
+    Deployment's annotation rule applies to writes of the main resource only, so the API asks for it
+    (``replace(..., bump_generation=True)``): controllers write annotations through ``/status``."""
+    if rule == "custom":
+        strip = ("metadata", "status", "apiVersion", "kind")
+        return {k: v for k, v in new.items() if k not in strip} != {k: v for k, v in old.items() if k not in strip}
+    return new.get("spec") != old.get("spec")
 
 
 def random_suffix(n: int = 5) -> str:
@@ -187,6 +206,9 @@ class Store:
         self._rv = int(time.time() * 1000)
         self._data: dict[str, dict[Key, Obj]] = {r.plural: {} for r in BY_PLURAL.values() if r.stored}
         self._sizes: dict[str, dict[Key, int]] = {plural: {} for plural in self._data}
+        self._index: dict[str, SelectorIndex] = {plural: SelectorIndex() for plural in self._data}
+        # Paged LISTs in progress: (plural, namespace, selectors, rv) → their matching keys and objects at rv.
+        self._pages: OrderedDict[tuple[Any, ...], tuple[list[Key], list[Obj]]] = OrderedDict()
         self.history_limit = history_limit
         self.history_bytes = history_bytes
         self.max_object_bytes = max_object_bytes
@@ -226,6 +248,7 @@ class Store:
         return self._compacted_rv
 
     def _commit(self, plural: str, type_: str, obj: Obj, old: Obj | None, size: int, old_size: int = 0) -> None:
+        self._reindex(plural, type_, obj, old)
         kept_old = old if type_ == "MODIFIED" else None
         ev = WatchEvent(self._rv, plural, type_, obj, kept_old, size, size + (old_size if kept_old else 0))
         self._history.append(ev)
@@ -270,18 +293,117 @@ class Store:
     ) -> list[Obj]:
         """Objects sorted by (namespace, name), filtered by namespace and selectors."""
         self._type(plural)
-        labels = parse_label_selector(label_selector)
-        fields = parse_field_selector(field_selector)
-        out = []
-        for (ns, _), obj in sorted(self._data[plural].items(), key=lambda kv: kv[0]):
-            if namespace and ns != namespace:
+        return self._select(plural, namespace, label_selector, field_selector, self._data[plural])[1]
+
+    def _key_of(self, plural: str, obj: Obj) -> Key:
+        meta = obj["metadata"]
+        return self._key(BY_PLURAL[plural], meta.get("namespace"), meta["name"])
+
+    def _reindex(self, plural: str, type_: str, obj: Obj, old: Obj | None) -> None:
+        index, key = self._index[plural], self._key_of(plural, obj)
+        if type_ == "ADDED":
+            index.add(key, obj)
+        elif type_ == "DELETED":
+            index.remove(key, old or obj)
+        elif old is not None:
+            index.update(key, obj, old)
+
+    def _select(self, plural: str, namespace: str | None, label_selector: str | None, field_selector: str | None,
+                objects: Mapping[Key, Obj], index: SelectorIndex | None = None) -> tuple[list[Key], list[Obj]]:
+        """The keys and objects of ``objects`` (the store's, or a past state of them indexed by ``index``)
+        that match, in key order: candidates from the index, then the selectors' predicates on those only."""
+        labels = parse_label_selector(label_selector) if label_selector else None
+        fields = parse_field_selector(field_selector) if field_selector else None
+        keys, objs = [], []
+        for key in (index or self._index[plural]).candidates(namespace or None, label_selector, field_selector):
+            obj = objects.get(key)
+            if obj is None or (labels and not labels(obj["metadata"].get("labels") or {})) or \
+                    (fields and not fields(obj)):
                 continue
-            if label_selector and not labels(obj["metadata"].get("labels") or {}):
+            keys.append(key)
+            objs.append(obj)
+        return keys, objs
+
+    def list_page(self, plural: str, namespace: str | None = None, label_selector: str | None = None,
+                  field_selector: str | None = None, *, limit: int = 0, continue_token: str | None = None,
+                  resource_version: str = "", match: str = "") -> tuple[list[Obj], Obj]:
+        """One page of a LIST and its ListMeta, as etcd serves it: every page of a paged list is read at the
+        first page's resourceVersion (the token carries it with the key to resume after), the page is found by
+        key in the matching keys (no sort, no scan per page), and a token whose version was compacted away
+        is 410 Expired with a token to go on inconsistently. ``resourceVersionMatch=Exact`` reads a past
+        version (410 once compacted). Objects are the stored dicts: serialize, never mutate."""
+        rt = self._type(plural)
+        start: Key | None = None
+        if continue_token:
+            rv, start = _decode_continue(rt, continue_token)
+            if rv == -1:
+                rv = self._rv  # the token of an expired list: go on from the key, at the latest version
+            elif rv < self._compacted_rv:
+                raise _ContinueExpired(_encode_continue(start, -1))
+        elif match == "Exact" and resource_version:
+            rv = _parse_rv(resource_version)
+            if rv < self._compacted_rv:
+                raise gone(f"too old resource version: {rv} ({self._compacted_rv + 1})")
+        else:
+            rv = self._rv
+        cached = (plural, namespace or None, label_selector or None, field_selector or None, rv)
+        selected = self._pages.get(cached)
+        if selected is not None:
+            self._pages.move_to_end(cached)
+        elif rv == self._rv:
+            selected = self._select(plural, namespace, label_selector, field_selector, self._data[plural])
+        else:
+            objects, index = self._state_at(plural, rv)
+            selected = self._select(plural, namespace, label_selector, field_selector, objects, index)
+        keys, objs = selected
+        first = bisect_left(keys, start) if start is not None else 0
+        end = first + limit if limit > 0 else len(keys)
+        meta: Obj = {"resourceVersion": str(rv)}
+        if end < len(keys):
+            meta["continue"] = _encode_continue((keys[end - 1][0], keys[end - 1][1] + "\0"), rv)
+            if not label_selector and not field_selector:
+                meta["remainingItemCount"] = len(keys) - end  # etcd counts only what a selector-free range holds
+            self._pages[cached] = selected
+            self._pages.move_to_end(cached)
+            while len(self._pages) > PAGED_LISTS:
+                self._pages.popitem(last=False)
+        for stale in [k for k in self._pages if k[-1] < self._compacted_rv]:
+            del self._pages[stale]  # compacted: its continue tokens are 410 now, and it pins old objects
+        return objs[first:end], meta
+
+    def _state_at(self, plural: str, rv: int) -> tuple[dict[Key, Obj], SelectorIndex]:
+        """A resource's objects as they were at ``rv`` (not older than the history), and their index:
+        the objects now, with what the history says changed after ``rv`` undone."""
+        if rv > self._rv:
+            raise ApiError(504, "Timeout", f"Timeout: Too large resource version: {rv}, current: {self._rv}")
+        before: dict[Key, WatchEvent] = {}  # last event at or before rv, per key
+        after: dict[Key, WatchEvent] = {}  # first event after rv, per key
+        for ev in self._history:
+            if ev.plural != plural:
                 continue
-            if field_selector and not fields(obj):
-                continue
-            out.append(obj)
-        return out
+            key = self._key_of(plural, ev.obj)
+            if ev.rv <= rv:
+                before[key] = ev
+            elif key not in after:
+                after[key] = ev
+        objects = dict(self._data[plural])
+        for key, ev in after.items():
+            known = before.get(key)
+            if known is not None:
+                if known.type == "DELETED":
+                    objects.pop(key, None)
+                else:
+                    objects[key] = known.obj
+            elif ev.type == "ADDED":
+                objects.pop(key, None)
+            elif ev.type == "MODIFIED" and ev.old is not None:
+                objects[key] = ev.old
+            else:  # deleted after rv, last written before the history began: its version at rv is unknown
+                raise gone(f"too old resource version: {rv} ({self._compacted_rv + 1})")
+        index = SelectorIndex()
+        for key in sorted(objects):
+            index.add(key, objects[key])
+        return objects, index
 
     def iter_all(self, plural: str) -> Iterable[Obj]:
         """Every object of a resource, unsorted (cheap; for controllers and exporters)."""
@@ -324,8 +446,10 @@ class Store:
         obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = created or self.clock.timestamp()
-        if "spec" in obj:
+        if rt.generation:
             meta["generation"] = 1
+        else:
+            meta.pop("generation", None)  # kinds whose strategy does not use it never carry one
         meta.pop("resourceVersion", None)
         if dry_run:
             meta["resourceVersion"] = str(self._rv)
@@ -340,7 +464,8 @@ class Store:
         self._commit(plural, "ADDED", obj, None, size)
         return obj
 
-    def replace(self, plural: str, obj: Obj, *, dry_run: bool = False, check_version: bool = True) -> Obj:
+    def replace(self, plural: str, obj: Obj, *, dry_run: bool = False, check_version: bool = True,
+                bump_generation: bool = False) -> Obj:
         """Replace an object. A ``metadata.resourceVersion`` that is not current answers 409 Conflict.
 
         Identity (uid, creationTimestamp) is kept; ``generation`` increments when ``spec`` changes.
@@ -361,9 +486,11 @@ class Store:
         for fixed in ("uid", "creationTimestamp", "namespace"):
             if fixed in old_meta:
                 meta[fixed] = old_meta[fixed]
-        if "generation" in old_meta:
+        if rt.generation and "generation" in old_meta:
             gen = old_meta["generation"]
-            meta["generation"] = gen + 1 if obj.get("spec") != old.get("spec") else gen
+            meta["generation"] = gen + 1 if bump_generation or generation_changed(rt.generation, obj, old) else gen
+        else:
+            meta.pop("generation", None)
         meta["resourceVersion"] = old_meta["resourceVersion"]
         if obj == old:
             return old  # no-op update: no new resourceVersion, no event (as the API server does)
@@ -458,8 +585,55 @@ class Store:
                 key = self._key(rt, obj["metadata"].get("namespace"), obj["metadata"]["name"])
                 self._data[plural][key] = obj
                 self._sizes[plural][key] = len(json.dumps(obj, separators=(",", ":")))
+                self._index[plural].add(key, obj)
         self._history = deque(history)
         self._history_size = sum(ev.size for ev in self._history)
         self._rv = rv
         self._compacted_rv = compacted_rv
         self._trim_history()
+
+
+# ---- continue tokens (k8s.io/apiserver storage.EncodeContinue / DecodeContinue) ----------------------
+class _ContinueExpired(ApiError):
+    """410 for a continue token whose version was compacted, carrying a token to go on inconsistently."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__(410, "Expired", _CONTINUE_EXPIRED)
+        self.token = token
+
+    def status(self) -> dict[str, Any]:
+        body = super().status()
+        body["metadata"] = {"continue": self.token}
+        return body
+
+
+def _parse_rv(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise bad_request(f"resourceVersion: Invalid value: {text!r}: strconv.ParseUint: parsing {text!r}: "
+                          "invalid syntax") from None
+
+
+def _encode_continue(start: Key, rv: int) -> str:
+    """etcd's token: the version the list is read at and the key to start from, ``namespace/name\\0``."""
+    key = f"{start[0]}/{start[1]}" if start[0] else start[1]
+    body = json.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": key}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
+
+
+def _decode_continue(rt: ResourceType, token: str) -> tuple[int, Key]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)))
+        version, rv, start = data["v"], int(data["rv"]), data["start"]
+    except (ValueError, KeyError, TypeError, binascii.Error, RecursionError):
+        raise bad_request("continue key is not valid") from None
+    if version != "meta.k8s.io/v1":
+        raise bad_request("continue key is not valid: incorrect encoded start resourceVersion (version "
+                          "meta.k8s.io/v1 required)")
+    if not isinstance(start, str) or not start:
+        raise bad_request("continue key is not valid: encoded start key empty")
+    if rt.namespaced and "/" in start:
+        namespace, _, name = start.partition("/")
+        return rv, (namespace, name)
+    return rv, ("", start)
