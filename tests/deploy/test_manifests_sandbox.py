@@ -114,3 +114,11 @@ def test_deploy_f_creates_the_budget_and_hardened_spread_pods(sb: SandboxThread,
         assert shm.empty_dir.medium == "Memory" and shm.empty_dir.size_limit == "2Gi"
     pdb = client.PolicyV1Api(api).read_namespaced_pod_disruption_budget("claude-inference-pdb", NS)
     assert pdb.status.current_healthy == 2 and pdb.status.disruptions_allowed == 1
+    # A drain evicts: the first pod may go, the second not while the first is not back (minAvailable 1).
+    first, second = (p.metadata.name for p in running)
+    evict = client.CoreV1Api(api).create_namespaced_pod_eviction
+    evict(first, NS, {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": first, "namespace": NS}})
+    with pytest.raises(client.ApiException) as refused:
+        evict(second, NS, {"apiVersion": "policy/v1", "kind": "Eviction",
+                           "metadata": {"name": second, "namespace": NS}})
+    assert refused.value.status == 429 and "disruption budget" in (refused.value.body or "")
