@@ -31,6 +31,7 @@ from .api_decode import (
     read_body,
     too_deep,
 )
+from .api_identity import self_subject_review, token_request
 from .api_resources import Target, handle, json_response, method_not_allowed, read_json, read_object
 from .api_watch import STREAMS, close_streams, validate_list_options
 from .auth import SANDBOX_GROUP, Authenticator, User, forbidden, unauthorized
@@ -151,6 +152,8 @@ def verb_of(request: web.Request, target: Target) -> str:
     method, watch = request.method, (request.query.get("watch") or "").lower() in ("true", "1")
     if target.name is None:
         verbs = {"GET": "watch" if watch else "list", "POST": "create", "DELETE": "deletecollection"}
+    elif target.subresource in ("eviction", "token"):  # create-only subresources
+        verbs = {"POST": "create"}
     else:
         verbs = {"GET": "watch" if watch else "get", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
     verb = verbs.get(method)
@@ -191,6 +194,11 @@ async def api_path(request: web.Request) -> web.StreamResponse:
         if rest[0] == "selfsubjectrulesreviews":
             return await self_subject_rules_review(request)
         return await self_subject_access_review(request)
+    if group == "authentication.k8s.io" and rest == ["selfsubjectreviews"]:  # kubectl auth whoami
+        if request.method != "POST":
+            raise method_not_allowed()
+        review, code = self_subject_review(request[USER], await read_json(request))
+        return json_response(review, code)
     if api_proxy.is_proxy(group, rest):  # services/NAME:PORT/proxy/... and pods/NAME:PORT/proxy/...
         return await api_proxy.handle(request, request.app[CTX], request.app[AUTH], request[USER])
     target = resolve(group, version_, rest)
@@ -198,6 +206,10 @@ async def api_path(request: web.Request) -> web.StreamResponse:
         raise not_found_path()
     verb = verb_of(request, target)
     authorize(request, target, verb)
+    if target.subresource == "token":  # TokenRequest: signed by the app's authenticator
+        result, code = token_request(request.app[AUTH], request.app[CTX], target.namespace or "", target.name or "",
+                                     await read_json(request))
+        return json_response(result, code)
     if verb in ("list", "watch"):
         validate_list_options(request.query, verb == "watch")
     if verb == "patch" and (request.content_type or "").lower() == APPLY_PATCH and target.subresource is None:
@@ -259,8 +271,6 @@ async def check_fields(request: web.Request, target: Target, verb: str) -> list[
     return [f'299 - "unknown field \\"{f}\\""' for f in unknown]
 
 
-
-
 async def self_subject_access_review(request: web.Request) -> web.Response:
     """Answer "may I?" for the calling user (what ``kubectl auth can-i`` and the console ask)."""
     body = decode_review(await read_json(request))
@@ -289,10 +299,7 @@ async def self_subject_rules_review(request: web.Request) -> web.Response:
     body = decode_review(await read_json(request), rules=True)
     user: User = request[USER]
     namespace = (body.get("spec") or {}).get("namespace") or None
-    verbs = sorted(user.verbs) if user.namespaces is None or namespace in user.namespaces else []
-    rules = [{"verbs": verbs, "apiGroups": ["*"], "resources": ["*"]}] if verbs else []
-    rules.append({"verbs": ["create"], "apiGroups": ["authorization.k8s.io"],
-                  "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"]})
+    rules = request.app[AUTH].resource_rules(user, namespace)
     status = {"resourceRules": rules, "nonResourceRules": [{"verbs": ["get"], "nonResourceURLs": ["*"]}],
               "incomplete": False}
     return json_response({"kind": "SelfSubjectRulesReview", "apiVersion": "authorization.k8s.io/v1",

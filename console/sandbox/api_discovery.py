@@ -68,6 +68,10 @@ def _subresource_entry(rt: ResourceType, sub: str) -> dict[str, Any]:
         entry.update(group="autoscaling", version="v1", kind="Scale")
     elif sub == "log":
         entry["verbs"] = ["get"]
+    elif sub == "eviction":
+        entry.update(group="policy", version="v1", kind="Eviction", verbs=["create"])
+    elif sub == "token":
+        entry.update(group="authentication.k8s.io", version="v1", kind="TokenRequest", verbs=["create"])
     return entry
 
 

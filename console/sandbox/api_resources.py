@@ -210,7 +210,11 @@ def _commit_update(request: web.Request, ctx: SandboxContext, target: Target, ne
         validate(rt, new, old)
         _validate_more(rt, new, old)
     record_write(request, rt.api_version, rt.kind, new, old, target.subresource)
-    return ctx.store.replace(rt.plural, new, dry_run=dry_run)
+    # The Deployment strategy bumps generation for annotation changes too (a write of the main resource;
+    # the deployment controller writes its revision annotations through /status, which does not).
+    annotations_changed = (new.get("metadata") or {}).get("annotations") != old["metadata"].get("annotations")
+    bump = target.subresource is None and rt.generation == "spec+annotations" and annotations_changed
+    return ctx.store.replace(rt.plural, new, dry_run=dry_run, bump_generation=bump)
 
 
 def _validate_more(rt: ResourceType, obj: Obj, old: Obj | None) -> None:

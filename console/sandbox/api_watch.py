@@ -18,6 +18,7 @@ from aiohttp import web
 
 from .api_validate import FieldError, invalid_error
 from .context import SandboxContext
+from .conversion import field_selector, to_served
 from .errors import ApiError, bad_request
 from .resources import ResourceType
 from .store import STOP
@@ -149,7 +150,8 @@ async def serve_watch(request: web.Request, ctx: SandboxContext, rt: ResourceTyp
         raise bad_request(f"invalid timeoutSeconds {q['timeoutSeconds']!r}: must be an integer") from None
     bookmarks = _truthy(q.get("allowWatchBookmarks"))
     try:
-        watcher = ctx.store.watch(rt.plural, namespace, since, q.get("labelSelector"), q.get("fieldSelector"))
+        watcher = ctx.store.watch(rt.plural, namespace, since, q.get("labelSelector"),
+                                  field_selector(rt, q.get("fieldSelector")))
         # The initial ADDED events were queued just now, synchronously: the end-of-list bookmark follows them.
         initial_left = watcher.queue.qsize() if initial and bookmarks else None
     except ApiError as e:
@@ -164,6 +166,8 @@ async def serve_watch(request: web.Request, ctx: SandboxContext, rt: ResourceTyp
     def encode(event: dict[str, Any]) -> bytes:
         if table_include is not None:
             event = {"type": event["type"], "object": table(rt.plural, [event["object"]], include=table_include)}
+        elif rt.is_view:  # another version of the stored resource (autoscaling/v1, events.k8s.io/v1)
+            event = {"type": event["type"], "object": to_served(rt, event["object"])}
         return json.dumps(event, separators=(",", ":")).encode() + b"\n"
 
     def bookmark(rv: int | None = None, initial_end: bool = False) -> bytes:

@@ -1,11 +1,17 @@
 """Who is calling the sandbox API and what they may do: credentials → users → allowed verbs.
 
 Three users, like a cluster with RBAC set up for an administrator, a read-only observer and a team:
-the admin may do anything; the viewer only ``get``/``list``/``watch`` (so the console can show what a
-read-only person sees: 403 Forbidden with the API server's own wording); the operator may do anything
-inside namespace ``llm`` and nothing outside it — no nodes, no cluster-wide pod list — as a team with a
-RoleBinding to ``edit`` in its own namespace. Every user may ask what it may do (access reviews).
-Tokens are random per sandbox run and never logged.
+the admin may do anything (``cluster-admin``); the viewer has a ClusterRoleBinding to the built-in ``view``
+ClusterRole and exactly its rules — ``get``/``list``/``watch`` on the namespaced workload resources, pods,
+their logs, events, services, config maps, service accounts, namespaces, the Prometheus Operator's
+kinds (aggregated into ``view`` as kube-prometheus-stack does with its aggregate roles on), but not nodes,
+not secrets, and no writes (403 Forbidden with the API server's own wording); the operator may do anything inside
+namespace ``llm`` and nothing outside it — no nodes, no cluster-wide pod list — as a team with a
+RoleBinding to ``edit`` in its own namespace. Every user may ask what it may do (access reviews) and who
+it is (SelfSubjectReview). Tokens are random per sandbox run and never logged.
+
+Service-account tokens (TokenRequest, ``kubectl create token``) authenticate as
+``system:serviceaccount:<namespace>:<name>``, a user with no role bound.
 
 Besides these static tokens, the sandbox authenticates the two other ways clients reach real clusters:
 short-lived tokens as exec plugins fetch them (:class:`TokenIssuer`; a token names one of the users above,
@@ -37,6 +43,32 @@ READ_VERBS = frozenset({"get", "list", "watch"})
 ALL_VERBS = frozenset({"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"})
 # The sandbox's own endpoints (faults) live in this pseudo API group: admin only.
 SANDBOX_GROUP = "sandbox.llmctl.dev"
+# The read rules of the built-in ``view`` ClusterRole (system:aggregate-to-view, Kubernetes v1.30), as
+# (API group, resource or resource/subresource); every one with the verbs get, list and watch.
+VIEW_RULES: frozenset[tuple[str, str]] = frozenset(
+    [("", r) for r in (
+        "configmaps", "endpoints", "persistentvolumeclaims", "persistentvolumeclaims/status", "pods",
+        "replicationcontrollers", "replicationcontrollers/scale", "serviceaccounts", "services", "services/status",
+        "bindings", "events", "limitranges", "namespaces", "namespaces/status", "pods/log", "pods/status",
+        "replicationcontrollers/status", "resourcequotas", "resourcequotas/status")]
+    + [("apps", r) for r in (
+        "controllerrevisions", "daemonsets", "daemonsets/status", "deployments", "deployments/scale",
+        "deployments/status", "replicasets", "replicasets/scale", "replicasets/status", "statefulsets",
+        "statefulsets/scale", "statefulsets/status")]
+    + [("autoscaling", r) for r in ("horizontalpodautoscalers", "horizontalpodautoscalers/status")]
+    + [("batch", r) for r in ("cronjobs", "cronjobs/status", "jobs", "jobs/status")]
+    + [("extensions", r) for r in (
+        "daemonsets", "daemonsets/status", "deployments", "deployments/scale", "deployments/status", "ingresses",
+        "ingresses/status", "networkpolicies", "replicasets", "replicasets/scale", "replicasets/status",
+        "replicationcontrollers/scale")]
+    + [("policy", r) for r in ("poddisruptionbudgets", "poddisruptionbudgets/status")]
+    + [("networking.k8s.io", r) for r in ("ingresses", "ingresses/status", "networkpolicies")]
+    + [("discovery.k8s.io", "endpointslices")]
+    # The Prometheus Operator's kinds, aggregated into view as kube-prometheus-stack does when installed with
+    # ``global.rbac.createAggregateClusterRoles: true`` (the chart's default is false: then view lacks them).
+    + [("monitoring.coreos.com", r) for r in ("servicemonitors", "prometheusrules")]
+)
+SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:"
 
 
 @dataclass(frozen=True)
@@ -45,6 +77,7 @@ class User:
     groups: tuple[str, ...]
     verbs: frozenset[str]
     namespaces: frozenset[str] | None = None  # None: cluster-wide; else only inside these namespaces
+    rules: frozenset[tuple[str, str]] | None = None  # None: any resource; else only these (group, resource)
 
     @property
     def is_admin(self) -> bool:
@@ -126,6 +159,7 @@ class Authenticator:
         self._tokens = dict(tokens)
         self._by_name = {u.name: t for t, u in self._tokens.items()}
         self.issuer: TokenIssuer | None = None  # short-lived tokens for exec plugins, when the server has one
+        self._sa_key = secrets.token_bytes(32)  # signs service-account tokens (TokenRequest)
         self.expired = 0  # issued tokens refused because they had expired (tests read it)
 
     @classmethod
@@ -134,7 +168,7 @@ class Authenticator:
         """Tokens for the admin, the viewer and the operator: fresh random ones unless given (a restarted
         sandbox keeps the credentials of its kubeconfig, so clients reconnect as on a real cluster)."""
         admin = User(ADMIN, ("system:masters", "system:authenticated"), ALL_VERBS)
-        viewer = User(VIEWER, ("system:authenticated",), READ_VERBS)
+        viewer = User(VIEWER, ("system:authenticated",), READ_VERBS, rules=VIEW_RULES)
         operator = User(OPERATOR, ("system:authenticated",), ALL_VERBS, frozenset({OPERATOR_NAMESPACE}))
         return cls({admin_token or secrets.token_urlsafe(32): admin, viewer_token or secrets.token_urlsafe(32): viewer,
                     operator_token or secrets.token_urlsafe(32): operator})
@@ -173,7 +207,41 @@ class Authenticator:
                 self.expired += 1
             elif name in self._by_name:
                 return self.user(name)
-        return None
+        return self._service_account_user(token)
+
+    # ---- service-account tokens (TokenRequest) ---------------------------------------------------------
+    def mint_service_account_token(self, namespace: str, name: str, uid: str, audiences: list[str],
+                                   expiration_seconds: int, now: float | None = None) -> tuple[str, int]:
+        """A JWT as the TokenRequest API issues it (claims as kube's, HS256-signed by the sandbox rather than
+        RS256 by the cluster's key) and its expiry (Unix seconds)."""
+        issued = int(time.time() if now is None else now)
+        expiry = issued + expiration_seconds
+        claims = {"aud": audiences, "exp": expiry, "iat": issued, "iss": "https://kubernetes.default.svc.cluster.local",
+                  "nbf": issued, "sub": f"{SERVICE_ACCOUNT_PREFIX}{namespace}:{name}",
+                  "kubernetes.io": {"namespace": namespace, "serviceaccount": {"name": name, "uid": uid}}}
+        head = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+        body = _b64(json.dumps(claims, separators=(",", ":")).encode())
+        sig = hmac.new(self._sa_key, f"{head}.{body}".encode(), hashlib.sha256).digest()
+        return f"{head}.{body}.{_b64(sig)}", expiry
+
+    def _service_account_user(self, token: str) -> User | None:
+        parts = token.split(".")
+        if len(parts) != 3:
+            return None
+        try:
+            sig = hmac.new(self._sa_key, f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256).digest()
+            if not hmac.compare_digest(sig, _unb64(parts[2])):
+                return None
+            claims = json.loads(_unb64(parts[1]))
+            if time.time() >= int(claims["exp"]):
+                self.expired += 1
+                return None
+            namespace = claims["kubernetes.io"]["namespace"]
+            name = claims["sub"]
+        except (ValueError, KeyError, TypeError):
+            return None
+        return User(name, ("system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"),
+                    frozenset())
 
     def authenticate_certificate(self, peercert: dict[str, Any] | None) -> User | None:
         """The user of a verified client certificate (``ssl`` ``getpeercert()``: the TLS layer has checked
@@ -194,7 +262,7 @@ class Authenticator:
             return User(name, groups, ALL_VERBS)
         if name in self._by_name:
             known = self.user(name)
-            return User(name, groups, known.verbs, known.namespaces)
+            return User(name, groups, known.verbs, known.namespaces, known.rules)
         return User(name, groups, frozenset())
 
     def allowed(
@@ -211,11 +279,33 @@ class Authenticator:
         their resource."""
         if group == SANDBOX_GROUP:
             return user.is_admin
-        if group == "authorization.k8s.io" and resource in ("selfsubjectaccessreviews", "selfsubjectrulesreviews"):
+        if (group, resource) in (("authorization.k8s.io", "selfsubjectaccessreviews"),
+                                 ("authorization.k8s.io", "selfsubjectrulesreviews"),
+                                 ("authentication.k8s.io", "selfsubjectreviews")):
             return verb == "create"  # system:basic-user: everyone may ask
         if user.namespaces is not None and namespace not in user.namespaces:
             return False
+        if user.rules is not None:
+            full = f"{resource}/{subresource}" if subresource else resource
+            if (group, full) not in user.rules and ("*", "*") not in user.rules:
+                return False
         return verb in user.verbs
+
+    def resource_rules(self, user: User, namespace: str | None) -> list[dict[str, Any]]:
+        """The resource rules of a SelfSubjectRulesReview (``kubectl auth can-i --list``) in ``namespace``."""
+        rules: list[dict[str, Any]] = [
+            {"verbs": ["create"], "apiGroups": ["authorization.k8s.io"],
+             "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"]},
+            {"verbs": ["create"], "apiGroups": ["authentication.k8s.io"], "resources": ["selfsubjectreviews"]}]
+        if not user.verbs or (user.namespaces is not None and namespace not in user.namespaces):
+            return rules
+        verbs = sorted(user.verbs)
+        if user.rules is None:
+            return [{"verbs": verbs, "apiGroups": ["*"], "resources": ["*"]}, *rules]
+        by_group: dict[str, list[str]] = {}
+        for group, resource in sorted(user.rules):
+            by_group.setdefault(group, []).append(resource)
+        return [*({"verbs": verbs, "apiGroups": [g], "resources": rs} for g, rs in by_group.items()), *rules]
 
     def reason(self, user: User, verb: str, allowed: bool) -> str:
         """The ``status.reason`` of an access review, worded like the RBAC authorizer's."""
@@ -223,6 +313,8 @@ class Authenticator:
             return ""
         if user.namespaces is not None:
             return f'RBAC: allowed by RoleBinding "{user.name}" of ClusterRole "edit" to User "{user.name}"'
+        if user.name.startswith(SERVICE_ACCOUNT_PREFIX):
+            return ""
         role = "cluster-admin" if user.is_admin else "view"
         return f'RBAC: allowed by ClusterRoleBinding "{user.name}" of ClusterRole "{role}" to User "{user.name}"'
 

@@ -389,6 +389,37 @@ def _top(go: str, **fields: GoType) -> Struct:
     return Struct(go, {"apiVersion": S, "kind": S, "metadata": OBJECT_META, **fields})
 
 
+# ---- policy/v1, core/v1 secrets and service accounts, autoscaling/v1, events.k8s.io/v1 ----------------
+PDB_SPEC = struct("v1.PodDisruptionBudgetSpec", minAvailable=IOS, selector=LABEL_SELECTOR, maxUnavailable=IOS,
+                  unhealthyPodEvictionPolicy=S)
+PDB_STATUS = struct(
+    "v1.PodDisruptionBudgetStatus", observedGeneration=I64, disruptedPods=MapOf(TIME), disruptionsAllowed=I32,
+    currentHealthy=I32, desiredHealthy=I32, expectedPods=I32,
+    conditions=ListOf(struct("v1.Condition", type=S, status=S, observedGeneration=I64, lastTransitionTime=TIME,
+                             reason=S, message=S)))
+_V1_CROSS_REF = struct("v1.CrossVersionObjectReference", kind=S, name=S, apiVersion=S)
+HPA_V1 = _top(
+    "v1.HorizontalPodAutoscaler",
+    spec=struct("v1.HorizontalPodAutoscalerSpec", scaleTargetRef=_V1_CROSS_REF, minReplicas=I32, maxReplicas=I32,
+                targetCPUUtilizationPercentage=I32),
+    status=struct("v1.HorizontalPodAutoscalerStatus", observedGeneration=I64, lastScaleTime=TIME,
+                  currentReplicas=I32, desiredReplicas=I32, currentCPUUtilizationPercentage=I32))
+EVENT_V1 = _top(
+    "v1.Event", eventTime=MICRO, series=struct("v1.EventSeries", count=I32, lastObservedTime=MICRO),
+    reportingController=S, reportingInstance=S, action=S, reason=S, regarding=OBJECT_REF, related=OBJECT_REF,
+    note=S, type=S, deprecatedSource=struct("v1.EventSource", component=S, host=S),
+    deprecatedFirstTimestamp=TIME, deprecatedLastTimestamp=TIME, deprecatedCount=I32)
+EVICTION = _top("v1.Eviction", deleteOptions=Struct("v1.DeleteOptions", {
+    "apiVersion": S, "kind": S, "gracePeriodSeconds": I64, "orphanDependents": B, "propagationPolicy": S,
+    "dryRun": STRS, "preconditions": struct("v1.Preconditions", uid=S, resourceVersion=S)}))
+TOKEN_REQUEST = _top(
+    "v1.TokenRequest",
+    spec=struct("v1.TokenRequestSpec", audiences=STRS, expirationSeconds=I64,
+                boundObjectRef=struct("v1.BoundObjectReference", kind=S, apiVersion=S, name=S, uid=S)),
+    status=struct("v1.TokenRequestStatus", token=S, expirationTimestamp=TIME))
+SELF_SUBJECT_REVIEW = _top("v1.SelfSubjectReview", status=obj("v1.SelfSubjectReviewStatus"))
+
+
 KINDS: dict[str, Struct] = {
     "namespaces": _top("v1.Namespace", spec=struct("v1.NamespaceSpec", finalizers=STRS),
                        status=struct("v1.NamespaceStatus", phase=S,
@@ -403,6 +434,11 @@ KINDS: dict[str, Struct] = {
     "services": _top("v1.Service", spec=SERVICE_SPEC, status=SERVICE_STATUS),
     "persistentvolumeclaims": _top("v1.PersistentVolumeClaim", spec=PVC_SPEC, status=PVC_STATUS),
     "configmaps": _top("v1.ConfigMap", immutable=B, data=STRMAP, binaryData=MapOf(BYTES)),
+    "secrets": _top("v1.Secret", immutable=B, data=MapOf(BYTES), stringData=STRMAP, type=S),
+    "serviceaccounts": _top("v1.ServiceAccount", secrets=ListOf(OBJECT_REF),
+                            imagePullSecrets=ListOf(struct("v1.LocalObjectReference", name=S)),
+                            automountServiceAccountToken=B),
+    "poddisruptionbudgets": _top("v1.PodDisruptionBudget", spec=PDB_SPEC, status=PDB_STATUS),
     "deployments": _top("v1.Deployment", spec=DEPLOYMENT_SPEC, status=DEPLOYMENT_STATUS),
     "replicasets": _top("v1.ReplicaSet", spec=REPLICASET_SPEC, status=REPLICASET_STATUS),
     "daemonsets": _top("v1.DaemonSet", spec=DAEMONSET_SPEC, status=DAEMONSET_STATUS),

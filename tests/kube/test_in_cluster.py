@@ -104,9 +104,13 @@ def test_headless_commands_run_as_a_job(pod_env: dict[str, str], sandbox: Sandbo
     token = sandbox_token(sandbox, "sandbox-viewer")
     status = subprocess.run([sys.executable, "-m", "console.cli", "status", "-o", "json"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60)
-    assert status.returncode == 0, status.stderr
+    # The pod's service account is bound to the view role, which may not list nodes: the nodes panel says so
+    # and the command exits 1, as on a real cluster; the namespace's workloads are still there.
+    assert status.returncode == 1, status.stderr
     snap = json.loads(status.stdout)
-    assert snap["context"] == "in-cluster" and snap["namespace"] == "llm" and len(snap["nodes"]) == 4
+    assert snap["context"] == "in-cluster" and snap["namespace"] == "llm" and snap["nodes"] == []
+    assert snap["problems"] == [{"resource": "nodes", "message": "no permission to list nodes cluster-wide"}]
+    assert snap["deployments"]
     view = subprocess.run([sys.executable, "-m", "console.cli", "config", "view", "-o", "json"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
     assert view.returncode == 0, view.stderr

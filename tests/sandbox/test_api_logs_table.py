@@ -72,8 +72,8 @@ def test_log_follow_streams_new_lines(api_server: ApiServer, k8s_admin: k8s.ApiC
     assert lines == ["INFO serving on :8000", "request 0 done", "request 1 done", "request 2 done"]
 
 
-def _table(api_server: ApiServer, path: str) -> dict[str, Any]:
-    status, ctype, body = raw(api_server, path, api_server.auth.viewer_token, accept=TABLE)
+def _table(api_server: ApiServer, path: str, token: str | None = None) -> dict[str, Any]:
+    status, ctype, body = raw(api_server, path, token or api_server.auth.viewer_token, accept=TABLE)
     assert status == 200 and ctype.startswith("application/json")
     return json.loads(body)
 
@@ -101,7 +101,7 @@ def test_other_tables(api_server: ApiServer) -> None:
     assert deploy["rows"][0]["cells"][:2] == [DEPLOY, "0/2"]
     hpa = _table(api_server, f"/apis/autoscaling/v2/namespaces/{NS}/horizontalpodautoscalers")
     assert hpa["rows"][0]["cells"][1:4] == [f"Deployment/{DEPLOY}", "cpu: <unknown>/60%", 2]
-    nodes = _table(api_server, "/api/v1/nodes")
+    nodes = _table(api_server, "/api/v1/nodes", api_server.auth.admin_token)  # the view role has no nodes
     assert nodes["rows"][0]["cells"][:3] == ["gpu-node-1", "Ready", "<none>"]
     events = _table(api_server, f"/api/v1/namespaces/{NS}/events")
     assert events["rows"][0]["cells"][2:4] == ["ScalingReplicaSet", f"deployment/{DEPLOY}"]

@@ -207,8 +207,7 @@ class HpaController(Controller):
         status_replicas = int((target.get("status") or {}).get("replicas") or 0)
         min_r, max_r = int(spec.get("minReplicas") or 1), int(spec.get("maxReplicas") or 1)
         desired, reason, metrics = self._desired(key, hpa, target, current, status_replicas, min_r, max_r, conds)
-        if metrics:
-            status["currentMetrics"] = metrics
+        status["currentMetrics"] = metrics or None  # v2 serializes it without omitempty: null when none
         if old.get("lastScaleTime"):
             status["lastScaleTime"] = old["lastScaleTime"]
         if desired != current:

@@ -14,12 +14,14 @@ from ..store import Obj
 from .base import Controller
 from .daemonset import DaemonSetController
 from .deployment import DeploymentController
+from .disruption import DisruptionController
 from .hpa import HpaController
 from .index import StoreIndex
 from .kubelet import Kubelet
 from .nodes import NodeLifecycle
 from .replicaset import ReplicaSetController
 from .scheduler import Scheduler
+from .serviceaccounts import ServiceAccountController
 from .volumes import VolumeBinder
 
 if TYPE_CHECKING:
@@ -45,7 +47,8 @@ class ControllerManager:
         self.index = StoreIndex(self.ctx.store)
         classes: list[type[Controller]] = [
             NodeLifecycle, Scheduler, Kubelet, DaemonSetController, ReplicaSetController,
-            DeploymentController, HpaController, VolumeBinder,
+            DeploymentController, HpaController, VolumeBinder, DisruptionController,
+            ServiceAccountController,
         ]
         self.controllers = [cls(self.ctx, self.index) for cls in classes]
         self._by_plural: dict[str, list[Controller]] = {}
