@@ -223,6 +223,22 @@ def _configmap_row(cm: Obj) -> list[Any]:
             age(_meta(cm).get("creationTimestamp"))]
 
 
+def _secret_row(secret: Obj) -> list[Any]:
+    return [_meta(secret).get("name"), secret.get("type", "Opaque"), len(secret.get("data") or {}),
+            age(_meta(secret).get("creationTimestamp"))]
+
+
+def _pdb_row(pdb: Obj) -> list[Any]:
+    spec = _spec(pdb)
+    shown = [str(spec[k]) if spec.get(k) is not None else "N/A" for k in ("minAvailable", "maxUnavailable")]
+    return [_meta(pdb).get("name"), *shown, _status(pdb).get("disruptionsAllowed", 0),
+            age(_meta(pdb).get("creationTimestamp"))]
+
+
+def _serviceaccount_row(sa: Obj) -> list[Any]:
+    return [_meta(sa).get("name"), len(sa.get("secrets") or []), age(_meta(sa).get("creationTimestamp"))]
+
+
 def _generic_row(obj: Obj) -> list[Any]:
     return [_meta(obj).get("name"), age(_meta(obj).get("creationTimestamp"))]
 
@@ -255,6 +271,10 @@ PRINTERS: dict[str, tuple[list[Column], Callable[[Obj], list[Any]]]] = {
                                 ("VolumeMode", _S, 1)], _pvc_row),
     "namespaces": ([("Name", _S, 0), ("Status", _S, 0), ("Age", _S, 0)], _namespace_row),
     "configmaps": ([("Name", _S, 0), ("Data", _I, 0), ("Age", _S, 0)], _configmap_row),
+    "secrets": ([("Name", _S, 0), ("Type", _S, 0), ("Data", _I, 0), ("Age", _S, 0)], _secret_row),
+    "poddisruptionbudgets": ([("Name", _S, 0), ("Min Available", _S, 0), ("Max Unavailable", _S, 0),
+                              ("Allowed Disruptions", _I, 0), ("Age", _S, 0)], _pdb_row),
+    "serviceaccounts": ([("Name", _S, 0), ("Secrets", _I, 0), ("Age", _S, 0)], _serviceaccount_row),
 }
 GENERIC: tuple[list[Column], Callable[[Obj], list[Any]]] = ([("Name", _S, 0), ("Age", _S, 0)], _generic_row)
 

@@ -42,6 +42,11 @@ spec:
 BAD_YAML = DEPLOY_YAML.replace("  replicas:", "  bogus: 1\n  replicas:").replace("applied", "invalid")
 FILES = {"deploy.yaml": DEPLOY_YAML.replace("{replicas}", "1"), "deploy3.yaml": DEPLOY_YAML.replace("{replicas}", "3"),
          "bad.yaml": BAD_YAML.replace("{replicas}", "1")}
+FILES["pdb.yaml"] = """apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {{name: web-pdb, namespace: {ns}}}
+spec: {{minAvailable: 1, selector: {{matchLabels: {{app: web}}}}}}
+"""
 
 COMMANDS: list[Cmd] = [
     Cmd("create namespace {ns}", out=("namespace/{ns} created",)),
@@ -57,6 +62,59 @@ COMMANDS: list[Cmd] = [
     Cmd("explain deployment.spec.replicas", out=("replicas", "<integer>")),
     Cmd("explain pods.spec.containers.image", out=("<string>",)),
     Cmd("get pods -n {ns} -w --request-timeout=3s", rc=0, out=("web-",)),
+    # h2: scale, autoscale (autoscaling/v1), RBAC of the three contexts, whoami, tokens, secrets, events,
+    # describe, the rollout verbs, logs, budgets, -o json/yaml.
+    Cmd("scale deployment web --replicas=2 -n {ns}", out=("deployment.apps/web scaled",)),
+    Cmd("autoscale deployment web --min=1 --max=3 --cpu-percent=70 -n {ns}",
+        out=("horizontalpodautoscaler.autoscaling/web autoscaled",)),
+    Cmd("get hpa web -n {ns}", out=("Deployment/web", "70%")),
+    Cmd("get horizontalpodautoscalers.v1.autoscaling web -n {ns} -o jsonpath={{.spec.targetCPUUtilizationPercentage}}",
+        out=("70",)),
+    Cmd("get horizontalpodautoscalers.v2.autoscaling web -n {ns} "
+        "-o jsonpath={{.spec.metrics[0].resource.target.averageUtilization}}", out=("70",)),
+    Cmd("auth can-i create deployments -n {ns}", out=("yes",)),
+    Cmd("auth can-i list nodes --context sandbox-viewer", rc=1, out=("no",)),
+    Cmd("auth can-i get secrets -n {ns} --context sandbox-viewer", rc=1, out=("no",)),
+    Cmd("auth can-i list pods -n {ns} --context sandbox-viewer", out=("yes",)),
+    Cmd("auth can-i create pods/eviction -n {ns} --context sandbox-viewer", rc=1, out=("no",)),
+    Cmd("auth whoami", out=("sandbox-admin",), only="current"),
+    Cmd("auth whoami --context sandbox-viewer", out=("sandbox-viewer",), only="current"),
+    Cmd("create serviceaccount robot -n {ns}", out=("serviceaccount/robot created",)),
+    Cmd("get serviceaccount default -n {ns}", out=("default",)),
+    Cmd("create token robot -n {ns}", out=("eyJ",), only="current"),
+    Cmd("create secret generic s1 --from-literal=k=v -n {ns}", out=("secret/s1 created",)),
+    Cmd("get secrets -n {ns}", out=("s1", "Opaque")),
+    Cmd("get secrets -n {ns} --context sandbox-viewer", rc=1,
+        out=('secrets is forbidden: User "sandbox-viewer" cannot list resource "secrets" in API group ""',)),
+    Cmd("get nodes --context sandbox-viewer", rc=1,
+        out=('nodes is forbidden: User "sandbox-viewer" cannot list resource "nodes" in API group "" at the '
+             "cluster scope",)),
+    Cmd("get deployments -n {ns} --context sandbox-viewer", out=("web",)),
+    Cmd("get events -n {ns}", out=("ScalingReplicaSet",)),
+    Cmd("events -n {ns}", out=("ScalingReplicaSet", "Scaled up replica set web-"), only="current"),
+    Cmd("describe deployment web -n {ns}", out=("Replicas:", "ScalingReplicaSet", "Scaled up replica set web-")),
+    Cmd("describe nodes", out=("Capacity:", "nvidia.com/gpu")),
+    Cmd("set image deployment/web nginx=nginx:1.26 -n {ns}", out=("deployment.apps/web image updated",)),
+    Cmd("rollout status deployment/web -n {ns} --timeout=60s", out=('deployment "web" successfully rolled out',)),
+    Cmd("rollout history deployment/web -n {ns}", out=("REVISION", "1 ", "2 ")),
+    Cmd("rollout undo deployment/web -n {ns}", out=("deployment.apps/web rolled back",)),
+    Cmd("get deployment web -n {ns} -o jsonpath={{.spec.template.spec.containers[0].image}}", out=("nginx:1.25",)),
+    Cmd("rollout pause deployment/web -n {ns}", out=("deployment.apps/web paused",)),
+    Cmd("rollout resume deployment/web -n {ns}", out=("deployment.apps/web resumed",)),
+    Cmd("rollout restart deployment/web -n {ns}", out=("deployment.apps/web restarted",)),
+    Cmd("rollout status deployment/web -n {ns} --timeout=60s", out=('deployment "web" successfully rolled out',)),
+    Cmd("logs deployment/web -n {ns} --tail=5"),
+    Cmd("create poddisruptionbudget web-pdb --selector=app=web --min-available=1 -n {ns}",
+        out=("poddisruptionbudget.policy/web-pdb created",), only="current"),
+    # kubectl 1.20 creates budgets in policy/v1beta1, which a v1.30 server no longer serves.
+    Cmd("create poddisruptionbudget web-pdb --selector=app=web --min-available=1 -n {ns}", rc=1,
+        out=('no matches for kind "PodDisruptionBudget" in version "policy/v1beta1"',), only="debian"),
+    Cmd("create -f {tmp}/pdb.yaml", out=("poddisruptionbudget.policy/web-pdb created",), only="debian"),
+    Cmd("get pdb web-pdb -n {ns}", out=("MIN AVAILABLE", "ALLOWED DISRUPTIONS", "web-pdb")),
+    Cmd("get pdb web-pdb -n {ns} -o jsonpath={{.status.desiredHealthy}}/{{.status.observedGeneration}}",
+        out=("1/1",)),
+    Cmd("get deployment web -n {ns} -o json", out=('"kind": "Deployment"', '"observedGeneration"')),
+    Cmd("get deployment web -n {ns} -o yaml", out=("kind: Deployment", "generation:")),
 ]
 
 
@@ -92,3 +150,12 @@ def test_everyday_commands(sandbox: SandboxThread, which: str, index: int, tmp_p
     for text in cmd.not_out:
         assert text.format(ns=ns) not in output, f"kubectl {' '.join(args)}: {output}"
 
+
+def test_delete_namespace_after_the_commands(sandbox: SandboxThread, which: str) -> None:
+    """Runs after every command of the same kubectl (the module-scoped ``which`` groups them)."""
+    binary = current_kubectl() if which == "current" else debian_kubectl()
+    ns = f"cmds-{which}"
+    done = kubectl(binary, sandbox.info.kubeconfig, ["delete", "namespace", ns], 60)
+    assert done.returncode == 0 and f'namespace "{ns}" deleted' in done.stdout, done.stdout + done.stderr
+    gone = kubectl(binary, sandbox.info.kubeconfig, ["get", "namespace", ns], 30)
+    assert gone.returncode == 1 and "NotFound" in gone.stderr, gone.stdout + gone.stderr
