@@ -77,6 +77,28 @@ async def connect(cluster: Cluster) -> ServingClient:
     return client
 
 
+def test_the_hpa_scales_out_under_the_load(serving_sandbox: tuple[SandboxThread, Cluster]) -> None:
+    """Load sent through the proxy is load the HPA sees: 25 QPS on top of the scenario's 12 overloads two
+    replicas, GPU utilisation passes the HPA's 60 target, and it scales claude-inference out."""
+    thread, cluster = serving_sandbox
+
+    def replicas() -> int:
+        return thread.call(lambda: thread.ctx.store.get("deployments", "llm", SERVICE)["spec"]["replicas"])
+
+    assert replicas() == 2
+
+    async def go() -> dict:
+        client = await connect(cluster)
+        try:
+            return await LoadRun(client, LoadPlan(qps=25, duration_s=5.0, prompts=prompt_mix(1, 0))).run()
+        finally:
+            await client.transport.close()
+
+    result = asyncio.run(go())
+    assert result["summary"]["achieved_qps"] == pytest.approx(25, rel=0.05)
+    assert replicas() > 2
+
+
 def bucketed(latencies: list[float], bounds: list[float]) -> dict[float, float]:
     """Measured latencies counted into the exporter's cumulative buckets."""
     return {b: float(sum(1 for v in latencies if v <= b)) for b in bounds}
