@@ -185,9 +185,10 @@ async def _storage_class(transport: Any, values: Values) -> tuple[StorageClassFa
             if found is None:
                 return None, "the cluster has no default StorageClass"
     except KubeError as exc:
-        if exc.code == 404:
-            return None, (f"StorageClass {name} does not exist" if name and "storageclasses" not in exc.message
-                          else "the cluster serves no storage.k8s.io/v1 StorageClasses")
+        if exc.code == 404:  # a type the server lacks: "the server could not find the requested resource"
+            unserved = "could not find the requested resource" in exc.message or not name
+            return None, ("the cluster serves no storage.k8s.io/v1 StorageClasses" if unserved
+                          else f"StorageClass {name} does not exist (the claim would stay Pending)")
         return None, f"cannot read StorageClasses: {exc.message if exc.code != 403 else 'forbidden'}"
     meta = found.get("metadata") or {}
     return StorageClassFacts(str(meta.get("name") or name or "?"), str(found.get("provisioner") or "")), ""
@@ -225,7 +226,8 @@ def cluster_checks(values: Values, cluster: ClusterFacts) -> list[Check]:
     out = []
     if values.storage.create:
         problem = derived.single_node_volume_problem(values, cluster)
-        out.append(Check("volume-access", Status.WARN if problem else Status.OK,
+        missing = "does not exist" in cluster.storage_class_note
+        out.append(Check("volume-access", Status.WARN if problem or missing else Status.OK,
                          derived.access_mode_reason(values, cluster) + (f" — {problem}" if problem else "")))
     for kind in sorted(cluster.unserved & set(OPTIONAL_KINDS)):
         out.append(Check("optional-kinds", Status.WARN, f"the cluster does not serve {kind} "

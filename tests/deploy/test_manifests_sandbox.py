@@ -89,6 +89,16 @@ def test_the_sandbox_serves_no_storage_classes_so_auto_is_read_write_once_with_t
     assert "Multi-Attach" in access.message
     (pvc,) = render(v, facts).by_kind("PersistentVolumeClaim")  # type: ignore[arg-type]
     assert pvc.body["spec"]["accessModes"] == ["ReadWriteOnce"]
+    named = values("defaults", storage={"storageClassName": "fast-nfs"})
+
+    async def read_named() -> object:
+        _, transport = await connect_target(shared_sandbox.info.kubeconfig, ADMIN)
+        try:
+            return await read_cluster_facts(transport, named)
+        finally:
+            await transport.close()
+
+    assert run(read_named()).storage_class_note == "the cluster serves no storage.k8s.io/v1 StorageClasses"  # type: ignore[attr-defined]
 
 
 def test_deploy_f_creates_the_budget_and_hardened_spread_pods(sb: SandboxThread, tmp_path: Path) -> None:

@@ -176,3 +176,10 @@ def test_the_default_storage_class_is_the_newest_annotated_one() -> None:
                sc("plain", "2026-01-01T00:00:00Z", None), sc("off", "2026-02-01T00:00:00Z", "false")]
     assert default_storage_class(classes)["metadata"]["name"] == "new"  # type: ignore[index]
     assert default_storage_class(classes[2:]) is None
+
+
+def test_a_named_storage_class_that_does_not_exist_is_a_warning_even_for_one_pod() -> None:
+    single = values("no-hpa", replicas=1, storage={"storageClassName": "fast"})
+    (check,) = cluster_checks(single, ClusterFacts(None, "StorageClass fast does not exist (the claim would stay "
+                                                         "Pending)"))
+    assert check.status.value == "warn" and "StorageClass fast does not exist" in check.message
