@@ -75,6 +75,14 @@ class Lazy(Generic[T]):
                 await self._closer(self._value)
             self._value = None
 
+    async def reset(self) -> None:
+        """Forget what this Lazy connected (closing it): the next :meth:`get` connects afresh — after the
+        console switched to another context. A ready one is kept (it belongs to whoever made it)."""
+        if self._connect is None:
+            return
+        await self.close()
+        self._value = None
+
 
 async def _never() -> Any:
     raise AssertionError("a ready Lazy never connects")
@@ -147,6 +155,13 @@ class Services:
         kubeconfig = await self.access.resolve()
         return await DeployEngine.connect(kubeconfig, self.access.context, self.audit, readonly=self.readonly,
                                           metrics=self.metrics, rules=prometheus_rules_reader(self.settings))
+
+    async def switch_context(self, context: str | None) -> None:
+        """Talk to another kubeconfig context from now on: the services that connected to the old one connect
+        again on next use (the caller restarts the watches with ``cluster.retarget``)."""
+        self.access.context = context
+        await self.actions.reset()
+        await self.compat.reset()
 
     async def aclose(self) -> None:
         """Close the connections made on the way (the App calls this when it ends)."""

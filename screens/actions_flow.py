@@ -36,6 +36,16 @@ ACTION_PERMISSIONS = {
 ROLLOUT_ACTIONS = {"set-image", "undo", "restart", "resume", "scale"}
 
 
+def flow_open(app: Any, open_flow: str | None, kind: str) -> bool:
+    """One change at a time per screen: a second key read while the first's form or dialog opens must not start
+    a second change. Says so, and returns True, while ``open_flow`` (what is open, in words) is not None."""
+    if open_flow is None:
+        return False
+    app.notify(f"{open_flow} is still open: answer its dialog (esc cancels) before starting {kind}.",
+               title=f"{kind} not started", severity="warning")
+    return True
+
+
 class ActionsMixin:
     """Mix into a Screen that implements :meth:`selected_deployment`."""
 
@@ -126,9 +136,7 @@ class ActionsMixin:
                   else f"{row.namespace}/Deployment/{row.name}")
         if app.refused(kind, target):
             return
-        if self._flow is not None:
-            app.notify(f"{self._flow} is still open: answer its dialog (esc cancels) before starting {kind}.",
-                       title=f"{kind} not started", severity="warning")
+        if flow_open(app, self._flow, kind):
             return
         self._flow = f"{kind} of deployment/{row.name}"
         self._action_flow(kind, row)

@@ -18,6 +18,7 @@ from screens.actions_flow import ACTION_BINDINGS, ActionsMixin
 from screens.builds.line import LastBuildLine
 from screens.dashboard_trends import TREND_COLUMNS, DeploymentTrendsMixin, trend_cells
 from screens.format import verdict_text
+from screens.object_actions import OBJECT_BINDINGS, ObjectActionsMixin, ObjectRef
 from screens.widgets import tone
 from screens.widgets.statusbar import StatusBar
 from screens.widgets.table import fill_table, panel_status
@@ -65,7 +66,7 @@ def product_summary(nodes: list[GpuNode]) -> str:
     return " · ".join(f"{p} {total[p]} ({'?' if free[p] is None else free[p]} free)" for p in sorted(total))
 
 
-class DashboardScreen(ActionsMixin, DeploymentTrendsMixin, Screen[None]):
+class DashboardScreen(ActionsMixin, ObjectActionsMixin, DeploymentTrendsMixin, Screen[None]):
     """First screen: what GPUs the cluster has and what is running on them."""
 
     BINDINGS = [
@@ -79,6 +80,8 @@ class DashboardScreen(ActionsMixin, DeploymentTrendsMixin, Screen[None]):
         Binding("R", "sort('ready')", "Sort ready", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         *ACTION_BINDINGS,
+        Binding("v", "describe", "Describe"),  # `d` is the Deployments panel here; describe everywhere else
+        *(b for b in OBJECT_BINDINGS if b.key != "d"),
     ]
 
     def __init__(self) -> None:
@@ -119,8 +122,11 @@ class DashboardScreen(ActionsMixin, DeploymentTrendsMixin, Screen[None]):
         nodes = [n for n in gpu_nodes if self._matches(n.name, n.product)]
         fill_table(self.query_one("#nodes", DataTable), [(n.name, node_cells(n)) for n in nodes])
         deps = sorted((d for d in snap.deployments if self._matches(d.name, d.image)), key=SORTS[self.sort_key])
-        self._rows = {d.name: d for d in snap.deployments}
-        fill_table(self.query_one("#deployments", DataTable), [(d.name, deployment_cells(d, self.trends.get(d.name)))
+        def key(d: DeploymentRow) -> str:  # every namespace: the same name may be in several
+            return d.name if snap.namespace else f"{d.namespace}/{d.name}"
+
+        self._rows = {key(d): d for d in snap.deployments}
+        fill_table(self.query_one("#deployments", DataTable), [(key(d), deployment_cells(d, self.trends.get(d.name)))
                                                                   for d in deps])
         title = "GPU nodes"
         if gpu_nodes:
@@ -128,7 +134,7 @@ class DashboardScreen(ActionsMixin, DeploymentTrendsMixin, Screen[None]):
         self.query_one("#nodes-panel .panel-title", Label).update(title)
         self.query_one("#nodes-status", Label).update(panel_status(snap, "nodes", len(gpu_nodes), len(nodes)))
         self.query_one("#deployments-panel .panel-title", Label).update(
-            f"Deployments — namespace {snap.namespace or '?'} (sorted by {self.sort_key}; enter opens)")
+            f"Deployments — namespace {snap.namespace or 'all'} (sorted by {self.sort_key}; enter opens)")
         self.query_one("#deployments-status", Label).update(
             panel_status(snap, "deployments", len(snap.deployments), len(deps)))
 
@@ -139,14 +145,23 @@ class DashboardScreen(ActionsMixin, DeploymentTrendsMixin, Screen[None]):
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         return self._rows.get(str(key))
 
+    def selected_object(self) -> ObjectRef | None:
+        """The node under the cursor when the node panel has the focus, else the Deployment."""
+        nodes = self.query_one("#nodes", DataTable)
+        if nodes.has_focus and nodes.row_count:
+            return ObjectRef("nodes", "", str(nodes.coordinate_to_cell_key(nodes.cursor_coordinate).row_key.value))
+        row = self.selected_deployment()
+        return ObjectRef("deployments.apps", row.namespace, row.name) if row else None
+
     def action_open(self) -> None:
         row = self.selected_deployment()
         if row is not None:
             self.app.show_deployment(row.name)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.data_table.id == "deployments" and event.row_key.value:
-            self.app.show_deployment(str(event.row_key.value))
+        row = self._rows.get(str(event.row_key.value)) if event.data_table.id == "deployments" else None
+        if row is not None:
+            self.app.show_deployment(row.name)
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)

@@ -14,6 +14,7 @@ from console.core.units import age
 from screens.actions_flow import ACTION_BINDINGS, ActionsMixin
 from screens.format import image_ref, verdict_text
 from screens.host import host
+from screens.object_actions import OBJECT_BINDINGS, ObjectActionsMixin, ObjectRef
 from screens.widgets import tone
 from screens.widgets.statusbar import StatusBar
 
@@ -34,14 +35,24 @@ def status_text(status: str, ready: str) -> Content:
     return Content.styled(status, style)
 
 
-class DeploymentScreen(ActionsMixin, Screen[None]):
+class DeploymentScreen(ActionsMixin, ObjectActionsMixin, Screen[None]):
     """Pushed from the dashboard with Enter; Esc goes back."""
 
     BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("I", "incident", "Incident view"),
-                *ACTION_BINDINGS]
+                Binding("L", "loadtest", "Load test"),
+                *ACTION_BINDINGS, *OBJECT_BINDINGS]
+
+    def selected_object(self) -> ObjectRef | None:
+        row = self.selected_deployment()
+        return ObjectRef("deployments.apps", row.namespace, row.name) if row else None
 
     def action_incident(self) -> None:
         self.app.show_incident(self.deployment_name)
+
+    def action_loadtest(self) -> None:
+        from screens.loadtest import LoadTestScreen
+
+        self.app.push_screen(LoadTestScreen(self.deployment_name))
 
     def __init__(self, name: str) -> None:
         super().__init__()

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from console.alerts.center import AlertCenter
     from console.alerts.model import Alert, AlertTarget
     from console.builds.model import BuildRecord
+    from console.kube.discovery import Catalog
     from console.wiring import Services
 
 
@@ -50,6 +51,7 @@ class ConsoleApp(App[None]):
 
     services: Services
     alerts: Alerting
+    all_namespaces: bool = False  # watching every namespace (the snapshot's namespace is then "")
 
     @property
     def settings(self) -> Settings:
@@ -64,8 +66,13 @@ class ConsoleApp(App[None]):
         """Why an action may not be taken now (read-only mode, RBAC), or None."""
         raise NotImplementedError
 
-    def refused(self, kind: str, target: str) -> bool:
-        """If ``kind`` may not be taken now: say why, write the refusal to the audit log, and return True."""
+    def refused(self, kind: str, target: str, reason: str | None = None) -> bool:
+        """If ``kind`` may not be taken now (or ``reason`` says why not): say why, write the refusal to the audit
+        log, and return True."""
+        raise NotImplementedError
+
+    async def catalog(self) -> Catalog:
+        """The resource types the API serves (its discovery documents), read once per context."""
         raise NotImplementedError
 
     def report_error(self, error: BaseException, where: str) -> None:

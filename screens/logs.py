@@ -1,4 +1,6 @@
-"""A pod's log (``l`` from the incident view): the last 200 lines, follow, search, the previous container.
+"""A pod's log (``l`` on a pod, or from the incident view): the last 200 lines, follow, search, the previous
+container, a container picker (``c``); for a workload (``l`` on a Deployment) every pod's, each line prefixed
+with its pod.
 
 Lines come from the pods/log API through the cluster service's connection (console.kube.logs);
 ``f`` follows (a streaming request), ``p`` switches to the previous container's run — a crash-looping
@@ -6,6 +8,8 @@ container's last words — ``/`` searches (text or ``/regex/``; ``n``/``N`` next
 """
 
 from __future__ import annotations
+
+import asyncio
 
 from textual import work
 from textual.app import ComposeResult
@@ -27,15 +31,21 @@ class LogsScreen(Screen[None]):
     BINDINGS = [
         Binding("f", "follow", "Follow on/off"),
         Binding("p", "previous", "Previous container"),
+        Binding("c", "container", "Container"),
         Binding("slash", "search", "Search"),
         Binding("n", "next_match(1)", "Next match"),
         Binding("N", "next_match(-1)", "Previous match"),
         Binding("escape", "back", "Clear search / back"),
     ]
 
-    def __init__(self, namespace: str, pod: str, container: str | None = None, lines: int = DEFAULT_LINES) -> None:
+    def __init__(self, namespace: str, pod: str, container: str | None = None, lines: int = DEFAULT_LINES,
+                 containers: list[str] | None = None, pods: list[str] | None = None) -> None:
         super().__init__()
         self.namespace, self.pod, self.container, self.lines = namespace, pod, container, lines
+        self.containers = containers or []  # the pod's containers, for the picker (c)
+        self.pods = pods or []  # a workload's pods: every one's log, prefixed with its name
+        if self.container is None and self.containers:
+            self.container = self.containers[0]
         self.following = False
         self.previous = False
         self.text: list[str] = []
@@ -47,7 +57,7 @@ class LogsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield StatusBar()
         with Vertical(classes="panel", id="logs-panel"):
-            yield Label(f"Logs — {self.namespace}/{self.pod}", classes="panel-title", id="logs-title")
+            yield Label("", classes="panel-title", id="logs-title")
             yield Label("reading…", id="logs-status", classes="panel-status")
             yield RichLog(id="log", wrap=False, highlight=False, max_lines=MAX_LINES, auto_scroll=True)
         yield Input(placeholder="search: text or /regex/ (enter keeps it, esc clears)", id="log-search")
@@ -55,6 +65,7 @@ class LogsScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#log-search", Input).display = False
+        self._show_title()
         tone.on_theme_change(self, self.render_log)  # the log keeps what it drew: draw it in the new colours
         self.load()
 
@@ -72,16 +83,58 @@ class LogsScreen(Screen[None]):
             self.error = "not connected to the cluster"
             self.show_status()
             return
+        queue: asyncio.Queue[str | LogError | None] = asyncio.Queue()
+
+        async def read(pod: str, prefix: str) -> None:
+            try:
+                async for line in tail(transport, self.namespace, pod, None if self.pods else self.container,
+                                       self.lines, follow=self.following, previous=self.previous):
+                    await queue.put(prefix + line)
+            except LogError as exc:
+                await queue.put(LogError(exc.code, f"{pod}: {exc.message}" if prefix else exc.message))
+            finally:
+                await queue.put(None)
+
+        pods = self.pods or [self.pod]
+        readers = [asyncio.create_task(read(p, f"[{p}] " if self.pods else "")) for p in pods]
         try:
-            async for line in tail(transport, self.namespace, self.pod, self.container, self.lines,
-                                   follow=self.following, previous=self.previous):
-                self.text.append(line)
-                if len(self.text) > MAX_LINES:
-                    del self.text[: len(self.text) - MAX_LINES]
-                self._append(line)
-        except LogError as exc:
-            self.error = exc.message
+            running = len(readers)
+            while running:
+                item = await queue.get()
+                if item is None:
+                    running -= 1
+                elif isinstance(item, LogError):
+                    self.error = item.message
+                else:
+                    self.text.append(item)
+                    if len(self.text) > MAX_LINES:
+                        del self.text[: len(self.text) - MAX_LINES]
+                    self._append(item)
+        finally:
+            for reader in readers:
+                reader.cancel()
         self.show_status()
+
+    def _show_title(self) -> None:
+        what = (f"{len(self.pods)} pods" if self.pods else
+                f"{self.pod}" + (f" [{self.container}]" if self.container and len(self.containers) > 1 else ""))
+        self.query_one("#logs-title", Label).update(f"Logs — {self.namespace}/{what}")
+
+    @work(exclusive=True, exit_on_error=False, group="logs-container")
+    async def action_container(self) -> None:
+        """Pick which container's log to show (a pod with more than one)."""
+        from screens.widgets.picker import PickerDialog
+
+        if len(self.containers) < 2:
+            self.notify("this pod has one container" if not self.pods else "pick a pod's log with l on the pod",
+                        severity="warning")
+            return
+        choice = await self.app.push_screen_wait(PickerDialog(f"Container of {self.pod}",
+                                                              [(c, c) for c in self.containers]))
+        if choice and choice != self.container:
+            self.container = choice
+            self._show_title()
+            self.load()
 
     def _append(self, line: str) -> None:
         log = self.query_one("#log", RichLog)

@@ -12,14 +12,24 @@ from console.core.model import ClusterSnapshot
 from console.core.units import age
 from screens.deployment import POD_COLUMNS, status_text
 from screens.host import host
+from screens.object_actions import OBJECT_BINDINGS, ObjectActionsMixin, ObjectRef
 from screens.widgets.statusbar import StatusBar
 from screens.widgets.table import fill_table, panel_status
 
 
-class PodsScreen(Screen[None]):
+class PodsScreen(ObjectActionsMixin, Screen[None]):
     """Every pod of the namespace, with the real reason behind its status."""
 
-    BINDINGS = [Binding("escape", "app.switch_mode('dashboard')", "Back")]
+    BINDINGS = [Binding("escape", "app.switch_mode('dashboard')", "Back"), *OBJECT_BINDINGS]
+
+    def selected_object(self) -> ObjectRef | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        name = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        pod = next((p for p in host(self).services.cluster.raw("pods") if p["metadata"]["name"] == name), None)
+        namespace = pod["metadata"].get("namespace", "") if pod else host(self).snapshot.namespace
+        return ObjectRef("pods", namespace, name)
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
@@ -39,7 +49,7 @@ class PodsScreen(Screen[None]):
             (p.name, (p.name, status_text(p.status, p.ready), p.ready, str(p.restarts), p.node or "-",
                       f"{p.cold_start_s:.0f}s" if p.cold_start_s is not None else "-", age(p.created), p.why))
             for p in pods])
-        self.query_one(".panel-title", Label).update(f"Pods — namespace {snap.namespace}")
+        self.query_one(".panel-title", Label).update(f"Pods — namespace {snap.namespace or 'all'}")
         self.query_one("#pods-status", Label).update(panel_status(snap, "pods", len(pods)))
 
 

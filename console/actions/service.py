@@ -20,10 +20,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from console.actions import plan as ap
-from console.actions.reads import KIND_WORD, ClusterReads
+from console.actions.objects import ObjectChanges
+from console.actions.reads import KIND_WORD
 from console.actions.validate import (
     EXIT_FAILED,
     EXIT_USAGE,
@@ -50,6 +51,9 @@ from console.core.rollout import (
 from console.kube.errors import KubeError, KubeTarget
 from console.kube.pods import pod_tombstone
 from console.kube.transport import KubeTransport, connect_target
+
+if TYPE_CHECKING:
+    from console.kube.discovery import Resource
 
 REPLACES_PODS = ("restart", "set-image", "undo", "scale")  # changes after which pods may be gone
 MAX_REPLACED = 20  # pods whose failures one audit entry keeps
@@ -78,13 +82,16 @@ class ActionsService(Protocol):
     async def plan_hpa(self, namespace: str, name: str, min_replicas: int | str | None,
                        max_replicas: int | str | None, cpu_percent: int | str | None = None) -> ActionPlan: ...
     async def plan_alternative(self, plan: ActionPlan, alternative_id: str) -> ActionPlan: ...
+    async def read_object(self, resource: Resource, namespace: str, name: str) -> dict[str, Any]: ...
+    async def plan_delete(self, resource: Resource, namespace: str, name: str) -> ActionPlan: ...
+    async def plan_edit(self, resource: Resource, live: dict[str, Any], text: str) -> ActionPlan: ...
     async def apply(self, plan: ActionPlan, force: bool = False) -> ActionResult: ...
     async def follow(self, namespace: str, name: str, timeout: float,
                      on_update: Callable[[RolloutVerdict], None] | None = None) -> RolloutVerdict: ...
     async def close(self) -> None: ...
 
 
-class Actions(ClusterReads):
+class Actions(ObjectChanges):
     """Plans, applies and follows changes for one kube context (see the module docstring)."""
 
     def __init__(self, transport: KubeTransport, target: KubeTarget, audit: AuditLog, readonly: bool = False) -> None:
@@ -323,7 +330,10 @@ class Actions(ClusterReads):
 
     async def apply(self, plan: ActionPlan, force: bool = False) -> ActionResult:
         """Send the planned change (guarded by its resourceVersion); retry a 409 once on a fresh read.
-        A set-image the compat gate FAILs is refused unless ``force``."""
+        A set-image the compat gate FAILs is refused unless ``force``. A delete or an edit
+        (:mod:`console.actions.objects`) is sent as planned: a conflict there is the user's to resolve."""
+        if plan.action in ("delete", "edit"):
+            return ActionResult(plan, True, await self.apply_object(plan))
         self.refuse_if_blocked(plan, force)
         if self.readonly:
             message = f"read-only mode: {plan.action} refused (started with --readonly)"

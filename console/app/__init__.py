@@ -20,11 +20,14 @@ from textual.screen import ModalScreen
 from console import __version__
 from console.alerts.model import AlertTarget
 from console.app import commands
+from console.app.target import ALL, RecentNamespaces, context_exists, pick_context, pick_namespace
 from console.core.paths import asset
+from console.kube.discovery import Catalog
 from console.wiring import Services
 from screens.actions_flow import ACTION_PERMISSIONS
 from screens.alert_feed import AlertFeed
 from screens.alerts import AlertsScreen
+from screens.browser import BrowserScreen
 from screens.builds.screen import BuildsScreen
 from screens.compat import CompatScreen
 from screens.dashboard import DashboardScreen
@@ -63,6 +66,7 @@ class LlmctlApp(ConsoleApp):
         Binding("question_mark", "help", "Help"),
         Binding("colon", "command", "Command"),
         Binding("exclamation_mark", "switch_mode('alerts')", "Alerts"),
+        Binding("0", "all_namespaces", "All namespaces", show=False),
         Binding("q", "quit", "Quit"),
     ]
 
@@ -80,6 +84,8 @@ class LlmctlApp(ConsoleApp):
         self.crash: BaseException | None = None  # the exception that stopped the console (llmctl exits 1)
         self.crash_log: str | None = None  # where it was written, if it could be
         self._workers = ReportingWorkers(self)  # Textual's, also reporting workers started with exit_on_error=False
+        self.recent_namespaces = RecentNamespaces()
+        self._catalog: Catalog | None = None  # what the API serves, read once per context
 
     def on_mount(self) -> None:
         asyncio.get_running_loop().set_exception_handler(self._loop_exception)
@@ -146,6 +152,70 @@ class LlmctlApp(ConsoleApp):
         await cluster.run(lambda: self.post_message(ClusterChanged()))
         self.snapshot = cluster.snapshot()
 
+    # ---- switching context and namespace ---------------------------------------------------------
+    @work(exclusive=True, exit_on_error=False, group="target")
+    async def switch_namespace(self, name: str | None = None) -> None:
+        """``:ns [NAME]`` (``all`` or ``0``: every namespace): the watches restart on it."""
+        if name is None:
+            name = await pick_namespace(self)
+            if not name:
+                return
+        cluster = self.services.cluster
+        if not hasattr(cluster, "retarget"):
+            self.notify("this cluster service cannot switch namespaces", severity="error")
+            return
+        everything = name == ALL
+        if not everything and (name == self.snapshot.namespace and not self.all_namespaces):
+            return
+        context = self.snapshot.context  # the context as the kubeconfig names it (before the watches restart)
+        self._retarget(self.services.access.context, None if everything else name, everything)
+        if not everything and context:
+            self.recent_namespaces.remember(context, name)
+        self.notify(f"watching {'every namespace' if everything else 'namespace ' + name}", title="namespace")
+
+    @work(exclusive=True, exit_on_error=False, group="target")
+    async def switch_context(self, name: str | None = None) -> None:
+        """``:ctx [NAME]``: every service reconnects to the context, the watches restart in its namespace."""
+        if name is None:
+            name = await pick_context(self)
+            if not name:
+                return
+        problem = await context_exists(self, name)
+        if problem is not None:
+            self.notify(problem, title="context", severity="error")
+            return
+        if not hasattr(self.services.cluster, "retarget"):
+            self.notify("this cluster service cannot switch contexts", severity="error")
+            return
+        await self.services.switch_context(name)
+        self.permissions = {}
+        self._catalog = None
+        self._retarget(name, None, False)
+        self.notify(f"switched to context {name}", title="context")
+
+    def _retarget(self, context: str | None, namespace: str | None, everything: bool) -> None:
+        self.services.cluster.retarget(context, namespace, everything)  # type: ignore[attr-defined]
+        self.all_namespaces = everything
+        for screen in reversed(self.screen_stack[1:]):  # a Deployment or a log of the old target: closed
+            screen.dismiss(None)
+        self.snapshot = self.services.cluster.snapshot()
+        self.watch_cluster()  # exclusive: the old watches are cancelled
+
+    async def catalog(self) -> Catalog:
+        """The resource types the API serves (discovery), read once per context. Raises KubeError."""
+        from console.kube.discovery import discover
+        from console.kube.errors import KubeError
+
+        if self._catalog is None:
+            transport = self.services.cluster.transport
+            if transport is None:
+                raise KubeError(0, "NotConnected", "not connected to the cluster yet")
+            self._catalog = await discover(transport)
+        return self._catalog
+
+    def action_all_namespaces(self) -> None:
+        self.switch_namespace(ALL)
+
     def on_cluster_changed(self, _message: ClusterChanged) -> None:
         if self._redraw_pending:
             return
@@ -172,7 +242,7 @@ class LlmctlApp(ConsoleApp):
         """Ask the API (SelfSubjectAccessReview) which actions this user may take; disable the others."""
         from console.actions.service import ActionError
 
-        ns = self.snapshot.namespace
+        ns = self.snapshot.namespace  # "" (every namespace): asked cluster-wide
         allowed: dict[str, bool] = {}
         try:
             actions = await self.services.actions.get()
@@ -201,12 +271,12 @@ class LlmctlApp(ConsoleApp):
             return f"forbidden: cannot {verb} {what} in namespace {self.snapshot.namespace}"
         return None
 
-    def refused(self, kind: str, target: str) -> bool:
-        """If ``kind`` may not be taken now: say why, audit the refusal (mode ``refused``, as the headless commands
-        do), and return True."""
+    def refused(self, kind: str, target: str, reason: str | None = None) -> bool:
+        """If ``kind`` may not be taken now (or ``reason`` says why not): say why, audit the refusal (mode
+        ``refused``, as the headless commands do), and return True."""
         from console.audit import AuditError
 
-        reason = self.refusal(kind)
+        reason = reason or self.refusal(kind)
         if reason is None:
             return False
         self.notify(reason, title=f"{kind} refused", severity="error")
@@ -283,7 +353,7 @@ class LlmctlApp(ConsoleApp):
         here = self.snapshot.namespace
         if target.namespace and here and target.namespace != here:
             self.notify(f"{target} is in namespace {target.namespace}; this console watches {here} "
-                        f"(restart with -n {target.namespace})", severity="warning", timeout=8)
+                        f"(:ns {target.namespace} switches)", severity="warning", timeout=8)
             return
         deployment = target.deployment or self._deployment_of_pod(target.pod)
         if target.gpu is not None:
@@ -332,9 +402,24 @@ class LlmctlApp(ConsoleApp):
             return
         command, word, argument = commands.find(line)
         if command is None:
-            self.notify(commands.unknown_message(word), severity="error")
+            self.browse(word)  # any resource type discovery lists (:rs, :svc, :crd, a CRD's plural)
             return
         command.run(self, argument)
+
+    @work(exclusive=True, exit_on_error=False, group="browse")
+    async def browse(self, word: str) -> None:
+        """Open the resource browser on the type ``word`` names (or say it names no command and no type)."""
+        from console.kube.errors import KubeError
+
+        try:
+            resource = (await self.catalog()).find(word)
+        except KubeError as exc:
+            message = commands.unknown_message(word) + ("" if exc.code == 404 else f" — resource types: {exc.message}")
+            self.notify(message, severity="error")
+            return
+        for screen in reversed(self.screen_stack[1:]):
+            screen.dismiss(None)
+        self.push_screen(BrowserScreen(resource.qualified))
 
     def action_help(self) -> None:
         rows: list[tuple[str, str]] = []

@@ -36,6 +36,16 @@ def _view(mode: str, focus: str | None = None) -> Callable[[LlmctlApp, str | Non
     return go
 
 
+def _loadtest(app: LlmctlApp, arg: str | None) -> None:
+    from screens.loadtest import LoadTestScreen
+
+    name = arg or next((d.name for d in app.snapshot.deployments if d.gpus_per_replica), None)
+    if name is None:
+        app.notify("no GPU Deployment here to load: :loadtest DEPLOYMENT", severity="warning")
+        return
+    app.push_screen(LoadTestScreen(name))
+
+
 COMMANDS: tuple[Command, ...] = (
     Command("deploy", ("deployments", "dp"), "Deployments (dashboard)", _view("dashboard", "deployments")),
     Command("nodes", ("no", "node"), "GPU nodes (dashboard)", _view("dashboard", "nodes")),
@@ -44,6 +54,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("builds", ("build", "images"), "image builds and local images", _view("builds")),
     Command("gpu", ("gpus",), "GPU memory and utilisation (DCGM)", _view("gpu")),
     Command("latency", ("lat",), "serving latency, TTFT, QPS, queue, KV-cache", _view("latency")),
+    Command("loadtest", ("lt",), "load test a Deployment's Service: QPS, p50/p99, TTFT, replicas",
+            _loadtest, "[DEPLOYMENT]"),
     Command("alerts", ("alert",), "alerts from every source", _view("alerts")),
     Command("silences", (), "Alertmanager silences", _view("alerts", "silences")),
     Command("compat", ("compatibility", "drivers"), "driver compatibility: images × node pools", _view("compat")),
@@ -51,6 +63,10 @@ COMMANDS: tuple[Command, ...] = (
             lambda app, _arg: app.open_wizard()),
     Command("incident", ("inc", "timeline"), "incident timeline of the namespace or one Deployment",
             lambda app, arg: app.show_incident(arg), "[DEPLOYMENT]"),
+    Command("ctx", ("context", "contexts"), "switch kubeconfig context (no name: pick from the kubeconfig)",
+            lambda app, arg: app.switch_context(arg), "[CONTEXT]"),
+    Command("ns", ("namespace",), "switch namespace (all: every namespace; no name: pick)",
+            lambda app, arg: app.switch_namespace(arg), "[NAMESPACE|all]"),
     Command("help", ("?",), "keyboard help", lambda app, _arg: app.action_help()),
     Command("quit", ("q", "q!"), "quit llmctl", lambda app, _arg: app.exit()),
 )
@@ -68,7 +84,7 @@ def find(line: str) -> tuple[Command | None, str, str | None]:
 
 def unknown_message(word: str) -> str:
     names = ", ".join(f":{c.name}" + (f" {c.argument}" if c.argument else "") for c in COMMANDS)
-    return f"unknown command :{word} (try {names})"
+    return f"unknown command :{word} (try {names}, or any resource type: :rs, :svc, :crd …)"
 
 
 def help_rows() -> list[tuple[str, str]]:

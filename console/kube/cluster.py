@@ -61,6 +61,9 @@ class ClusterService(Protocol):
     def transport(self) -> KubeTransport | None:
         """The watches' connection (for one-off reads such as pod logs) once connected, else None."""
 
+    def retarget(self, context: str | None, namespace: str | None, all_namespaces: bool = False) -> None:
+        """Watch another context and/or namespace from the next :meth:`run` on (the caller restarts it)."""
+
 
 def _describe(exc: KubeError, resource: str, namespace: str | None) -> str:
     where = f" in {namespace}" if namespace else " cluster-wide"
@@ -82,6 +85,7 @@ class KubeClusterService:
     ) -> None:
         self.access = KubeAccess(kubeconfig, context, prepare)  # shared with every other service on this cluster
         self.namespace = namespace
+        self.all_namespaces = False  # watch every namespace (k9s's `0`); the snapshot's namespace is then ""
         self.sandbox = sandbox
         self._target: KubeTarget | None = None
         self._transport: KubeTransport | None = None
@@ -99,28 +103,27 @@ class KubeClusterService:
             self._fatal = exc.message
             notify()
             return
-        ns = self.namespace or ""
+        scope = "" if self.all_namespaces else f"/namespaces/{self.namespace or ''}"
         t = self._transport
         assert t is not None
-        self._reflectors = {
+        self._reflectors = reflectors = {
             "nodes": Reflector(t, "/api/v1/nodes", "nodes", self._changed),
-            "deployments": Reflector(t, f"/apis/apps/v1/namespaces/{ns}/deployments", "deployments",
-                                     self._changed),
+            "deployments": Reflector(t, f"/apis/apps/v1{scope}/deployments", "deployments", self._changed),
             "horizontalpodautoscalers": Reflector(
-                t, f"/apis/autoscaling/v2/namespaces/{ns}/horizontalpodautoscalers", "horizontalpodautoscalers",
+                t, f"/apis/autoscaling/v2{scope}/horizontalpodautoscalers", "horizontalpodautoscalers",
                 self._changed),
-            "replicasets": Reflector(t, f"/apis/apps/v1/namespaces/{ns}/replicasets", "replicasets", self._changed),
-            "pods": Reflector(t, f"/api/v1/namespaces/{ns}/pods", "pods", self._changed, on_delete=self._pod_gone),
-            "events": Reflector(t, f"/api/v1/namespaces/{ns}/events", "events", self._changed),
+            "replicasets": Reflector(t, f"/apis/apps/v1{scope}/replicasets", "replicasets", self._changed),
+            "pods": Reflector(t, f"/api/v1{scope}/pods", "pods", self._changed, on_delete=self._pod_gone),
+            "events": Reflector(t, f"/api/v1{scope}/events", "events", self._changed),
         }
         gpu_pods = Reflector(t, "/api/v1/pods", "pods", self._changed, project=project_gpu_pod,
                              field_selector="status.phase!=Succeeded,status.phase!=Failed")
-        tasks = [asyncio.create_task(r.run(), name=f"reflector-{k}") for k, r in self._reflectors.items()]
+        tasks = [asyncio.create_task(r.run(), name=f"reflector-{k}") for k, r in reflectors.items()]
         try:
             # The cluster-wide GPU pod index waits until the namespace's own data is in.
-            while not all(r.synced or r.error for k, r in self._reflectors.items() if k in ("nodes", "deployments")):
+            while not all(r.synced or r.error for k, r in reflectors.items() if k in ("nodes", "deployments")):
                 await asyncio.sleep(0.05)
-            self._reflectors["gpu-pods"] = gpu_pods
+            reflectors["gpu-pods"] = gpu_pods
             tasks.append(asyncio.create_task(gpu_pods.run(), name="reflector-gpu-pods"))
             await asyncio.gather(*tasks)
         finally:
@@ -129,12 +132,26 @@ class KubeClusterService:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-            await self.close()
+            with contextlib.suppress(Exception):  # this run's connection (a retarget may have made a new one)
+                await t.close()
+            if self._transport is t:
+                self._transport = None
 
+    def retarget(self, context: str | None, namespace: str | None, all_namespaces: bool = False) -> None:
+        """Watch another context and/or namespace from the next :meth:`run` on; the state of the old target is
+        dropped at once (the app cancels the running watches and starts them again). ``namespace`` None: the
+        context's own namespace."""
+        self.access.context = context
+        self.namespace = namespace
+        self.all_namespaces = all_namespaces
+        self._target = None
+        self._fatal = None
+        self._reflectors = {}
+        self._gone.clear()
     async def _connect(self) -> None:
         kubeconfig = await self.access.resolve()
         self._target = await asyncio.to_thread(read_kubeconfig_target, kubeconfig, self.access.context)
-        if not self.namespace:
+        if not self.namespace and not self.all_namespaces:
             self.namespace = self._target.namespace
         self._notify()
         try:
@@ -178,7 +195,7 @@ class KubeClusterService:
         problems = []
         for name, r in refl.items():
             if r.error is not None:
-                scope = None if name in ("nodes", "gpu-pods") else self.namespace
+                scope = None if name in ("nodes", "gpu-pods") or self.all_namespaces else self.namespace
                 problems.append((name, _describe(r.error, r.resource, scope)))
         alloc: dict[str, int] | None = None
         gpu_pods = refl.get("gpu-pods")
@@ -205,7 +222,7 @@ class KubeClusterService:
             context=target.context if target else (self.access.context or ""),
             user=target.user if target else "",
             server=target.server if target else "",
-            namespace=self.namespace or "",
+            namespace="" if self.all_namespaces else (self.namespace or ""),
             sandbox=self.sandbox,
             nodes=node_rows,
             deployments=dep_rows,

@@ -45,7 +45,7 @@ def render_alerts(summary: AlertSummary | None) -> Content:
 
 
 def render_status(snap: ClusterSnapshot, now: float | None = None, readonly: bool = False,
-                  alerts: AlertSummary | None = None) -> Content:
+                  alerts: AlertSummary | None = None, all_namespaces: bool = False) -> Content:
     now = time.time() if now is None else now
     parts: list[str | tuple[str, str] | Content] = [(" llmctl ", "bold reverse")]
     if snap.sandbox:
@@ -53,7 +53,7 @@ def render_status(snap: ClusterSnapshot, now: float | None = None, readonly: boo
     if readonly:
         parts.append((" READ-ONLY ", tone.NOTICE))
     parts += [("  ctx ", tone.MUTED), (snap.context or "?", "bold"), ("  ns ", tone.MUTED),
-              (snap.namespace or "?", "bold")]
+              ("all" if all_namespaces else (snap.namespace or "?"), "bold")]
     icon, colour = _STATE_STYLE[snap.connection.state]
     parts.append((f"  {icon} ", colour))
     conn = snap.connection
@@ -94,13 +94,17 @@ class StatusBar(Static):
 
     def _on_snapshot(self, snap: ClusterSnapshot) -> None:
         self._snap = snap
-        self.update(render_status(snap, readonly=self._readonly, alerts=self._alerts))
+        self._draw()
 
     def _on_alerts(self, summary: AlertSummary) -> None:
         self._alerts = summary
+        self._draw()
+
+    def _draw(self) -> None:
         if self._snap is not None:
-            self.update(render_status(self._snap, readonly=self._readonly, alerts=summary))
+            self.update(render_status(self._snap, readonly=self._readonly, alerts=self._alerts,
+                                      all_namespaces=host(self).all_namespaces))
 
     def _tick(self) -> None:
         if self._snap is not None and self._snap.connection.state not in (ConnState.CONNECTED,):
-            self.update(render_status(self._snap, readonly=self._readonly, alerts=self._alerts))
+            self._draw()

@@ -1,0 +1,95 @@
+"""Switching context and namespace inside the console: the watches restart on the new target, the header
+says where the console is, and the namespaces used last are offered first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import DataTable, OptionList
+
+from console.app.target import RecentNamespaces
+from console.config import Settings
+from console.kube.cluster import KubeClusterService
+from console.sandbox.server import SandboxThread
+from screens.widgets.picker import PickerDialog
+from screens.widgets.statusbar import StatusBar
+from tests.ui.helpers import console_app, rows, wait_for
+
+
+@pytest.fixture(autouse=True)
+def state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    return tmp_path / "state"
+
+
+def header(app: Any) -> str:
+    return str(app.screen.query_one(StatusBar).render())
+
+
+def deployment_names(app: Any) -> set[str]:
+    return {r[0] for r in rows(app.screen.query_one("#deployments", DataTable))}
+
+
+async def command(pilot: Any, line: str) -> None:
+    await pilot.press("colon", *line, "enter")
+
+
+async def test_namespace_and_all_namespaces_refill_the_tables(sandbox: SandboxThread, tmp_path: Path) -> None:
+    app = console_app(KubeClusterService(sandbox.info.kubeconfig), Settings(audit_log=str(tmp_path / "a.jsonl")))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_for(pilot, lambda: "claude-inference" in deployment_names(app), what="llm's Deployments")
+        assert "ns llm" in header(app)
+
+        await command(pilot, "ns kube-system")
+        await wait_for(pilot, lambda: "coredns" in deployment_names(app), what="kube-system's Deployments")
+        assert "claude-inference" not in deployment_names(app)
+        assert "ns kube-system" in header(app)
+
+        await pilot.press("0")
+        await wait_for(pilot, lambda: {"coredns", "claude-inference", "kube-state-metrics"} <= deployment_names(app),
+                       what="every namespace's Deployments")
+        assert "ns all" in header(app)
+
+        # `:ns` with no name: a picker, the namespace used last first, then what the API lists.
+        await command(pilot, "ns")
+        await wait_for(pilot, lambda: isinstance(app.screen, PickerDialog), what="namespace picker")
+        picker = app.screen
+        await wait_for(pilot, lambda: picker.query_one(OptionList).option_count > 3, what="namespaces listed")
+        ids = [key for key, _ in picker.choices]
+        assert ids[:2] == ["all", "kube-system"], ids
+        assert "llm" in ids and "monitoring" in ids
+        await pilot.press(*"monit", "enter")
+        await wait_for(pilot, lambda: deployment_names(app) == {"kube-state-metrics"}, what="monitoring")
+    assert RecentNamespaces().recent("sandbox-admin")[:2] == ["monitoring", "kube-system"]
+
+
+async def test_context_switch_and_back(sandbox: SandboxThread, tmp_path: Path) -> None:
+    app = console_app(KubeClusterService(sandbox.info.kubeconfig), Settings(audit_log=str(tmp_path / "a.jsonl")))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_for(pilot, lambda: "claude-inference" in deployment_names(app), what="connected")
+        await command(pilot, "ctx nope")
+        await wait_for(pilot, lambda: any("no context 'nope'" in n.message for n in app._notifications),
+                       what="unknown context said")
+        await command(pilot, "ctx")
+        await wait_for(pilot, lambda: isinstance(app.screen, PickerDialog), what="context picker")
+        assert [key for key, _ in app.screen.choices] == ["sandbox-admin", "sandbox-viewer", "sandbox-llm-operator"]
+        await pilot.press(*"operator", "enter")
+        await wait_for(pilot, lambda: "ctx sandbox-llm-operator" in header(app), what="operator context")
+        await wait_for(pilot, lambda: "claude-inference" in deployment_names(app) and app.permissions,
+                       what="tables refilled from the operator's watches")
+        actions = await app.services.actions.get()
+        assert actions.target.context == "sandbox-llm-operator", "actions reconnect as the new context's user"
+
+        # The operator may not read kube-system: the panel says so instead of showing the old namespace's rows.
+        await command(pilot, "ns kube-system")
+        await wait_for(pilot, lambda: "no permission" in str(app.screen.query_one("#deployments-status").render()),
+                       what="forbidden namespace said")
+        assert deployment_names(app) == set()
+
+        await command(pilot, "ctx sandbox-admin")
+        await wait_for(pilot, lambda: "ctx sandbox-admin" in header(app) and "ns llm" in header(app),
+                       what="back to admin, in its own namespace")
+        await wait_for(pilot, lambda: "claude-inference" in deployment_names(app), what="admin's tables")
+        assert (await app.services.actions.get()).target.context == "sandbox-admin"
