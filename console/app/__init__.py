@@ -86,6 +86,7 @@ class LlmctlApp(ConsoleApp):
         self._workers = ReportingWorkers(self)  # Textual's, also reporting workers started with exit_on_error=False
         self.recent_namespaces = RecentNamespaces()
         self._catalog: Catalog | None = None  # what the API serves, read once per context
+        self.completion_words: dict[str, list[str]] = {}  # for `:` completion (gather_words)
 
     def on_mount(self) -> None:
         asyncio.get_running_loop().set_exception_handler(self._loop_exception)
@@ -382,7 +383,31 @@ class LlmctlApp(ConsoleApp):
     def action_command(self) -> None:
         if isinstance(self.screen, ModalScreen):  # a dialog, the palette, the help or the prompt is open: not over it
             return
-        self.push_screen(CommandPrompt(), self.run_command)
+        self.push_screen(CommandPrompt(lambda line: commands.complete(line, self.completion_words)), self.run_command)
+        self.gather_words()
+
+    @work(exclusive=True, exit_on_error=False, group="completion")
+    async def gather_words(self) -> None:
+        """What ``:`` completes besides commands: resource types, namespaces, contexts, Deployments (each best
+        effort: a list that cannot be read is simply not offered)."""
+        from console.app.target import list_namespaces
+        from console.kube.errors import KubeError
+        from console.kube.kubeconfig import context_names
+
+        words = self.completion_words
+        words["deployments"] = sorted({d.name for d in self.snapshot.deployments})
+        words["namespaces"] = self.recent_namespaces.recent(self.snapshot.context)
+        try:
+            words["contexts"] = (await asyncio.to_thread(context_names, self.services.access.kubeconfig))[0]
+        except KubeError:
+            pass
+        try:
+            words["kinds"] = (await self.catalog()).words()
+        except KubeError:
+            pass
+        listed = await list_namespaces(self)
+        if isinstance(listed, list):
+            words["namespaces"] = list(dict.fromkeys([*words["namespaces"], *listed]))
 
     def action_command_palette(self) -> None:
         """ctrl+p: the palette — not a second one (a dialog can open over the first), nor over a dialog."""

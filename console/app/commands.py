@@ -82,6 +82,25 @@ def find(line: str) -> tuple[Command | None, str, str | None]:
     return BY_WORD.get(word), word, (words[1] if len(words) > 1 else None)
 
 
+# What a command's argument is, for completion: a key of the words the app gathers (see ``complete``).
+ARGUMENT_WORDS = {"ns": "namespaces", "ctx": "contexts", "incident": "deployments"}
+
+
+def complete(line: str, words: dict[str, list[str]]) -> list[str]:
+    """Whole ``:`` lines that complete ``line``: command names and aliases, then resource types (``kinds``); after
+    a command, its argument (namespaces, contexts, Deployments). Case-insensitive; the shortest first."""
+    text = line.lstrip(":").lower()
+    head, space, rest = text.partition(" ")
+    if not space:
+        pool = [*BY_WORD, *(w for w in words.get("kinds", []) if w not in BY_WORD)]
+        found = [w for w in dict.fromkeys(pool) if w.startswith(head)]
+        return sorted(found, key=lambda w: (len(w), w))
+    command = BY_WORD.get(head)
+    key = ARGUMENT_WORDS.get(command.name, "") if command else ""
+    pool = (["all"] if key == "namespaces" else []) + words.get(key, [])
+    return [f"{head} {w}" for w in dict.fromkeys(pool) if w.lower().startswith(rest)]
+
+
 def unknown_message(word: str) -> str:
     names = ", ".join(f":{c.name}" + (f" {c.argument}" if c.argument else "") for c in COMMANDS)
     return f"unknown command :{word} (try {names}, or any resource type: :rs, :svc, :crd …)"
@@ -93,6 +112,8 @@ def help_rows() -> list[tuple[str, str]]:
     for c in COMMANDS:
         also = f" (also {', '.join(f':{a}' for a in c.aliases)})" if c.aliases else ""
         rows.append((f":{c.name}", f"{c.help}{' ' + c.argument if c.argument else ''}{also}"))
+    rows.append((":KIND", "any resource type the API serves: :rs :svc :pvc :ev :cm :ds :sts :job :crd, plural and "
+                          "short names, NAME.GROUP (tab completes in the prompt)"))
     return rows
 
 

@@ -6,7 +6,8 @@ nothing, and closing it closes whatever was opened over it, so the flow waiting 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from textual._time import get_time  # the clock Textual stamps events with (Message.time)
@@ -17,6 +18,7 @@ from textual.command import CommandPalette
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen, Screen, ScreenResultType
+from textual.suggester import Suggester
 from textual.widgets import Button, Input, Label, Static
 
 from console.core.model import ActionPlan
@@ -234,17 +236,55 @@ class ConfirmDialog(AsksOnce, Dialog[str | None]):
         self.dismiss(None)
 
 
+class LineSuggester(Suggester):
+    """Suggests the first whole line ``complete`` offers for what is typed (asked afresh each time: the words
+    behind it — resource types, namespaces — arrive while the prompt is open)."""
+
+    def __init__(self, complete: Callable[[str], list[str]]) -> None:
+        super().__init__(use_cache=False, case_sensitive=True)
+        self.complete = complete
+
+    async def get_suggestion(self, value: str) -> str | None:
+        if not value:
+            return None
+        return next((c for c in self.complete(value) if len(c) > len(value)), None)
+
+
 class CommandPrompt(Dialog[str | None]):
-    """``:`` command mode (k9s style): type a view alias such as ``deploy``, ``pods``, ``nodes``, ``hpa``."""
+    """``:`` command mode (k9s style): a command, a view alias (``deploy``, ``pods``) or any resource type, with
+    completion: the suggestion is shown greyed, ``tab`` takes it, and the other candidates are listed below."""
 
     DEFAULT_CSS = """
     CommandPrompt { align: center bottom; background: transparent; }
     CommandPrompt Input { width: 100%; border: tall $accent; }
+    CommandPrompt #command-candidates { width: 100%; height: auto; max-height: 3; background: $panel;
+                                        color: $text-muted; padding: 0 1; }
     """
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("tab", "accept", "Complete", priority=True)]
+    MAX_SHOWN = 12
+
+    def __init__(self, complete: Callable[[str], list[str]] | None = None) -> None:
+        super().__init__()
+        self.complete = complete or (lambda _line: [])
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder=":deploy  :pods  :nodes  :hpa  :help  :quit", id="command")
+        yield Label("", id="command-candidates")
+        yield Input(placeholder=":deploy  :pods  :rs  :svc  :ns NAME  :ctx NAME  :help  (tab completes)", id="command",
+                    suggester=LineSuggester(self.complete))
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        shown = self.complete(event.value) if event.value else []
+        more = f"  (+{len(shown) - self.MAX_SHOWN} more)" if len(shown) > self.MAX_SHOWN else ""
+        self.query_one("#command-candidates", Label).update(
+            "  ".join(f":{c}" for c in shown[:self.MAX_SHOWN]) + more)
+
+    def action_accept(self) -> None:
+        box = self.query_one(Input)
+        candidates = self.complete(box.value) if box.value else []
+        if candidates:
+            common = os.path.commonprefix(candidates)  # noqa: RUF071 (characters, as a shell completes)
+            box.value = common if len(common) > len(box.value) else candidates[0]
+            box.cursor_position = len(box.value)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value.strip().lstrip(":"))

@@ -41,3 +41,16 @@ async def test_colon_aliases_and_the_palette_reach_the_same_screens() -> None:
         await pilot.pause(0.5)
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, AlertsScreen), what="palette → alerts by description")
+
+
+def test_completion_of_commands_kinds_and_arguments() -> None:
+    words = {"kinds": ["replicasets", "rs", "services", "svc", "pods"], "namespaces": ["llm", "kube-system"],
+             "contexts": ["sandbox-admin", "sandbox-viewer"], "deployments": ["claude-inference"]}
+    assert commands.complete("rep", words) == ["replicasets"]
+    assert {"svc", "silences", "services"} <= set(commands.complete("s", words))
+    assert commands.complete("po", words)[0] == "po", "shortest first: the alias typed so far is a whole word"
+    assert commands.complete("ns k", words) == ["ns kube-system"]
+    assert commands.complete("ns ", words) == ["ns all", "ns llm", "ns kube-system"]
+    assert commands.complete("ctx sandbox-v", words) == ["ctx sandbox-viewer"]
+    assert commands.complete("incident cl", words) == ["incident claude-inference"]
+    assert commands.complete("gpu x", words) == [], "a command without an argument completes none"

@@ -93,3 +93,35 @@ async def test_context_switch_and_back(sandbox: SandboxThread, tmp_path: Path) -
                        what="back to admin, in its own namespace")
         await wait_for(pilot, lambda: "claude-inference" in deployment_names(app), what="admin's tables")
         assert (await app.services.actions.get()).target.context == "sandbox-admin"
+
+
+async def test_command_mode_completes_kinds_namespaces_and_contexts(sandbox: SandboxThread, tmp_path: Path) -> None:
+    from textual.widgets import Input, Label
+
+    from screens.browser import BrowserScreen
+    from screens.widgets.dialogs import CommandPrompt
+
+    app = console_app(KubeClusterService(sandbox.info.kubeconfig), Settings(audit_log=str(tmp_path / "a.jsonl")))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_for(pilot, lambda: "claude-inference" in deployment_names(app), what="connected")
+        await pilot.press("colon")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPrompt), what="prompt")
+        prompt = app.screen
+        await wait_for(pilot, lambda: "kinds" in app.completion_words and "contexts" in app.completion_words,
+                       what="words gathered")
+        await pilot.press(*"replicas")
+        await wait_for(pilot, lambda: ":replicasets" in str(prompt.query_one("#command-candidates", Label).render()),
+                       what="candidates listed")
+        await pilot.press("tab")
+        assert prompt.query_one(Input).value == "replicasets"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, BrowserScreen), what="browser from a completed kind")
+
+        await pilot.press("colon", *"ns kube-sy", "tab")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPrompt)
+                       and app.screen.query_one(Input).value == "ns kube-system", what="namespace completed")
+        await pilot.press("escape")
+        await pilot.press("colon", *"ctx sandbox-vi", "tab")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPrompt)
+                       and app.screen.query_one(Input).value == "ctx sandbox-viewer", what="context completed")
+        await pilot.press("escape")
