@@ -340,6 +340,7 @@ def _summary(engine: Any, plan: DeployPlan, values: Values, out: Path) -> None:
         _say(f"  changed: {', '.join(changed)}")
     if not made and not changed:
         _say("  nothing changed: the cluster already matches the values")
-    _say(f"  manifests: {out} (kubectl equivalent: kubectl apply -f {out}{ctx})")
+    _say(f"  manifests: {out} (kubectl equivalent: kubectl apply --server-side --field-manager=llmctl "
+         f"--force-conflicts -f {out}{ctx})")
     _say(f"  next: llmctl status -n {values.namespace}{ctx}; llmctl top latency -n {values.namespace}; "
          f"llmctl rollout set-image {values.deployments()[0]} IMAGE -n {values.namespace}")

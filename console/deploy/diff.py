@@ -6,25 +6,25 @@ API server and the controllers add — defaults, ``status``, a Service's ``clust
 annotation — never counts as a difference. Re-running a deployment that matches therefore shows no
 diff and applies nothing.
 
-Updates are JSON merge patches of the rendered fields, plus ``null`` for every field the previous apply
-set and this one no longer does (the previous apply is kept, as ``kubectl apply`` keeps it, in the
-``kubectl.kubernetes.io/last-applied-configuration`` annotation — so a later ``kubectl apply -f`` of the
-rendered files computes its three-way merge correctly too). Fields another controller owns are left out
-of comparison and patch: a Deployment's ``spec.replicas`` when an HPA manages it.
+Changes are sent as server-side apply configurations (field manager ``llmctl``): the API server records
+which fields llmctl owns in ``managedFields`` and removes the ones a later apply no longer sets, so no
+client-side record (``kubectl.kubernetes.io/last-applied-configuration``) is kept; one left by an older
+client is not compared. Fields another controller owns are left out of comparison and apply: a
+Deployment's ``spec.replicas`` when an HPA manages it.
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
-import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import yaml
 
 Obj = dict[str, Any]
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+APPLY_PATCH = "application/apply-patch+yaml"
 Path_ = tuple[str, ...]
 
 
@@ -101,58 +101,10 @@ def is_unchanged(live: Obj, desired: Obj, ignored: Iterable[Path_] = ()) -> bool
     return comparable(project(live, want), ignored) == want
 
 
-def last_applied(live: Obj) -> Obj | None:
-    """The configuration the previous apply recorded on the live object, or None."""
-    text = ((live.get("metadata") or {}).get("annotations") or {}).get(LAST_APPLIED)
-    if not text:
-        return None
-    try:
-        doc = json.loads(text)
-    except ValueError:
-        return None
-    return doc if isinstance(doc, dict) else None
-
-
-def _removals(previous: Any, desired: Any) -> Any:
-    """Null out what ``previous`` set in maps and ``desired`` no longer does (lists are replaced whole)."""
-    if not isinstance(previous, dict) or not isinstance(desired, dict):
-        return desired
-    out = {}
-    for key, value in desired.items():
-        out[key] = _removals(previous.get(key), value)
-    for key in previous:
-        if key not in desired:
-            out[key] = None
-    return out
-
-
-def with_last_applied(desired: Obj) -> Obj:
-    """``desired`` carrying itself as the last-applied annotation (what the next apply diffs against)."""
-    body = copy.deepcopy(desired)
-    recorded = without(desired, [("metadata", "annotations", LAST_APPLIED), ("status",)])
-    recorded.setdefault("metadata", {}).setdefault("annotations", {})  # kubectl records an empty map too
-    record = go_json(recorded)
-    body.setdefault("metadata", {}).setdefault("annotations", {})[LAST_APPLIED] = record
+def apply_config(desired: Obj, live: Obj | None = None, ignored: Iterable[Path_] = ()) -> Obj:
+    """The server-side apply configuration: the rendered object without the fields another controller owns;
+    against an existing object, guarded by its resourceVersion (a concurrent change is a 409 Conflict)."""
+    body = without(desired, [("status",), *ignored])
+    if live is not None:
+        body.setdefault("metadata", {})["resourceVersion"] = (live.get("metadata") or {}).get("resourceVersion")
     return body
-
-
-def merge_patch(live: Obj, desired: Obj, ignored: Iterable[Path_] = ()) -> Obj:
-    """The JSON merge patch taking ``live`` to ``desired`` in the fields we set, guarded by the live
-    resourceVersion (a concurrent change answers 409 Conflict instead of being overwritten)."""
-    ignored = list(ignored)
-    body = with_last_applied(without(desired, ignored))
-    previous = last_applied(live)
-    if previous is not None:
-        body = _removals(without(previous, ignored), body)
-    meta = body.setdefault("metadata", {})
-    meta["resourceVersion"] = (live.get("metadata") or {}).get("resourceVersion")
-    meta.pop("namespace", None)
-    return body
-
-
-def go_json(obj: Mapping[str, Any]) -> str:
-    """JSON as kubectl writes the last-applied annotation (Go's json.Marshal of the manifest: sorted keys,
-    compact, HTML characters escaped, a final newline), so ``kubectl apply`` of the same file finds nothing
-    to change."""
-    text = json.dumps(obj, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026") + "\n"

@@ -11,7 +11,9 @@ Steps (:data:`STEPS`), each a method of :class:`DeployEngine` returning a frozen
 3. ``diff(rendered)`` → :class:`DeployPlan`: per object new / changed (with a unified diff of the fields
    we set) / unchanged (/ kept, for an existing claim whose spec cannot change).
 4. ``dry_run(plan)`` → :class:`ApplyReport`: every change sent with ``dryRun=All``; changes nothing.
-5. ``apply(plan)`` → :class:`ApplyReport`: a new namespace is created first (a server dry-run of objects in a
+5. ``apply(plan)`` → :class:`ApplyReport`: server-side apply, field manager ``llmctl`` (the objects'
+   ``managedFields`` say which fields llmctl owns; ``kubectl apply --server-side --field-manager=llmctl`` of
+   the written files is the same operation). A new namespace is created first (a server dry-run of objects in a
    namespace that does not exist cannot pass admission), then *every* change is dry-run, and only if all
    pass are they applied, in dependency order (Namespace, PVC, Service, Deployment, HPA, monitoring).
    If an apply still fails, or the step is cancelled (quitting midway), the objects this run created are
@@ -69,7 +71,9 @@ from console.deploy.watch import RolloutSteps
 from console.kube.errors import KubeError, KubeTarget
 from console.kube.transport import KubeTransport, connect_target
 
-MERGE_PATCH = "application/merge-patch+json"
+FIELD_MANAGER = "llmctl"
+# What the engine's apply is, as a kubectl command line (printed and audited as the equivalent).
+KUBECTL_APPLY = f"kubectl apply --server-side --field-manager={FIELD_MANAGER} --force-conflicts"
 
 __all__ = [
     "STEPS", "ApplyReport", "Check", "DeployEngine", "DeployError", "DeployPlan", "DeployProgress", "ObjectPlan",
@@ -279,23 +283,28 @@ class DeployEngine(RolloutSteps, ClusterReads):
 
     # ---- dry-run and apply ----------------------------------------------------------------------------
     async def _send(self, op: ObjectPlan, dry_run: bool) -> dict[str, Any]:
-        query = [("dryRun", "All")] if dry_run else []
+        """Server-side apply as field manager ``llmctl``, taking over fields another manager set (the plan
+        showed them; confirming it is the intent). A changed object's apply carries the resourceVersion the
+        diff saw: a concurrent write answers 409 Conflict instead of being overwritten."""
+        query = [("fieldManager", FIELD_MANAGER), ("force", "true")] + ([("dryRun", "All")] if dry_run else [])
         if op.state == "new":
-            body = dd.with_last_applied(op.obj.body)
-            return await self.transport.request("POST", op.obj.path(with_name=False), query, body=body)
+            return await self._apply_config(op, query, None)
         live = self._fresh.get(op.ref, op.live)
         assert live is not None
         try:
-            return await self.transport.request("PATCH", op.obj.path(), query, content_type=MERGE_PATCH,
-                                                body=dd.merge_patch(live, op.obj.body, op.ignored))
+            return await self._apply_config(op, query, live)
         except KubeError as exc:
             if exc.code != 409:
                 raise
         # A controller wrote the object since the diff (an HPA's or a Deployment's status does, often): the
-        # patch sets the same fields whatever the live object, so it is rebuilt on a fresh read, once.
+        # apply sets the same fields whatever the live object, so it is sent again on a fresh read, once.
         live = self._fresh[op.ref] = await self.transport.get(op.obj.path())
-        return await self.transport.request("PATCH", op.obj.path(), query, content_type=MERGE_PATCH,
-                                            body=dd.merge_patch(live, op.obj.body, op.ignored))
+        return await self._apply_config(op, query, live)
+
+    async def _apply_config(self, op: ObjectPlan, query: list[tuple[str, str]], live: dict[str, Any] | None
+                            ) -> dict[str, Any]:
+        return await self.transport.request("PATCH", op.obj.path(), query, content_type=dd.APPLY_PATCH,
+                                            body=dd.apply_config(op.obj.body, live, op.ignored))
 
     def _deploy_error(self, exc: KubeError, verb: str, obj: RenderedObject) -> DeployError:
         return DeployError(EXIT_USAGE if exc.code == 422 else EXIT_FAILED, self._reason(exc, verb, obj))
@@ -316,7 +325,7 @@ class DeployEngine(RolloutSteps, ClusterReads):
     def _kubectl(self, op: ObjectPlan) -> str:
         file = str(self.manifest_dir / op.obj.info.file) if self.manifest_dir else op.obj.info.file
         ctx = f" --context {self.target.context}" if self.target.context else ""
-        return f"kubectl apply -f {file}{ctx}"
+        return f"{KUBECTL_APPLY} -f {file}{ctx}"
 
     def _audit(self, op: ObjectPlan, mode: str, result: str, action: str = "deploy") -> None:
         obj = op.obj

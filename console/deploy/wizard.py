@@ -291,8 +291,10 @@ def write_outputs(rendered: Rendered, directory: str | Path) -> list[Path]:
 def kubectl_equivalents(values: Values, directory: str, context: str | None) -> list[str]:
     ctx = f" --context {context}" if context else ""
     ns = f" -n {values.namespace}"
-    out = [f"kubectl apply -f {directory}{ctx}      # what apply sent (after kubectl apply --dry-run=server)",
-           f"kubectl diff -f {directory}{ctx}       # what would change now"]
+    out = [f"kubectl apply --server-side --field-manager=llmctl --force-conflicts -f {directory}{ctx}"
+           "      # what apply sent (after a --dry-run=server of it)",
+           f"kubectl diff --server-side --field-manager=llmctl --force-conflicts -f {directory}{ctx}"
+           "       # what would change now"]
     out += [f"kubectl rollout status deployment/{d}{ns}{ctx}" for d in values.deployments()]
     out.append(f"kubectl get deploy,pods,svc,hpa,pdb,pvc{ns} -l app.kubernetes.io/name={values.name}{ctx}")
     return out

@@ -24,6 +24,9 @@ from .errors import ApiError, bad_request
 
 Obj = dict[str, Any]
 Path = tuple[str, ...]
+# Key fields the API server defaults before it merges (a port's protocol), so {"containerPort": 80} applied
+# is the item {"containerPort": 80, "protocol": "TCP"} it stored.
+KEY_DEFAULTS = {"protocol": "TCP"}
 SKIPPED_META = ("managedFields", "resourceVersion", "uid", "generation", "creationTimestamp", "selfLink",
                 "deletionTimestamp", "deletionGracePeriodSeconds")
 
@@ -51,8 +54,8 @@ def _item_key(schema: dict[str, Any], item: Any) -> str | None:
     kind = schema.get("x-kubernetes-list-type")
     if kind == "map" and isinstance(item, dict):
         keys = schema.get("x-kubernetes-list-map-keys") or []
-        return "k:" + json.dumps({k: item.get(k) for k in keys if k in item}, separators=(",", ":"),
-                                 sort_keys=True)
+        values = {k: item[k] if k in item else KEY_DEFAULTS.get(k) for k in keys if k in item or k in KEY_DEFAULTS}
+        return "k:" + json.dumps(values, separators=(",", ":"), sort_keys=True)
     if kind == "set":
         return "v:" + json.dumps(item, separators=(",", ":"))
     if "x-kubernetes-patch-merge-key" in schema and isinstance(item, dict):  # strategic-merge keyed lists
@@ -200,7 +203,7 @@ def track_update(manager: str, api_version: str, kind: str, new: Obj, old: Obj |
         mine = [e for e in entries if (e.get("manager"), e.get("operation"), e.get("subresource")) ==
                 (manager, "Update", subresource)]
         owned = from_fields_v1(mine[0]["fieldsV1"]) if mine else set()
-        entries = [e for e in entries if e not in mine]
+        entries = [e for e in entries if e not in mine]  # an update's entry moves to the end, with its time
         entries.append(_entry(manager, "Update", api_version, owned | changed, subresource))
     _set_entries(new, entries)
 
@@ -305,11 +308,31 @@ def apply(manager: str, config: Obj, live: Obj | None, force: bool) -> Obj:
     meta = result.get("metadata") or {}
     merged = _merge({k: v for k, v in result.items()}, config, schema)
     merged["metadata"] = {**merged.get("metadata", {}), **{k: meta[k] for k in SKIPPED_META if k in meta}}
+    wanted_rv = (config.get("metadata") or {}).get("resourceVersion")
+    if wanted_rv:  # a precondition, as in an update: a stale one is the store's 409 Conflict
+        merged["metadata"]["resourceVersion"] = wanted_rv
     entries = _strip(entries, taken) if force else entries
-    entries = [e for e in entries if (e.get("manager"), e.get("operation")) != (manager, "Apply")]
-    entries.insert(0, _entry(manager, "Apply", api_version, set(applied), None))
-    _set_entries(merged, entries)
+    _set_entries(merged, _put(entries, _entry(manager, "Apply", api_version, set(applied), None)))
     return merged
+
+
+def _put(entries: list[Obj], entry: Obj) -> list[Obj]:
+    """``entries`` with ``entry`` in place of the same manager's (same operation and subresource); a
+    fieldset that did not change keeps its time, so a no-op write leaves managedFields as they were."""
+    key = (entry["manager"], entry["operation"], entry.get("subresource"))
+    out, placed = [], False
+    for e in entries:
+        if (e.get("manager"), e.get("operation"), e.get("subresource")) == key:
+            if e.get("fieldsV1") == entry["fieldsV1"] and e.get("apiVersion") == entry["apiVersion"]:
+                entry = {**entry, "time": e.get("time", entry["time"])}
+            if not placed:
+                out.append(entry)
+                placed = True
+            continue
+        out.append(e)
+    if not placed:
+        out.append(entry)
+    return out
 
 
 # Request key: this write is a server-side apply (its managedFields entry is made already).

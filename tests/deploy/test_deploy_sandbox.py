@@ -19,7 +19,7 @@ from console.kube.kubeconfig import read_kubeconfig_target
 from console.kube.transport import KubeTransport
 from console.sandbox.metrics_source import SandboxMetrics
 from console.sandbox.server import SandboxThread
-from tests.conftest import need_tool, start_sandbox
+from tests.conftest import current_kubectl, debian_kubectl, start_sandbox
 
 from .conftest import VIEWER, core, engine, namespace_objects, run
 from .value_sets import VALUE_SETS, values
@@ -56,20 +56,29 @@ def test_rendered_manifests_pass_the_server_dry_run(shared: SandboxThread, tmp_p
     assert modes == {"dry-run"}
 
 
+@pytest.mark.parametrize("which", ["current", "debian"])
 @pytest.mark.parametrize("name", list(VALUE_SETS))
-def test_kubectl_accepts_the_rendered_files(shared: SandboxThread, tmp_path: Path, name: str) -> None:
-    # kubectl 1.20's apply needs /openapi/v2 (as protobuf) even with --validate=false, which the sandbox does
-    # not serve yet (#15): the kubectl on PATH it is, until then.
-    kubectl = need_tool("kubectl")
+def test_kubectl_accepts_the_rendered_files(shared: SandboxThread, tmp_path: Path, name: str, which: str) -> None:
+    # Both kubectls validate the files client-side against the sandbox's /openapi (v3 for the current one,
+    # v2 as protobuf for 1.20), then the server's own validation runs in the dry-run.
+    kubectl = current_kubectl() if which == "current" else debian_kubectl()
     written = render(values(name)).write(tmp_path / "m")
     assert written
-    # The sandbox serves no /openapi, so kubectl's client-side schema validation must be off; the server's
-    # own validation (dry-run) still runs.
-    done = subprocess.run([kubectl, "--kubeconfig", shared.info.kubeconfig, "--cache-dir", str(tmp_path / "cache"),
-                           "apply", "--dry-run=server", "--validate=false", "-f", str(tmp_path / "m")],
+    base = [kubectl, "--kubeconfig", shared.info.kubeconfig, "--cache-dir", str(tmp_path / "cache"), "apply",
+            "--dry-run=server"]
+    builtin = [str(f) for f in written if f.name < "50-"]  # 50-, 60-: the Prometheus Operator's kinds
+    files = [str(tmp_path / "m")] if which == "current" else builtin
+    done = subprocess.run([*base, *(a for f in files for a in ("-f", f))],
                           capture_output=True, text=True, timeout=30, check=False)
     assert done.returncode == 0, done.stderr
     assert "deployment.apps/claude-inference" in done.stdout and "(server dry run)" in done.stdout
+    custom = [str(f) for f in written if f.name >= "50-"]
+    if which == "debian" and custom:
+        # kubectl 1.20 looks custom resources up in apiextensions.k8s.io/v1beta1, which v1.30 no longer serves:
+        # a real 1.30 cluster answers this same error.
+        done = subprocess.run([*base, *(a for f in custom for a in ("-f", f))],
+                              capture_output=True, text=True, timeout=30, check=False)
+        assert done.returncode == 1 and "failed to list CRDs" in done.stderr, (done.returncode, done.stderr)
     assert namespace_objects(shared, NS) == [f"namespace/{NS}"]
 
 
@@ -280,14 +289,14 @@ def test_changed_values_patch_only_what_changed_and_keep_the_hpas_replicas(sb: S
 
 
 class _StallOnDeployment:
-    """A transport that hangs on the real (not dry-run) create of the Deployment: a user quitting there."""
+    """A transport that hangs on the real (not dry-run) apply of the Deployment: a user quitting there."""
 
     def __init__(self, inner: KubeTransport, reached: asyncio.Event) -> None:
         self.inner, self.reached = inner, reached
 
     async def request(self, method: str, path: str, query: list | None = None, body: object = None,
                       content_type: str = "application/json", timeout: float = 10.0) -> object:
-        if method == "POST" and path.endswith("/deployments") and ("dryRun", "All") not in (query or []):
+        if method == "PATCH" and "/deployments/" in path and ("dryRun", "All") not in (query or []):
             self.reached.set()
             await asyncio.Event().wait()
         return await self.inner.request(method, path, query, body, content_type, timeout)

@@ -66,7 +66,7 @@ def test_apply_creates_and_records_the_applied_fields(api_server: ApiServer) -> 
     assert fields["f:spec"]["f:replicas"] == {} and fields["f:spec"]["f:selector"] == {}  # an atomic map
     container = fields["f:spec"]["f:template"]["f:spec"]["f:containers"]['k:{"name":"c"}']
     assert container["."] == {} and container["f:image"] == {}
-    assert 'k:{"containerPort":80}' in container["f:ports"]
+    assert 'k:{"containerPort":80,"protocol":"TCP"}' in container["f:ports"]  # keys defaulted
     status, again = apply(api_server, config())
     assert status == 200 and again["metadata"]["resourceVersion"] >= obj["metadata"]["resourceVersion"]
 
@@ -149,3 +149,24 @@ def test_unknown_fields_in_an_apply_are_rejected(api_server: ApiServer) -> None:
 def test_fields_v1_round_trip() -> None:
     paths = set(leaves(config(), None))
     assert from_fields_v1(to_fields_v1(paths)) == paths
+
+
+def test_a_resource_version_in_the_configuration_is_a_precondition(api_server: ApiServer) -> None:
+    status, obj = apply(api_server, config())
+    stale = config(replicas=2)
+    stale["metadata"]["resourceVersion"] = "1"
+    status, body = apply(api_server, stale)
+    assert status == 409 and body["reason"] == "Conflict" and "the object has been modified" in body["message"]
+    fresh = config(replicas=2)
+    fresh["metadata"]["resourceVersion"] = obj["metadata"]["resourceVersion"]
+    assert apply(api_server, fresh)[0] == 200
+
+
+def test_a_no_op_apply_changes_nothing(api_server: ApiServer) -> None:
+    import time
+
+    status, first = apply(api_server, config())
+    time.sleep(1.1)  # managedFields times have second precision
+    status, again = apply(api_server, config())
+    assert status == 200 and again["metadata"]["managedFields"] == first["metadata"]["managedFields"]
+    assert again["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]

@@ -160,7 +160,8 @@ async def test_wizard_deploys_from_empty_namespace_to_ready_with_metrics_then_sh
             assert load_values_file(out / "values.yaml") == w.values
             summary = shown(w, "#summary")
             assert "deployment.apps/claude-inference" in summary and str(out / "values.yaml") in summary
-            assert f"kubectl apply -f {out} --context sandbox-admin" in summary
+            assert f"kubectl apply --server-side --field-manager=llmctl --force-conflicts -f {out} --context " \
+                "sandbox-admin" in " ".join(summary.split())  # the long line wraps
             assert w.progress is not None and w.progress.next_step is None, w.progress
             await pilot.press("n")
             await wait_for(pilot, lambda: not isinstance(app.screen, WizardScreen), what="finished")
