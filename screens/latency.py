@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import Screen
@@ -49,7 +50,7 @@ class LatencyScreen(MetricsPolling, Screen[None]):
     """Serving latency, throughput and queue per Deployment, with a latency chart of the selected one."""
 
     refresh_setting = "latency_refresh"
-    BINDINGS = METRICS_SCREEN_BINDINGS
+    BINDINGS = [*METRICS_SCREEN_BINDINGS, Binding("L", "loadtest", "Load test")]
 
     def __init__(self) -> None:
         super().__init__()
@@ -80,6 +81,12 @@ class LatencyScreen(MetricsPolling, Screen[None]):
 
     def action_refresh_now(self) -> None:
         self.poll_now()
+
+    def action_loadtest(self) -> None:
+        if self.selected:
+            from screens.loadtest import LoadTestScreen
+
+            self.app.push_screen(LoadTestScreen(self.selected))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         key = event.row_key.value if event.row_key is not None else None

@@ -365,6 +365,13 @@ class _Completion:
             await request.prepare_response(resp)
         else:
             await resp.prepare(request)
+        try:
+            await self._write_chunks(resp, include_usage)
+        except ConnectionResetError:  # the client went away mid-answer (vLLM aborts the request)
+            pass
+        return resp
+
+    async def _write_chunks(self, resp: web.StreamResponse, include_usage: bool) -> None:
         t0 = time.monotonic()
         n = len(self.words)
         gap = (self.timing.e2e_s - self.timing.ttft_s) / max(n - 1, 1)
@@ -381,7 +388,6 @@ class _Completion:
                                    "usage": self.usage()}))
         await resp.write(b"data: [DONE]\n\n")
         await resp.write_eof()
-        return resp
 
 
 def _sse(obj: dict[str, Any]) -> bytes:

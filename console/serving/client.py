@@ -258,3 +258,19 @@ class ServingClient:
         return sum(1 for p in pods if not p["metadata"].get("deletionTimestamp") and any(
             c.get("type") == "Ready" and c.get("status") == "True"
             for c in (p.get("status") or {}).get("conditions") or ()))
+
+
+async def service_for_deployment(transport: KubeTransport, namespace: str, deployment: str) -> ServiceRef:
+    """The Service in front of a Deployment: the first whose selector picks the Deployment's pod labels.
+    Raises :class:`ServingError` when there is none (or the Deployment cannot be read)."""
+    try:
+        dep = await transport.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/{deployment}")
+        services = await transport.list(f"/api/v1/namespaces/{namespace}/services")
+    except KubeError as exc:
+        raise ServingError(exc.message) from None
+    labels = (((dep.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels") or {}
+    for svc in sorted(services, key=lambda s: s["metadata"]["name"]):
+        selector = (svc.get("spec") or {}).get("selector") or {}
+        if selector and all(labels.get(k) == v for k, v in selector.items()):
+            return ServiceRef(namespace, svc["metadata"]["name"])
+    raise ServingError(f"no Service in namespace {namespace} selects the pods of deployment {deployment}")

@@ -130,6 +130,7 @@ class LoadRun:
     elapsed_s: float = 0.0
     stopped: bool = False
     not_sent: int = 0
+    sends: list[float] = field(default_factory=list)  # send times (s from the start), answered or not
 
     def stop(self) -> None:
         """Stop sending (requests in flight still finish)."""
@@ -160,6 +161,7 @@ class LoadRun:
             on_second(self)
 
     async def _send(self, prompt: str) -> None:
+        self.sends.append(time.perf_counter() - self.started)
         self.replies.append(await self.client.chat(prompt, self.plan.max_tokens, self.plan.stream, self.started))
 
     async def _open_loop(self, qps: float) -> None:
@@ -196,10 +198,15 @@ class LoadRun:
         await asyncio.gather(*(worker() for _ in range(concurrency)))
 
     def live(self) -> dict[str, Any]:
-        """Figures of the last full second (for a progress line or a chart)."""
-        now = time.perf_counter() - self.started
-        rows = per_second([r for r in self.replies if r.sent < int(now)], max(1.0, float(int(now))))
-        return rows[-1] if rows else {}
+        """Figures of the last full second (for a progress line or a chart): requests sent in it (answered
+        or not), and the latency of those of its requests that have answered."""
+        second = int(time.perf_counter() - self.started) - 1
+        if second < 0:
+            return {}
+        rows = per_second([r for r in self.replies if second <= r.sent < second + 1], second + 1.0)
+        row = rows[-1]
+        row["qps"] = sum(1 for t in self.sends if second <= t < second + 1)
+        return row
 
     def result(self) -> dict[str, Any]:
         """The saved form: the plan, the target, the summary and the per-second series."""
