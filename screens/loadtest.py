@@ -2,8 +2,9 @@
 on one time axis, the QPS sent, p50/p99 and TTFT against the 500 ms line, and the Ready replicas — so the
 HPA's reaction to the load is visible as it happens.
 
-``s`` starts and stops, ``+``/``-`` change the rate (also while running: the next run uses it), Esc goes
-back. Reached with ``L`` from a Deployment and the Latency screen, and ``:loadtest [DEPLOYMENT]``.
+``s`` starts and stops, ``+``/``-`` change the rate (also while running: the next run uses it), ``p`` asks
+one question as ``llmctl probe`` does (answer, TTFT, pod), Esc goes back. Reached with ``L`` from a
+Deployment and the Latency screen, and ``:loadtest [DEPLOYMENT]``.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class LoadTestScreen(Screen[None]):
     """Live load test of one Deployment's Service."""
 
     BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("s", "toggle", "Start/stop"),
-                Binding("plus,equals_sign", "faster", "+QPS"), Binding("minus", "slower", "-QPS")]
+                Binding("plus,equals_sign", "faster", "+QPS"), Binding("minus", "slower", "-QPS"),
+                Binding("p", "probe", "Probe")]
 
     def __init__(self, deployment: str, qps: float = 10.0) -> None:
         super().__init__()
@@ -87,19 +89,58 @@ class LoadTestScreen(Screen[None]):
         self.qps = next((q for q in reversed(QPS_STEPS) if q < self.qps), QPS_STEPS[0])
         self._show_head()
 
+    def action_probe(self) -> None:
+        if self.running is None:
+            self.probe()
+
+    async def _client(self) -> Any:
+        """A resolved ServingClient for the Deployment's Service (raises KubeError / ServingError)."""
+        from console.serving.client import ServingClient, service_for_deployment
+
+        _, transport = await host(self).services.access.connect()
+        try:
+            client = ServingClient(transport, await service_for_deployment(transport, self.namespace,
+                                                                           self.deployment))
+            await client.resolve()
+        except BaseException:
+            await transport.close()
+            raise
+        return client
+
+    @work(exclusive=True, exit_on_error=False, group="loadtest")
+    async def probe(self) -> None:
+        """One question, as ``llmctl probe``: the answer's timing and the pod that gave it."""
+        from console.kube.errors import KubeError
+        from console.serving.client import ServingError
+
+        self.state, self.message = "probing", ""
+        self._show_head()
+        try:
+            client = await self._client()
+            try:
+                reply = await client.chat("In one sentence: are you up?")
+            finally:
+                await client.transport.close()
+            ttft = seconds_label(reply.ttft_s) if reply.ttft_s is not None else "-"
+            self.state = "done" if reply.ok else "failed"
+            self.message = (f"probe: TTFT {ttft}, latency {seconds_label(reply.latency_s)}, "
+                            f"pod {reply.pod or '(not reported)'} — {reply.text.strip()[:60]}" if reply.ok
+                            else f"probe: {reply.error}")
+        except (KubeError, ServingError) as exc:
+            self.state, self.message = "failed", str(exc)
+        self._show_head()
+
     # ---- the run ----------------------------------------------------------------------------------
     @work(exclusive=True, exit_on_error=False, group="loadtest")
     async def run_load(self) -> None:
         from console.kube.errors import KubeError
-        from console.serving.client import ServingClient, ServingError, service_for_deployment
+        from console.serving.client import ServingError
         from console.serving.loadtest import LoadPlan, LoadRun, prompt_mix
 
         transport = None
         try:
-            _, transport = await host(self).services.access.connect()
-            ref = await service_for_deployment(transport, self.namespace, self.deployment)
-            client = ServingClient(transport, ref)
-            await client.resolve()
+            client = await self._client()
+            transport = client.transport
             self.running = LoadRun(client, LoadPlan(qps=self.qps, duration_s=RUN_S, prompts=prompt_mix(1, 0)))
             self.state, self.message = "running", f"{client.service} · model {client.model}"
             self._show_head()
@@ -157,5 +198,5 @@ class LoadTestScreen(Screen[None]):
         self.query_one("#loadtest-head", Static).update(Content.assemble(
             (f"Load test — deployment/{self.deployment}", "bold"), f"  namespace {self.namespace}  ",
             (f"{self.qps:g} QPS open loop", tone.INFO), "  ", (self.state.upper(), style),
-            f"  {self.message}\n", ("s start/stop · +/- rate · Esc back · streamed chat through the service proxy",
-                                   tone.MUTED)))
+            f"  {self.message}\n",
+            ("s start/stop · +/- rate · p probe · Esc back · streamed chat through the service proxy", tone.MUTED)))

@@ -24,6 +24,10 @@ async def test_load_test_screen_runs_and_charts(serving_sandbox: tuple[SandboxTh
         await wait_for(pilot, lambda: isinstance(app.screen, LoadTestScreen), what="load test screen")
         screen = app.screen
         assert isinstance(screen, LoadTestScreen) and screen.deployment == "claude-inference"
+        await pilot.press("p")
+        await wait_for(pilot, lambda: screen.message.startswith("probe: TTFT"), timeout=20,
+                       what=f"the probe's answer ({screen.state}: {screen.message})")
+        assert "pod claude-inference-" in screen.message
         await pilot.press("plus")  # 10 → 15 QPS
         assert screen.qps == 15
         await pilot.press("s")
