@@ -40,8 +40,10 @@ spec:
       containers: [{{name: c, image: "nginx:1.25"}}]
 """
 BAD_YAML = DEPLOY_YAML.replace("  replicas:", "  bogus: 1\n  replicas:").replace("applied", "invalid")
+SSA_YAML = DEPLOY_YAML.replace("applied", "ssa")
 FILES = {"deploy.yaml": DEPLOY_YAML.replace("{replicas}", "1"), "deploy3.yaml": DEPLOY_YAML.replace("{replicas}", "3"),
-         "bad.yaml": BAD_YAML.replace("{replicas}", "1")}
+         "bad.yaml": BAD_YAML.replace("{replicas}", "1"), "ssa.yaml": SSA_YAML.replace("{replicas}", "1"),
+         "ssa3.yaml": SSA_YAML.replace("{replicas}", "3")}
 FILES["pdb.yaml"] = """apiVersion: policy/v1
 kind: PodDisruptionBudget
 metadata: {{name: web-pdb, namespace: {ns}}}
@@ -62,6 +64,15 @@ COMMANDS: list[Cmd] = [
     Cmd("explain deployment.spec.replicas", out=("replicas", "<integer>")),
     Cmd("explain pods.spec.containers.image", out=("<string>",)),
     Cmd("get pods -n {ns} -w --request-timeout=3s", rc=0, out=("web-",)),
+    Cmd("apply --server-side -f {tmp}/ssa.yaml", out=("deployment.apps/ssa serverside-applied",)),
+    Cmd("apply --server-side --field-manager=other -f {tmp}/ssa3.yaml", rc=1,
+        out=('Apply failed with 1 conflict: conflict with "kubectl"', ".spec.replicas")),
+    Cmd("apply --server-side --field-manager=other --force-conflicts -f {tmp}/ssa3.yaml",
+        out=("deployment.apps/ssa serverside-applied",)),
+    Cmd("get deployment ssa -n {ns} -o jsonpath={{.spec.replicas}}", out=("3",)),
+    Cmd("apply --server-side -f {tmp}/ssa.yaml --dry-run=server", rc=1, out=('conflict with "other"',)),
+    Cmd("get deployment ssa -n {ns} -o jsonpath={{.metadata.managedFields[*].manager}}", out=("kubectl other",)),
+    Cmd("diff --server-side -f {tmp}/ssa.yaml --force-conflicts", rc=1, out=("-  replicas: 3", "+  replicas: 1")),
     # h2: scale, autoscale (autoscaling/v1), RBAC of the three contexts, whoami, tokens, secrets, events,
     # describe, the rollout verbs, logs, budgets, -o json/yaml.
     Cmd("scale deployment web --replicas=2 -n {ns}", out=("deployment.apps/web scaled",)),
