@@ -8,13 +8,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import time
 from typing import Any
 
 import pytest
 from kubernetes import client as k8s
+from kubernetes import config
 
 from console.sandbox.controllers.index import StoreIndex
 from console.sandbox.controllers.serviceaccounts import ServiceAccountController
+from console.sandbox.server import SandboxThread
 
 from .conftest import DEPLOY, NS, ApiServer
 from .test_api_discovery import raw
@@ -269,3 +272,20 @@ def test_events_v1_are_the_core_events_converted(api_server: ApiServer, k8s_admi
     core = k8s.CoreV1Api(k8s_admin).read_namespaced_event("new-ev", NS)
     assert (core.message, core.involved_object.name, core.reporting_component, core.action) == \
         ("assigned", f"{DEPLOY}-a", "default-scheduler", "Binding")
+
+
+def test_observed_generation_follows_an_annotation_only_change(sb: SandboxThread) -> None:
+    apps = k8s.AppsV1Api(config.new_client_from_config(sb.info.kubeconfig))
+    before = apps.read_namespaced_deployment("claude-inference", NS)
+    apps.patch_namespaced_deployment("claude-inference", NS, {"metadata": {"annotations": {"team": "infra"}}})
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        d = apps.read_namespaced_deployment("claude-inference", NS)
+        if d.status.observed_generation == d.metadata.generation:
+            break
+        time.sleep(0.05)
+    assert d.metadata.generation == before.metadata.generation + 1
+    assert d.status.observed_generation == d.metadata.generation
+    # The controller's own revision annotations (written through /status) leave generation alone.
+    assert d.metadata.annotations["deployment.kubernetes.io/revision"] == \
+        before.metadata.annotations["deployment.kubernetes.io/revision"]
