@@ -97,3 +97,24 @@ def test_loadtest_saves_and_compares(kube: list[str], tmp_path: Path) -> None:
     assert rows["latency p99"]["b"] == json.loads(b.read_text())["summary"]["latency_s"]["p99"]
     text = llmctl("loadtest", "compare", str(a), str(b))
     assert text.returncode == 0 and text.stdout.startswith("METRIC")
+
+
+def test_probe_reaches_the_model_as_kubectl_would_with_exec_plugins_and_client_certificates(
+        serving_sandbox: tuple[SandboxThread, Cluster], tmp_path: Path) -> None:
+    """The requests go through the console's kube transport: an exec-plugin user (as on EKS/GKE/AKS) and a
+    client-certificate user reach the model; a certificate whose user has no role bound gets the 403."""
+    from tests.kube.conftest import exec_user, one_context
+
+    thread = serving_sandbox[0]
+    operator = thread.sandbox.client_certificate("sandbox-llm-operator", (), tmp_path / "pki")
+    cert = {"client-certificate": str(operator.cert_path), "client-key": str(operator.key_path)}
+    nobody = thread.sandbox.client_certificate("nobody", (), tmp_path / "pki2")
+    for name, user in (("exec", exec_user(thread)), ("cert", cert)):
+        kubeconfig = one_context(thread, tmp_path / f"kc-{name}", user)
+        done = llmctl("--kubeconfig", str(kubeconfig), "probe", "claude-inference", "-o", "json")
+        assert done.returncode == 0, (name, done.stderr)
+        assert json.loads(done.stdout)["ok"]
+    kubeconfig = one_context(thread, tmp_path / "kc-nobody", {"client-certificate": str(nobody.cert_path),
+                                                              "client-key": str(nobody.key_path)})
+    refused = llmctl("--kubeconfig", str(kubeconfig), "probe", "claude-inference")
+    assert refused.returncode == 1 and 'User "nobody" cannot get resource "services"' in refused.stderr
