@@ -20,7 +20,7 @@ import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -125,9 +125,15 @@ def parse_duration(text: object) -> float:
 
 # ---- ages --------------------------------------------------------------------------------------------
 def parse_time(value: Any) -> datetime | None:
-    """An RFC 3339 timestamp as the API writes it (``2026-11-25T03:08:10Z``, fractions allowed) → aware UTC."""
+    """An RFC 3339 timestamp as the API writes it (``2026-11-25T03:08:10Z``, fractions allowed) → aware UTC.
+    Each text is parsed once: tables show the same objects' ages on every redraw (see :func:`_parsed_time`)."""
     if not value or not isinstance(value, str):
         return None
+    return _parsed_time(value)
+
+
+@lru_cache(maxsize=1 << 16)  # one entry per object timestamp in view (a 20k-pod cluster fits), ~200 B each
+def _parsed_time(value: str) -> datetime | None:
     text = value.strip().replace("Z", "+00:00")
     try:
         parsed = datetime.fromisoformat(text)

@@ -1,0 +1,145 @@
+"""fill_table updates tables in place (#16): a change of one row touches that row only, rows that come and go
+are added and removed one by one, a new order is one reordering, and what the table shows is always what a
+rebuild from the same rows shows. Real Textual DataTables in a running app (Pilot)."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from typing import Any
+
+from textual.app import App, ComposeResult
+from textual.content import Content
+from textual.widgets import DataTable
+
+from screens.widgets import tone
+from screens.widgets.table import fill_table
+
+COLUMNS = ("NAME", "STATUS", "READY", "AGE")
+
+
+class Tables(App[None]):
+    def compose(self) -> ComposeResult:
+        yield DataTable(id="live", cursor_type="row")
+        yield DataTable(id="fresh", cursor_type="row")
+
+    def on_mount(self) -> None:
+        for table in self.query(DataTable):
+            table.add_columns(*COLUMNS)
+
+
+def counted(table: DataTable[Any]) -> Counter[str]:
+    """Count the table's mutations (the real methods still run)."""
+    calls: Counter[str] = Counter()
+    for name in ("add_row", "update_cell", "remove_row", "clear", "sort"):
+        original = getattr(table, name)
+
+        def wrapper(*args: Any, _name: str = name, _original: Any = original, **kwargs: Any) -> Any:
+            calls[_name] += 1
+            return _original(*args, **kwargs)
+        setattr(table, name, wrapper)
+    return calls
+
+
+def shown(table: DataTable[Any]) -> list[tuple[str, tuple[str, ...]]]:
+    out = []
+    for index in range(table.row_count):
+        key = table.coordinate_to_cell_key((index, 0)).row_key.value
+        out.append((str(key), tuple(str(getattr(c, "plain", c)) for c in table.get_row_at(index))))
+    return out
+
+
+def rebuilt(app: Tables, rows: list[tuple[str, tuple[object, ...]]]) -> list[tuple[str, tuple[str, ...]]]:
+    fresh = app.query_one("#fresh", DataTable)
+    fresh.clear()
+    for key, cells in rows:
+        fresh.add_row(*(str(getattr(c, "plain", c)) for c in cells), key=key)
+    return shown(fresh)
+
+
+def pod_rows(n: int, scaled: dict[str, str] | None = None) -> list[tuple[str, tuple[object, ...]]]:
+    rows = []
+    for i in range(n):
+        name = f"model-{i:04d}"
+        status = (scaled or {}).get(name, "Running")
+        rows.append((name, (name, Content.styled(status, tone.SUCCESS), "1/1", f"{i % 50}m")))
+    return rows
+
+
+async def test_a_one_row_change_touches_one_row() -> None:
+    app = Tables()
+    async with app.run_test() as pilot:
+        table = app.query_one("#live", DataTable)
+        rows = pod_rows(300)
+        fill_table(table, rows)
+        table.move_cursor(row=120)
+        calls = counted(table)
+        changed = pod_rows(300, {"model-0042": "Terminating"})
+        fill_table(table, changed)
+        await pilot.pause()
+        assert calls == Counter(update_cell=1)
+        assert shown(table) == rebuilt(app, changed)
+        calls.clear()
+        fill_table(table, changed)  # nothing changed: nothing touched
+        assert calls == Counter()
+        # A scale from 300 to 301 pods: one row added; down again: one removed. The cursor keeps its pod.
+        fill_table(table, pod_rows(301))
+        assert calls == Counter(add_row=1, update_cell=1)
+        fill_table(table, pod_rows(300))
+        assert calls == Counter(add_row=1, update_cell=1, remove_row=1)
+        assert shown(table) == rebuilt(app, pod_rows(300))
+        assert table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value == "model-0120"
+
+
+async def test_any_sequence_of_changes_shows_what_a_rebuild_shows() -> None:
+    app = Tables()
+    rng = random.Random(16)
+    async with app.run_test() as pilot:
+        table = app.query_one("#live", DataTable)
+        rows = pod_rows(60)
+        for step in range(40):
+            rows = list(rows)
+            for _ in range(rng.randint(0, 4)):
+                if rows and rng.random() < 0.4:
+                    rows.pop(rng.randrange(len(rows)))
+                name = f"new-{step}-{rng.randrange(10**6)}"
+                rows.insert(rng.randrange(len(rows) + 1), (name, (name, "Pending", "0/1", "0s")))
+                key, cells = rows[i := rng.randrange(len(rows))]
+                rows[i] = (key, (cells[0], "CrashLoopBackOff", cells[2], f"{step}s"))
+            if step % 7 == 0:
+                rows.sort(key=lambda r: str(r[1][3]))  # a sort key changed: a new order
+            if step % 13 == 12:
+                rows = pod_rows(rng.randint(0, 8))  # most rows replaced: rebuilt
+            cursor_key = None
+            if table.row_count:
+                table.move_cursor(row=rng.randrange(table.row_count))
+                cursor_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            fill_table(table, rows)
+            await pilot.pause()
+            assert shown(table) == rebuilt(app, rows), step
+            if cursor_key in dict(rows):
+                assert table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value == cursor_key
+
+
+async def test_text_cells_are_never_markup() -> None:
+    app = Tables()
+    async with app.run_test():
+        table = app.query_one("#live", DataTable)
+        fill_table(table, [("a", ("[b]not bold[/b]", "[red]x", "1/1", "1m"))])
+        assert [str(c) for c in table.get_row_at(0)][:2] == ["[b]not bold[/b]", "[red]x"]
+        # A table someone cleared behind fill_table's back is rebuilt, not patched.
+        table.clear()
+        fill_table(table, [("a", ("x", "y", "1/1", "1m")), ("b", ("z", "y", "1/1", "1m"))])
+        assert [k for k, _ in shown(table)] == ["a", "b"]
+
+
+async def test_a_change_of_style_alone_is_redrawn() -> None:
+    """Content compares by text only; an alert turning from bold to muted (acknowledged) must still be redrawn."""
+    app = Tables()
+    async with app.run_test():
+        table = app.query_one("#live", DataTable)
+        fill_table(table, [("a", ("x", Content.styled("OOMKilled", "bold"), "1/1", "1m"))])
+        calls = counted(table)
+        fill_table(table, [("a", ("x", Content.styled("OOMKilled", tone.MUTED), "1/1", "1m"))])
+        assert calls == Counter(update_cell=1)
+        assert table.get_row_at(0)[1].content.spans[0].style == tone.MUTED
