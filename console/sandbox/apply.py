@@ -12,7 +12,6 @@ as operation ``Update``. The list and map semantics come from the published Open
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import yaml
@@ -20,6 +19,7 @@ from aiohttp import web
 
 from . import api_openapi
 from .api_validate import FieldError, invalid_error
+from .clock import Clock
 from .errors import ApiError, bad_request
 
 Obj = dict[str, Any]
@@ -146,7 +146,7 @@ def _path_text(path: Path) -> str:
 
 # ---- managedFields bookkeeping ----------------------------------------------------------------------
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return Clock.timestamp()
 
 
 def _entries(obj: Obj) -> list[Obj]:

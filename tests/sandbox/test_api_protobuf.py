@@ -107,3 +107,32 @@ def test_decoding_types_meta_and_refusing_unknown_kinds() -> None:
     with pytest.raises(ApiError) as e:
         decode_body(MAGIC + _field(1, _field(1, b"v1") + _field(2, b"Gadget")) + _field(2, b""))
     assert e.value.code == 400 and 'no kind "Gadget" is registered' in e.value.message
+
+
+def _uvarint(value: int) -> bytes:
+    out, value = bytearray(), value & (2**64 - 1)
+    while True:
+        b = value & 0x7F
+        value >>= 7
+        out.append(b | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _varint(number: int, value: int) -> bytes:
+    return _uvarint(number << 3) + _uvarint(value)
+
+
+def test_times_quantities_zero_values_and_unknown_fields() -> None:
+    created = _field(8, _varint(1, 1_700_000_000))  # ObjectMeta.creationTimestamp (Time.seconds)
+    meta = _field(1, b"p") + created + _varint(7, 0)  # generation 0: a plain int64, omitted as Go omits it
+    limits = _field(1, _field(1, b"nvidia.com/gpu") + _field(2, _field(1, b"1")))  # map<string, Quantity>
+    port = _varint(2, 0) + _varint(3, 8000) + _field(4, b"")  # hostPort 0 omitted, containerPort kept
+    container = _field(1, b"c") + _field(2, b"img") + _field(8, limits) + _field(6, port) + _varint(99, 5)
+    pod = _field(1, meta) + _field(2, _field(2, container))
+    body = decode_body(MAGIC + _field(1, _field(1, b"v1") + _field(2, b"Pod")) + _field(2, pod))
+    assert body["metadata"] == {"name": "p", "creationTimestamp": "2023-11-14T22:13:20Z"}
+    c = body["spec"]["containers"][0]
+    assert c["resources"] == {"limits": {"nvidia.com/gpu": "1"}}
+    assert c["ports"] == [{"containerPort": 8000}]
+    assert c["name"] == "c" and c["image"] == "img"
