@@ -196,11 +196,12 @@ class HpaController(Controller):
         conds: dict[str, tuple[str, str, str]] = {}
         ref = spec.get("scaleTargetRef") or {}
         target = self.store.try_get("deployments", ns, ref.get("name", "")) if ref.get("kind") == "Deployment" else None
-        status: dict[str, Any] = {"observedGeneration": hpa["metadata"].get("generation", 1)}
+        status: dict[str, Any] = {}  # the real controller's setStatus writes no observedGeneration
         if target is None:
             conds["AbleToScale"] = ("False", "FailedGetScale", "the HPA controller was unable to get the target's "
                                     f'current scale: deployments.apps "{ref.get("name")}" not found')
-            status.update(currentReplicas=old.get("currentReplicas", 0), desiredReplicas=old.get("desiredReplicas", 0))
+            status.update(currentReplicas=old.get("currentReplicas", 0), desiredReplicas=old.get("desiredReplicas", 0),
+                          currentMetrics=None)
             self._write(hpa, status, conds, now)
             return
         current = replicas(target)
