@@ -22,6 +22,7 @@ from screens.object_actions import OBJECT_BINDINGS, ObjectActionsMixin, ObjectRe
 from screens.widgets import tone
 from screens.widgets.statusbar import StatusBar
 from screens.widgets.table import fill_table, panel_status
+from screens.widgets.visible import watch_snapshot
 
 NODE_COLUMNS = ("NODE", "READY", "PRODUCT", "DRIVER", "CUDA", "CC", "GPU MEM", "ALLOC", "USED", "FREE")
 DEPLOY_COLUMNS = ("DEPLOYMENT", "READY", "UP-TO-DATE", "AVAILABLE", "GPU/REPLICA", "GPUS", "REV", "AGE",
@@ -110,7 +111,7 @@ class DashboardScreen(ActionsMixin, ObjectActionsMixin, DeploymentTrendsMixin, S
         self.query_one("#nodes", DataTable).add_columns(*NODE_COLUMNS)
         self.query_one("#deployments", DataTable).add_columns(*DEPLOY_COLUMNS)
         self.query_one("#filter", Input).display = False
-        self.watch(self.app, "snapshot", self.show_snapshot)
+        watch_snapshot(self, self.show_snapshot)  # hidden: stale until shown again (#16)
         self.query_one("#deployments", DataTable).focus()
 
     def _matches(self, *texts: str) -> bool:

@@ -17,6 +17,7 @@ from screens.host import host
 from screens.object_actions import OBJECT_BINDINGS, ObjectActionsMixin, ObjectRef
 from screens.widgets import tone
 from screens.widgets.statusbar import StatusBar
+from screens.widgets.visible import watch_snapshot
 
 POD_COLUMNS = ("POD", "STATUS", "READY", "RESTARTS", "NODE", "COLD START", "AGE", "WHY")
 # The image third, after two narrow columns, so a whole reference fits the panel (the ReplicaSet's long name last).
@@ -79,7 +80,7 @@ class DeploymentScreen(ActionsMixin, ObjectActionsMixin, Screen[None]):
         self.query_one("#pods", DataTable).add_columns(*POD_COLUMNS)
         self.query_one("#revisions", DataTable).add_columns(*REVISION_COLUMNS)
         self.query_one("#events", DataTable).add_columns(*EVENT_COLUMNS)
-        self.watch(self.app, "snapshot", self.show_snapshot)
+        watch_snapshot(self, self.show_snapshot)  # hidden: stale until shown again (#16)
 
     def selected_deployment(self) -> DeploymentRow | None:
         return self._detail.row if self._detail else None

@@ -15,6 +15,7 @@ from screens.host import host
 from screens.object_actions import OBJECT_BINDINGS, ObjectActionsMixin, ObjectRef
 from screens.widgets.statusbar import StatusBar
 from screens.widgets.table import fill_table, panel_status
+from screens.widgets.visible import watch_snapshot
 
 
 class PodsScreen(ObjectActionsMixin, Screen[None]):
@@ -41,7 +42,7 @@ class PodsScreen(ObjectActionsMixin, Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns(*POD_COLUMNS)
-        self.watch(self.app, "snapshot", self.show_snapshot)
+        watch_snapshot(self, self.show_snapshot)  # hidden: stale until shown again (#16)
 
     def show_snapshot(self, snap: ClusterSnapshot) -> None:
         pods = host(self).services.cluster.pods()
@@ -69,7 +70,7 @@ class HpaScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns(*self.COLUMNS)
-        self.watch(self.app, "snapshot", self.show_snapshot)
+        watch_snapshot(self, self.show_snapshot)  # hidden: stale until shown again (#16)
 
     def show_snapshot(self, snap: ClusterSnapshot) -> None:
         hpas = host(self).services.cluster.hpas()

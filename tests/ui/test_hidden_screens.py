@@ -1,0 +1,61 @@
+"""A screen that is not shown does not redraw on cluster changes; it catches up once when shown again (#16).
+A real sandbox, the real console (Pilot): the dashboard stays installed while ``:pods`` is in front."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import DataTable
+
+from console.config import Settings
+from console.kube.cluster import KubeClusterService
+from console.sandbox.server import SandboxThread
+from console.sandbox.store import copy_object
+from screens.dashboard import DashboardScreen
+from screens.resources import PodsScreen
+from tests.ui.helpers import console_app, rows, wait_for
+
+DEP = "claude-long-queue"
+
+
+def scale(sb: SandboxThread, replicas: int) -> None:
+    def write() -> None:
+        store = sb.ctx.store
+        ns = next(d["metadata"]["namespace"] for d in store.iter_all("deployments") if d["metadata"]["name"] == DEP)
+        dep = copy_object(store.get("deployments", ns, DEP))
+        dep["spec"]["replicas"] = replicas
+        store.replace("deployments", dep)
+    sb.call(write)
+
+
+async def test_a_hidden_dashboard_does_not_redraw_and_catches_up_when_shown(
+        sb: SandboxThread, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    redraws: list[Any] = []
+    original = DashboardScreen.show_snapshot
+
+    def counting(self: DashboardScreen, snap: Any) -> None:
+        redraws.append(snap)
+        original(self, snap)
+    monkeypatch.setattr(DashboardScreen, "show_snapshot", counting)
+    app = console_app(KubeClusterService(sb.info.kubeconfig), Settings(audit_log=str(tmp_path / "audit.jsonl")))
+    async with app.run_test(size=(160, 45)) as pilot:
+        deployments = app.screen.query_one("#deployments", DataTable)
+        await wait_for(pilot, lambda: any(r[0] == DEP for r in rows(deployments)), what="deployments listed")
+        assert redraws, "the dashboard draws while it is shown"
+        await app.switch_mode("pods")
+        pods = app.screen.query_one("#all-pods", DataTable)
+        await wait_for(pilot, lambda: isinstance(app.screen, PodsScreen) and pods.row_count > 0, what="pods")
+
+        def dep_pods() -> int:
+            return sum(1 for r in rows(pods) if r[0].startswith(DEP + "-"))
+        before = dep_pods()
+        redraws.clear()
+        scale(sb, before + 2)
+        await wait_for(pilot, lambda: dep_pods() == before + 2, what="the pods screen follows the scale")
+        assert redraws == [], "the hidden dashboard did not redraw"
+        await app.switch_mode("dashboard")
+        await wait_for(pilot, lambda: len(redraws) >= 1, what="the dashboard catches up when shown")
+        ready = next(r for r in rows(deployments) if r[0] == DEP)
+        assert redraws[0].deployments and any(str(before + 2) in cell for cell in ready), ready
