@@ -222,6 +222,7 @@ async def api_path(request: web.Request) -> web.StreamResponse:
 
 
 FIELD_VALIDATION = ("Ignore", "Warn", "Strict")
+MERGE_PATCHES = ("application/merge-patch+json", "application/strategic-merge-patch+json")
 
 
 async def server_side_apply(request: web.Request, ctx: SandboxContext, target: Target) -> web.StreamResponse:
@@ -253,13 +254,14 @@ async def server_side_apply(request: web.Request, ctx: SandboxContext, target: T
 
 
 async def check_fields(request: web.Request, target: Target, verb: str) -> list[str]:
-    """``fieldValidation`` on create and update: unknown fields are a 400 (Strict), ``Warning`` headers (Warn,
-    the default) or nothing (Ignore), as kube-apiserver's strict decoder reports them."""
+    """``fieldValidation`` on create, update and merge patches: unknown fields are a 400 (Strict), ``Warning``
+    headers (Warn, the default) or nothing (Ignore), as kube-apiserver's strict decoder reports them."""
     directive = request.query.get("fieldValidation") or "Warn"
     if directive not in FIELD_VALIDATION:
         raise bad_request(f"fieldValidation: Unsupported value: {directive!r}: supported values: "
                           '"Ignore", "Warn", "Strict"')
-    if verb not in ("create", "update") or target.subresource is not None or directive == "Ignore":
+    checked = ("create", "update") if (request.content_type or "").lower() not in MERGE_PATCHES else ("patch",)
+    if verb not in checked or target.subresource is not None or directive == "Ignore":
         return []
     body = await read_json(request)
     if not isinstance(body, dict):

@@ -347,6 +347,8 @@ def unknown_fields(api_version: str, kind: str, obj: Any) -> list[str]:
             props = schema.get("properties")
             extra = schema.get("additionalProperties")
             for key, v in value.items():
+                if key.startswith("$"):
+                    continue  # a strategic merge patch's directive ($patch, $setElementOrder/...)
                 sub = f"{path}.{key}" if path else key
                 if props is not None and key in props:
                     stack.append((props[key], v, sub))

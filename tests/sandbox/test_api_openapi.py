@@ -108,3 +108,20 @@ def test_field_validation_directives(sandbox: SandboxThread) -> None:
     assert done.returncode == 0 and 'Warning: unknown field "bogus"' in done.stderr
     done = kubectl(current_kubectl(), sandbox, "replace", "-f", "-", "--validate=false", stdin=cm)
     assert done.returncode == 0 and "Warning" not in done.stderr
+
+
+def test_field_validation_of_merge_patches(sandbox: SandboxThread) -> None:
+    # kubectl patch sends no fieldValidation: the server's default, Warn, answers a Warning per unknown field.
+    kubectl(current_kubectl(), sandbox, "create", "configmap", "fvp", "-n", "default", "--from-literal=a=b")
+    done = kubectl(current_kubectl(), sandbox, "patch", "configmap", "fvp", "-n", "default", "--type=merge",
+                   "-p", '{"data": {"c": "d"}, "bogus": 1}')
+    assert done.returncode == 0 and 'Warning: unknown field "bogus"' in done.stderr, done.stderr
+    done = kubectl(current_kubectl(), sandbox, "patch", "deployment", "claude-inference", "-n", "llm",
+                   "-p", '{"spec": {"template": {"spec": {"$setElementOrder/containers": [{"name": "inference"}], '
+                         '"containers": [{"name": "inference", "bogusField": 1}]}}}}')
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        'Warning: unknown field "spec.template.spec.containers[0].bogusField"']  # the directive is no field
+    done = kubectl(current_kubectl(), sandbox, "patch", "configmap", "fvp", "-n", "default", "--type=merge",
+                   "-p", '{"data": {"c": "e"}}')
+    assert done.returncode == 0 and "Warning" not in done.stderr, done.stderr
