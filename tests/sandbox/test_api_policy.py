@@ -229,3 +229,23 @@ def test_pdb_validation_and_viewer_rights(sandbox: SandboxThread) -> None:
     assert err.value.status == 403
     assert 'cannot create resource "pods/eviction" in API group ""' in json.loads(err.value.body)["message"]
     policy.delete_namespaced_pod_disruption_budget("seen", NS)
+
+
+def test_a_budget_over_daemonset_pods_with_max_unavailable_fails_sync(sandbox: SandboxThread) -> None:
+    """A DaemonSet has no scale: the controller cannot count expected pods, so nothing may be disrupted."""
+    policy = k8s.PolicyV1Api(api(sandbox))
+    body = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "dcgm"},
+            "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "nvidia-dcgm-exporter"}}}}
+    policy.create_namespaced_pod_disruption_budget("gpu-operator", body)
+
+    def failed() -> k8s.V1Condition | None:
+        st = policy.read_namespaced_pod_disruption_budget("dcgm", "gpu-operator").status
+        return next((c for c in st.conditions or [] if c.reason == "SyncFailed"), None)
+    cond = wait_for(failed, "the SyncFailed condition")
+    assert cond.status == "False" and cond.type == "DisruptionAllowed"
+    assert cond.message.startswith('found no controllers for pod "nvidia-dcgm-exporter-')
+    assert policy.read_namespaced_pod_disruption_budget("dcgm", "gpu-operator").status.disruptions_allowed == 0
+    events = k8s.CoreV1Api(api(sandbox)).list_namespaced_event(
+        "gpu-operator", field_selector="involvedObject.name=dcgm").items
+    assert any(e.reason == "CalculateExpectedPodCountFailed" and e.type == "Warning" for e in events)
+    policy.delete_namespaced_pod_disruption_budget("dcgm", "gpu-operator")
