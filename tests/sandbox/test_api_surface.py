@@ -289,3 +289,17 @@ def test_observed_generation_follows_an_annotation_only_change(sb: SandboxThread
     # The controller's own revision annotations (written through /status) leave generation alone.
     assert d.metadata.annotations["deployment.kubernetes.io/revision"] == \
         before.metadata.annotations["deployment.kubernetes.io/revision"]
+
+
+def test_watches_of_another_version_stream_that_version(api_server: ApiServer) -> None:
+    for path, check in (
+        (f"/apis/events.k8s.io/v1/namespaces/{NS}/events?watch=1&timeoutSeconds=1",
+         lambda o: (o["apiVersion"], o["note"], "message" in o) == ("events.k8s.io/v1", f"Scaled up replica set "
+                                                                    f"{DEPLOY}-5d4f8 to 2", False)),
+        (f"/apis/autoscaling/v1/namespaces/{NS}/horizontalpodautoscalers?watch=1&timeoutSeconds=1",
+         lambda o: (o["apiVersion"], o["spec"]["targetCPUUtilizationPercentage"]) == ("autoscaling/v1", 60)),
+    ):
+        status, _, body = raw(api_server, path, api_server.auth.admin_token)
+        assert status == 200
+        events = [json.loads(line) for line in body.splitlines() if line.strip()]
+        assert [e["type"] for e in events] == ["ADDED"] and check(events[0]["object"]), events
