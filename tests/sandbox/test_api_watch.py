@@ -230,3 +230,21 @@ def test_watchlist_for_a_future_version_is_a_timeout(api_server: ApiServer) -> N
     status, body = _raw_get(api_server, f"/api/v1/namespaces/{NS}/pods?{WATCHLIST}&resourceVersion=99999999999999")
     assert status == 504
     assert body[0]["reason"] == "Timeout" and "Too large resource version" in body[0]["message"]
+
+
+def test_watchlist_with_the_official_client(api_server: ApiServer, k8s_admin: k8s.ApiClient) -> None:
+    """kubernetes.watch streams a WatchList like an informer: ADDED for each pod, then the end bookmark."""
+    v1 = k8s.CoreV1Api(k8s_admin)
+    expected = {p.metadata.name for p in v1.list_namespaced_pod(NS).items}
+    w = watch.Watch()
+    added: set[str] = set()
+    end = None
+    for event in w.stream(v1.list_namespaced_pod, NS, send_initial_events=True,
+                          resource_version_match="NotOlderThan", allow_watch_bookmarks=True, timeout_seconds=5):
+        if event["type"] == "ADDED":
+            added.add(event["object"].metadata.name)
+        elif event["type"] == "BOOKMARK":
+            end = event["raw_object"]
+            w.stop()
+    assert added == expected
+    assert end is not None and end["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
