@@ -23,6 +23,7 @@ ACTION_BINDINGS = [
     Binding("r", "restart", "Restart"),
     Binding("p", "pause_resume", "Pause/resume"),
     Binding("h", "hpa_edit", "HPA"),
+    Binding("m", "resources", "Resources"),
 ]
 # Which permission each key needs: (verb, resource, subresource).
 ACTION_PERMISSIONS = {
@@ -32,8 +33,9 @@ ACTION_PERMISSIONS = {
     "restart": ("patch", "deployments", ""),
     "pause_resume": ("patch", "deployments", ""),
     "hpa_edit": ("patch", "horizontalpodautoscalers", ""),
+    "resources": ("patch", "deployments", ""),
 }
-ROLLOUT_ACTIONS = {"set-image", "undo", "restart", "resume", "scale"}
+ROLLOUT_ACTIONS = {"set-image", "undo", "restart", "resume", "scale", "resources"}
 
 
 def flow_open(app: Any, open_flow: str | None, kind: str) -> bool:
@@ -77,6 +79,28 @@ class ActionsMixin:
     def action_hpa_edit(self) -> None:
         self.run_action("hpa")
 
+    def action_resources(self) -> None:
+        self.run_action("resources")
+
+    def _resources_form(self, row: DeploymentRow) -> FormDialog:
+        """Requests and limits of the first container, as they are now (from the watch)."""
+        deployment = next((d for d in host(self).services.cluster.raw("deployments")  # type: ignore[arg-type]
+                           if d["metadata"]["name"] == row.name and d["metadata"].get("namespace") == row.namespace),
+                          {})
+        containers = (((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
+        first = containers[0] if containers else {}
+        now = first.get("resources") or {}
+        req, lim = now.get("requests") or {}, now.get("limits") or {}
+        return FormDialog(f"Resources of deployment/{row.name}", [
+            ("container", f"Container ({', '.join(c.get('name', '') for c in containers) or '?'})",
+             first.get("name", "")),
+            ("memory_request", "Memory request", str(req.get("memory", ""))),
+            ("memory_limit", "Memory limit (≥ request + 2Gi)", str(lim.get("memory", ""))),
+            ("cpu_request", "CPU request", str(req.get("cpu", ""))),
+            ("cpu_limit", "CPU limit (empty: none)", str(lim.get("cpu", ""))),
+            ("gpus", "GPUs (nvidia.com/gpu, request = limit)", str(lim.get("nvidia.com/gpu", "")))],
+            hint="A rolling update starts; the GPU preflight checks the new pods fit on the free GPUs.")
+
     def _form(self, kind: str, row: DeploymentRow) -> FormDialog | None:
         if kind == "scale":
             return FormDialog(f"Scale deployment/{row.name}", [("replicas", "Replicas (0–1000)", str(row.desired))])
@@ -88,6 +112,8 @@ class ActionsMixin:
             previous = str(int(row.revision) - 1) if row.revision.isdigit() and int(row.revision) > 1 else ""
             return FormDialog(f"Undo deployment/{row.name} (now at revision {row.revision or '?'})",
                               [("revision", "Roll back to revision (empty: the previous one)", previous)])
+        if kind == "resources":
+            return self._resources_form(row)
         if kind == "hpa" and row.hpa is not None:
             h = row.hpa
             return FormDialog(f"Edit HPA {h.name} (scales {h.target})",
@@ -110,6 +136,8 @@ class ActionsMixin:
             return await actions.plan_undo(ns, name, int(rev) if rev else None)
         if kind == "restart":
             return await actions.plan_restart(ns, name)
+        if kind == "resources":
+            return await actions.plan_resources(ns, name, values.pop("container", "") or None, values)
         if kind == "pause":
             return await actions.plan_pause(ns, name)
         if kind == "resume":

@@ -136,6 +136,9 @@ def _deployment_patch(intent: Mapping[str, Any], live: Mapping[str, Any]) -> Obj
         return {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: intent["at"]}}}}}
     if action == "set-image":
         return set_image_patch(intent, live)
+    if action == "resources":
+        return {"spec": {"template": {"spec": {"containers": [{"name": intent["container"],
+                                                               "resources": intent["resources"]}]}}}}
     raise ValueError(f"unknown action {action!r}")
 
 
@@ -229,6 +232,8 @@ def changed_fields(action: str, obj: Mapping[str, Any]) -> Obj:
         return {"minReplicas": spec.get("minReplicas", 1), "maxReplicas": spec.get("maxReplicas"),
                 "cpuTarget": cpu_target(obj)}
     containers = (_template(obj).get("spec") or {}).get("containers") or []
+    if action == "resources":
+        return {"resources": {c.get("name", ""): c.get("resources") or {} for c in containers}}
     out: Obj = {"images": {c.get("name", ""): c.get("image", "") for c in containers},
                 "change-cause": (_meta(obj).get("annotations") or {}).get(CHANGE_CAUSE, "")}
     if action == "set-image":
@@ -291,6 +296,10 @@ def kubectl_command(intent: Mapping[str, Any], namespace: str, name: str, contex
     if action == "hpa":
         text = json.dumps({"spec": (hpa_spec or {})}, separators=(",", ":"), ensure_ascii=False)
         return f"kubectl patch hpa/{name} --type merge -p {shlex.quote(text)} {where}"
+    if action == "resources":
+        parts = [f"--{part}={','.join(f'{k}={v}' for k, v in sorted(values.items()))}"
+                 for part, values in intent["resources"].items() if values]
+        return f"kubectl set resources {dep} -c {shlex.quote(intent['container'])} {' '.join(parts)} {where}"
     steps = []
     if intent.get("surge0"):
         surge = json.dumps({"spec": {"strategy": {"rollingUpdate": SURGE_ZERO}}}, separators=(",", ":"))
@@ -306,6 +315,6 @@ def success_message(action: str, name: str, intent: Mapping[str, Any]) -> str:
         return f"horizontalpodautoscaler.autoscaling/{name} patched"
     word = {"scale": f"scaled to {intent.get('replicas')}", "set-image": "image updated",
             "undo": f"rolled back to revision {intent.get('revision')}", "pause": "paused", "resume": "resumed",
-            "restart": "restarted"}[action]
+            "restart": "restarted", "resources": "resource requirements updated"}[action]
     return f"deployment.apps/{name} {word}"
 

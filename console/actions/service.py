@@ -18,6 +18,7 @@ Credentials stay inside the kubernetes client: nothing here logs or prints a tok
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from console.actions import plan as ap
 from console.actions.objects import ObjectChanges
 from console.actions.reads import KIND_WORD
+from console.actions.resources import parse_resources
 from console.actions.validate import (
     EXIT_FAILED,
     EXIT_USAGE,
@@ -55,7 +57,7 @@ from console.kube.transport import KubeTransport, connect_target
 if TYPE_CHECKING:
     from console.kube.discovery import Resource
 
-REPLACES_PODS = ("restart", "set-image", "undo", "scale")  # changes after which pods may be gone
+REPLACES_PODS = ("restart", "set-image", "undo", "scale", "resources")  # changes after which pods may be gone
 MAX_REPLACED = 20  # pods whose failures one audit entry keeps
 
 
@@ -77,6 +79,8 @@ class ActionsService(Protocol):
                              alternative: str | None = None) -> ActionPlan: ...
     async def plan_undo(self, namespace: str, name: str, to_revision: int | str | None = None) -> ActionPlan: ...
     async def plan_pause(self, namespace: str, name: str) -> ActionPlan: ...
+    async def plan_resources(self, namespace: str, name: str, container: str | None,
+                             values: dict[str, str]) -> ActionPlan: ...
     async def plan_resume(self, namespace: str, name: str) -> ActionPlan: ...
     async def plan_restart(self, namespace: str, name: str) -> ActionPlan: ...
     async def plan_hpa(self, namespace: str, name: str, min_replicas: int | str | None,
@@ -256,6 +260,24 @@ class Actions(ObjectChanges):
                   "template": template_without_hash((rs.get("spec") or {}).get("template") or {}),
                   "annotations": (rs.get("metadata") or {}).get("annotations") or {}}
         return await self._plan_rolling(intent, live, ap.with_template(live, intent["template"]))
+
+    async def plan_resources(self, namespace: str, name: str, container: str | None,
+                             values: dict[str, str]) -> ActionPlan:
+        """Requests and limits of one container (memory, CPU, GPUs): validated (memory limit ≥ request + 2Gi),
+        then a rolling update with the GPU preflight of the pods as they will be."""
+        live = await self._read("Deployment", namespace, name)
+        chosen = pick_container(ap.container_names(live), container, name)
+        spec = ((live.get("spec") or {}).get("template") or {}).get("spec") or {}
+        current = next((c.get("resources") or {} for c in spec.get("containers") or [] if c.get("name") == chosen), {})
+        wanted = parse_resources(values, current)
+        if wanted == {"requests": dict(current.get("requests") or {}), "limits": dict(current.get("limits") or {})}:
+            raise ActionError(EXIT_USAGE, f'container "{chosen}" already has these resources: nothing to change')
+        intent = {"action": "resources", "container": chosen, "resources": wanted}
+        rolled = copy.deepcopy(live)
+        for c in rolled["spec"]["template"]["spec"]["containers"]:
+            if c.get("name") == chosen:
+                c["resources"] = wanted
+        return await self._plan_rolling(intent, live, rolled)
 
     async def plan_pause(self, namespace: str, name: str) -> ActionPlan:
         return await self._plan({"action": "pause"}, await self._read("Deployment", namespace, name), "Deployment")

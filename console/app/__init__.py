@@ -248,7 +248,7 @@ class LlmctlApp(ConsoleApp):
         try:
             actions = await self.services.actions.get()
             for action, (verb, resource, sub) in ACTION_PERMISSIONS.items():
-                group = "autoscaling" if resource == "horizontalpodautoscalers" else "apps"
+                group = {"horizontalpodautoscalers": "autoscaling", "nodes": ""}.get(resource, "apps")
                 allowed[action] = await actions.can_i(verb, resource, ns, group=group, subresource=sub)
         except ActionError as exc:
             self.notify(f"could not ask the API which actions you may take ({exc.message}); the action keys stay "
