@@ -102,7 +102,25 @@ def deployment_row(dep: dict[str, Any], hpa: HpaRow | None = None) -> Deployment
     )
 
 
+_POD_ROWS: dict[tuple[str, str], PodRow] = {}  # (uid, resourceVersion) → its row: a version never changes
+_POD_ROWS_MAX = 1 << 16
+
+
 def pod_row(pod: dict[str, Any]) -> PodRow:
+    """A pod's row, built once per version of the pod (every redraw asks again for every pod of the view)."""
+    meta = pod.get("metadata") or {}
+    version = (meta.get("uid") or "", meta.get("resourceVersion") or "")
+    if not all(version):
+        return _pod_row(pod)
+    row = _POD_ROWS.get(version)
+    if row is None:
+        if len(_POD_ROWS) >= _POD_ROWS_MAX:
+            _POD_ROWS.clear()  # old versions of pods: rebuilt on demand
+        row = _POD_ROWS[version] = _pod_row(pod)
+    return row
+
+
+def _pod_row(pod: dict[str, Any]) -> PodRow:
     reason, ready, restarts, _ = pod_status(pod)
     spec, meta = pod.get("spec") or {}, pod.get("metadata") or {}
     containers = spec.get("containers") or []

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 from weakref import WeakKeyDictionary
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual._two_way_dict import TwoWayDict
 from textual.content import Content
@@ -54,8 +55,20 @@ def fingerprint(value: object) -> object:
     """What decides whether a cell must be redrawn: its text and its styles (Content's own ``==`` compares
     the text only, so a row turning from bold to muted would be missed)."""
     if isinstance(value, Content):
-        return (Content, value.plain, tuple(value.spans))
+        return (Content, value.plain, value.spans)  # Content is immutable: its span list is never changed
     return value
+
+
+def _grows(table: DataTable[Any], column: Any, value: object) -> bool:
+    """Whether a new cell is wider than its column: only then must the table measure widths again (a narrower
+    cell would make DataTable measure every cell of the column, O(rows) per changed cell)."""
+    if isinstance(value, str):
+        width = cell_len(value)
+    elif isinstance(value, Content):
+        width = value.cell_length
+    else:
+        return True
+    return width > table.columns[column].content_width
 
 
 def _rebuild(table: DataTable[Any], rows: Sequence[Row]) -> None:
@@ -79,7 +92,7 @@ def fill_table(table: DataTable[Any], rows: Sequence[Row]) -> None:
     columns_then, shown = _SHOWN.get(table) or ([], {})
     if columns_then != columns or len(shown) != table.row_count:  # first fill, or the table changed otherwise
         shown = {}
-    wanted = {key: tuple(fingerprint(v) for v in cells) for key, cells in rows}
+    wanted = {key: tuple(map(fingerprint, cells)) for key, cells in rows}
     gone = [key for key in shown if key not in wanted]
     new = [key for key in wanted if key not in shown]
     if len(wanted) != len(rows):  # duplicate keys: DataTable refuses them, as it always did
@@ -96,8 +109,8 @@ def fill_table(table: DataTable[Any], rows: Sequence[Row]) -> None:
             elif before != now:
                 for index, column in enumerate(columns):
                     if (now[index] if index < len(now) else None) != (before[index] if index < len(before) else None):
-                        table.update_cell(key, column, cell(cells[index] if index < len(cells) else None),
-                                          update_width=True)
+                        value = cells[index] if index < len(cells) else None
+                        table.update_cell(key, column, cell(value), update_width=_grows(table, column, value))
         if not _same_order(table, rows):
             # One reordering of the row index (what DataTable.sort does), not a rebuild of every row.
             table._row_locations = TwoWayDict({RowKey(key): index for index, (key, _) in enumerate(rows)})

@@ -1,0 +1,238 @@
+"""The console's figures on a big cluster (printed, not asserted; ``./dev bench``), issue 16:
+
+- watch event → screen: a pod created through the API until its row is on ``:pods``, 20 times, with 500 pods in
+  the namespace (the large scenario: 250 nodes × 8 GPUs, ~10,000 pods, 500 a namespace), and the console's CPU
+  per event;
+- key → screen while events stream: cursor moves on ``:pods`` while pods are created and deleted meanwhile;
+- start-up: ``llmctl --version``, ``--help``, ``render`` (CPU and wall of the process), the TUI's first frame and
+  its data on screen (a fresh process), ``llmctl status -o json`` against kubectl's CPU on the default sandbox.
+
+The sandboxes run in their own processes (``llmctl sandbox``), so the console's figures are its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import resource
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import current_kubectl
+
+pytestmark = pytest.mark.bench
+
+ROOT = Path(__file__).resolve().parents[2]
+NS = "llm-prod"  # a namespace of the large scenario: 500 pods
+
+
+def _sandbox(*args: str) -> Iterator[str]:
+    folder = tempfile.mkdtemp(prefix="llmctl-bench-")
+    kubeconfig = str(Path(folder) / "kubeconfig")
+    proc = subprocess.Popen([sys.executable, "-m", "console", "sandbox", "--kubeconfig", kubeconfig, *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("{") and json.loads(line).get("event") == "ready":
+                break
+        yield kubeconfig
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def large() -> Iterator[str]:
+    yield from _sandbox("--scenario", "large")
+
+
+@pytest.fixture(scope="module")
+def small() -> Iterator[str]:
+    yield from _sandbox()
+
+
+class Api:
+    """Writes through the API server (a client of its own, as another operator would be)."""
+
+    def __init__(self, kubeconfig: str) -> None:
+        doc = yaml.safe_load(Path(kubeconfig).read_text())
+        cluster = doc["clusters"][0]["cluster"]
+        self.server = cluster["server"]
+        self.tls = ssl.create_default_context(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
+        self.token = next(u["user"]["token"] for u in doc["users"] if u["name"] == "sandbox-admin")
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        req = urllib.request.Request(self.server + path, method=method,
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Authorization": f"Bearer {self.token}",
+                                              "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60, context=self.tls) as resp:
+            return json.loads(resp.read())
+
+    def create_pod(self, name: str) -> None:
+        self.call("POST", f"/api/v1/namespaces/{NS}/pods", {
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": "bench"}},
+            "spec": {"containers": [{"name": "c", "image": "registry.local/llm/claude-router:v1.0.0"}]}})
+
+    def delete_pod(self, name: str) -> None:
+        self.call("DELETE", f"/api/v1/namespaces/{NS}/pods/{name}?gracePeriodSeconds=0")
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def _pods_screen(kubeconfig: str, tmp_path: Path) -> Any:
+    from console.config import Settings
+    from console.kube.cluster import KubeClusterService
+    from tests.ui.helpers import console_app
+
+    return console_app(KubeClusterService(kubeconfig, namespace=NS), Settings(audit_log=str(tmp_path / "audit")))
+
+
+def _row_keys(table: Any) -> set[str]:
+    return {str(k.value) for k in table.rows}
+
+
+def test_watch_event_to_screen_and_keys_while_events_stream(large: str, tmp_path: Path) -> None:
+    from textual.widgets import DataTable
+
+    from tests.ui.helpers import wait_for
+
+    api = Api(large)
+    latencies: list[float] = []
+    keys: list[float] = []
+    cpu_per_event = 0.0
+    shown = 0
+
+    async def run() -> None:
+        nonlocal cpu_per_event, shown
+        app = await _pods_screen(large, tmp_path)
+        async with app.run_test(size=(180, 50)) as pilot:
+            await app.switch_mode("pods")
+            table = app.screen.query_one("#all-pods", DataTable)
+            await wait_for(pilot, lambda: table.row_count >= 400, timeout=120, what="pods listed")
+            await pilot.pause(1.0)
+            shown = table.row_count
+            cpu0 = time.process_time()
+            for i in range(20):
+                name = f"bench-{i:02d}-{os.getpid()}"
+                await asyncio.to_thread(api.create_pod, name)
+                t0 = time.perf_counter()
+                while name not in _row_keys(table):
+                    await pilot.pause(0.005)
+                latencies.append(time.perf_counter() - t0)
+            cpu_per_event = (time.process_time() - cpu0) / 20
+            # Keys while events stream: pods created and deleted every 50 ms meanwhile.
+            stop = threading.Event()
+
+            def churn() -> None:
+                n = 0
+                while not stop.is_set():
+                    name = f"churn-{n % 5}-{os.getpid()}"
+                    try:
+                        api.create_pod(name) if n % 10 < 5 else api.delete_pod(name)
+                    except OSError:
+                        pass
+                    n += 1
+                    time.sleep(0.05)
+
+            streamer = threading.Thread(target=churn, daemon=True)
+            streamer.start()
+            table.focus()
+            await pilot.pause(0.5)
+            try:
+                for i in range(30):
+                    before = table.cursor_row
+                    t0 = time.perf_counter()
+                    await pilot.press("down" if i % 2 == 0 else "up")
+                    while table.cursor_row == before:
+                        await pilot.pause(0.002)
+                    keys.append(time.perf_counter() - t0)
+            finally:
+                stop.set()
+                streamer.join(5)
+
+    asyncio.run(run())
+    for i in range(20):
+        api.delete_pod(f"bench-{i:02d}-{os.getpid()}")
+    print(f"\nwatch event → :pods row ({shown} pods shown): p50 {statistics.median(latencies) * 1000:.0f} ms, "
+          f"p95 {_pct(latencies, 0.95) * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms; "
+          f"console CPU {cpu_per_event * 1000:.0f} ms per event")
+    print(f"key → cursor moved while events stream: p50 {statistics.median(keys) * 1000:.0f} ms, "
+          f"p95 {_pct(keys, 0.95) * 1000:.0f} ms, max {max(keys) * 1000:.0f} ms")
+
+
+def _child(cmd: list[str], repeat: int = 5) -> tuple[float, float]:
+    """(CPU s, wall s) of a command, medians."""
+    cpus, walls = [], []
+    for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        subprocess.run(cmd, capture_output=True, cwd=ROOT, timeout=120, check=False)
+        walls.append(time.perf_counter() - t0)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return statistics.median(cpus), statistics.median(walls)
+
+
+FIRST_FRAME = """
+import time
+t0 = time.perf_counter()
+import asyncio, json, sys
+from textual.widgets import DataTable
+from console.config import Settings
+from console.kube.cluster import KubeClusterService
+from tests.ui.helpers import console_app
+
+async def main():
+    app = console_app(KubeClusterService(sys.argv[1]), Settings(audit_log=sys.argv[2]))
+    async with app.run_test(size=(160, 45)) as pilot:
+        first = time.perf_counter() - t0
+        table = app.screen.query_one("#deployments", DataTable)
+        while not table.row_count:
+            await pilot.pause(0.01)
+        print(json.dumps({"first": first, "data": time.perf_counter() - t0}))
+
+asyncio.run(main())
+"""
+
+
+def test_startup_figures(small: str, tmp_path: Path) -> None:
+    llmctl = [sys.executable, "-m", "console"]
+    floor = _child([sys.executable, "-c", "pass"])
+    version = _child([*llmctl, "--version"])
+    helped = _child([*llmctl, "--help"])
+    render = _child([*llmctl, "render", "-f", "manifests/values.example.yaml"])
+    status = _child([*llmctl, "--kubeconfig", small, "status", "-o", "json"])
+    kubectl = _child([current_kubectl(), "--kubeconfig", small, "get", "nodes,deployments,pods,hpa", "-A", "-o",
+                      "json"])
+    frames = []
+    for _ in range(3):
+        out = subprocess.run([sys.executable, "-c", FIRST_FRAME, small, str(tmp_path / "audit")], cwd=ROOT,
+                             capture_output=True, text=True, timeout=120, check=True)
+        frames.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    print(f"\nbare python: CPU {floor[0]:.2f} s, wall {floor[1]:.2f} s")
+    for what, (cpu, wall) in (("llmctl --version", version), ("llmctl --help", helped), ("llmctl render", render),
+                              ("llmctl status -o json (small sandbox)", status),
+                              ("kubectl get nodes,deployments,pods,hpa -A -o json", kubectl)):
+        print(f"{what}: CPU {cpu:.2f} s, wall {wall:.2f} s")
+    print(f"llmctl status / kubectl CPU: {status[0] / kubectl[0]:.1f}×")
+    print(f"TUI first frame {statistics.median(f['first'] for f in frames):.2f} s, "
+          f"data on screen {statistics.median(f['data'] for f in frames):.2f} s (a fresh process, small sandbox)")
