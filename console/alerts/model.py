@@ -187,6 +187,22 @@ def _short_run(term: Mapping[str, Any], hold_s: float) -> bool:
     return started is None or finished is None or (finished - started).total_seconds() < hold_s
 
 
+def pod_may_alert(pod: Mapping[str, Any]) -> bool:
+    """Whether :func:`cluster_alerts` can derive any alert from this pod, at any time: False for a pod that is
+    not Unschedulable and has no container waiting in CrashLoopBackOff or an image pull, nor a failed last exit —
+    most pods. A caller may skip those (the console does, remembering the answer per pod version)."""
+    scheduled = _condition(pod, "PodScheduled")
+    if scheduled and scheduled.get("status") == "False" and scheduled.get("reason") == "Unschedulable":
+        return True
+    status = pod.get("status") or {}
+    for cs in [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]:
+        reason = ((cs.get("state") or {}).get("waiting") or {}).get("reason")
+        if reason == "CrashLoopBackOff" or reason in _PULL_REASONS or \
+                _failed((cs.get("lastState") or {}).get("terminated") or {}):
+            return True
+    return False
+
+
 def _pod_alerts(pod: Mapping[str, Any], now: datetime, hold_s: float) -> list[Alert]:
     meta, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
     target = AlertTarget(namespace=meta.get("namespace"), deployment=pod_deployment(pod), pod=meta.get("name"),

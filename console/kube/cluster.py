@@ -23,7 +23,7 @@ from console.kube.errors import KubeError, KubeTarget
 from console.kube.kubeconfig import read_kubeconfig_target
 from console.kube.pods import pod_tombstone
 from console.kube.reflector import Reflector
-from console.kube.rows import deployment_row, event_row, hpa_row, node_row, pod_row
+from console.kube.rows import deployment_row, event_row, hpa_row, node_row, pod_may_alert, pod_row
 from console.kube.transport import KubeTransport
 
 REPLACED_PODS = "replaced-pods"  # raw(): tombstones of deleted pods whose containers had failed
@@ -243,7 +243,10 @@ class KubeClusterService:
 
     def alerts(self) -> list[Alert]:
         """Cluster-derived alerts from the watch store: the namespace's pods and Deployments, every node."""
-        return cluster_alerts(self._items("pods"), self._items("deployments"), self._items("nodes"))
+        # Only the pods that can alert at all are examined (per pod version): a redraw's work follows the few
+        # troubled pods, not every pod of the namespace.
+        pods = [p for p in self._items("pods") if pod_may_alert(p)]
+        return cluster_alerts(pods, self._items("deployments"), self._items("nodes"))
 
     @property
     def transport(self) -> KubeTransport | None:

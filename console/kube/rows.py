@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from console.alerts.model import pod_may_alert as _pod_may_alert
 from console.core.gpus import GPU, gpus_of_pod_spec, node_ready
 from console.core.model import DeploymentRow, EventRow, GpuNode, HpaRow, PodRow
 from console.core.rollout import rollout_verdict
@@ -102,22 +104,35 @@ def deployment_row(dep: dict[str, Any], hpa: HpaRow | None = None) -> Deployment
     )
 
 
+T = TypeVar("T")
+_PER_VERSION_MAX = 1 << 16
 _POD_ROWS: dict[tuple[str, str], PodRow] = {}  # (uid, resourceVersion) → its row: a version never changes
-_POD_ROWS_MAX = 1 << 16
+_MAY_ALERT: dict[tuple[str, str], bool] = {}
+
+
+def _per_version(cache: dict[tuple[str, str], T], obj: dict[str, Any], build: Callable[[dict[str, Any]], T]) -> T:
+    """``build(obj)``, once per version of an object (uid, resourceVersion): every redraw asks again for every
+    object of the view, and most have not changed. Objects without both are built every time."""
+    meta = obj.get("metadata") or {}
+    version = (meta.get("uid") or "", meta.get("resourceVersion") or "")
+    if not all(version):
+        return build(obj)
+    if version in cache:
+        return cache[version]
+    if len(cache) >= _PER_VERSION_MAX:
+        cache.clear()  # old versions: built again on demand
+    value = cache[version] = build(obj)
+    return value
 
 
 def pod_row(pod: dict[str, Any]) -> PodRow:
-    """A pod's row, built once per version of the pod (every redraw asks again for every pod of the view)."""
-    meta = pod.get("metadata") or {}
-    version = (meta.get("uid") or "", meta.get("resourceVersion") or "")
-    if not all(version):
-        return _pod_row(pod)
-    row = _POD_ROWS.get(version)
-    if row is None:
-        if len(_POD_ROWS) >= _POD_ROWS_MAX:
-            _POD_ROWS.clear()  # old versions of pods: rebuilt on demand
-        row = _POD_ROWS[version] = _pod_row(pod)
-    return row
+    """A pod's row (built once per version of the pod)."""
+    return _per_version(_POD_ROWS, pod, _pod_row)
+
+
+def pod_may_alert(pod: dict[str, Any]) -> bool:
+    """console.alerts.model.pod_may_alert, once per version of the pod."""
+    return _per_version(_MAY_ALERT, pod, _pod_may_alert)
 
 
 def _pod_row(pod: dict[str, Any]) -> PodRow:
