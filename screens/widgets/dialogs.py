@@ -65,10 +65,9 @@ class AsksOnce:
     :meth:`typed_ahead` tells the app to let such a key go (screens.keyqueue hands keys over one at a time, so a
     key typed ahead can reach the dialog only late)."""
 
-    shown_at: float = float("inf")
-
-    def on_mount(self) -> None:
-        self.shown_at = get_time()
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.shown_at = get_time()  # made when the plan is ready, just before it is pushed
 
     def typed_ahead(self, event_time: float) -> bool:
         return event_time < self.shown_at
