@@ -2,14 +2,16 @@
 Debian's 1.20) against a running sandbox, exit code and output checked as a real v1.30 cluster answers.
 
 Append-only for other helpers: add a ``Cmd`` to COMMANDS (or a test function below) for your part.
-Each command runs in order in one module-scoped sandbox per kubectl; ``{ns}`` is that kubectl's own
-namespace (created by the first command), ``{tmp}`` a scratch directory holding the files of FILES.
+The commands run in order, in one test per kubectl (each builds on the ones before it), against the module's
+sandbox; ``{ns}`` is that kubectl's own namespace (created by the first command), ``{tmp}`` a scratch directory
+holding the files of FILES; ``only`` marks a command one kubectl does not have (``auth whoami`` in 1.20).
 """
 
 from __future__ import annotations
 
 import subprocess
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -134,38 +136,36 @@ def kubectl(binary: str, kubeconfig: str, args: list[str], timeout: float) -> su
                           timeout=timeout, check=False)
 
 
-@pytest.fixture(scope="module", params=["current", "debian"])
-def which(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.mark.parametrize("index", range(len(COMMANDS)), ids=[c.args.split(" {")[0][:40] for c in COMMANDS])
-def test_everyday_commands(sandbox: SandboxThread, which: str, index: int, tmp_path_factory: pytest.TempPathFactory
-                           ) -> None:
-    cmd = COMMANDS[index]
-    if cmd.only and cmd.only != which:
-        pytest.skip(f"{cmd.args} is for the {cmd.only} kubectl")
-    binary = current_kubectl() if which == "current" else debian_kubectl()
-    tmp = tmp_path_factory.getbasetemp() / f"kubectl-{which}"
-    ns = f"cmds-{which}"
-    if not tmp.exists():
-        tmp.mkdir()
-        for name, text in FILES.items():
-            (tmp / name).write_text(text.format(ns=ns))
+def run(binary: str, kubeconfig: str, cmd: Cmd, ns: str, tmp: Path) -> str | None:
+    """Run one command; what is wrong with its answer, or None."""
     args = cmd.args.format(ns=ns, tmp=tmp).split(" ")
-    done = kubectl(binary, sandbox.info.kubeconfig, args, cmd.timeout)
+    done = kubectl(binary, kubeconfig, args, cmd.timeout)
     output = done.stdout + done.stderr
-    assert done.returncode == cmd.rc, f"kubectl {' '.join(args)} → {done.returncode}: {output}"
-    for text in cmd.out:
-        assert text.format(ns=ns) in output, f"kubectl {' '.join(args)}: {output}"
-    for text in cmd.not_out:
-        assert text.format(ns=ns) not in output, f"kubectl {' '.join(args)}: {output}"
+    if done.returncode != cmd.rc:
+        return f"kubectl {' '.join(args)} → exit {done.returncode}, not {cmd.rc}: {output}"
+    missing = [text for text in cmd.out if text.format(ns=ns) not in output]
+    extra = [text for text in cmd.not_out if text.format(ns=ns) in output]
+    if missing or extra:
+        return f"kubectl {' '.join(args)}: missing {missing}, unexpected {extra}: {output}"
+    return None
 
 
-def test_delete_namespace_after_the_commands(sandbox: SandboxThread, which: str) -> None:
-    """Runs after every command of the same kubectl (the module-scoped ``which`` groups them)."""
+@pytest.mark.parametrize("which", ["current", "debian"])
+def test_everyday_commands(sandbox: SandboxThread, which: str, tmp_path: Path) -> None:
+    """The list in order (each command builds on the ones before it), then the namespace deleted; the first
+    command answered otherwise than a v1.30 server answers fails the test."""
     binary = current_kubectl() if which == "current" else debian_kubectl()
     ns = f"cmds-{which}"
+    for name, text in FILES.items():
+        (tmp_path / name).write_text(text.format(ns=ns))
+    ran = 0
+    for cmd in COMMANDS:
+        if cmd.only and cmd.only != which:
+            continue
+        wrong = run(binary, sandbox.info.kubeconfig, cmd, ns, tmp_path)
+        assert wrong is None, f"command {ran + 1} of the list: {wrong}"
+        ran += 1
+    assert ran >= 40
     done = kubectl(binary, sandbox.info.kubeconfig, ["delete", "namespace", ns], 60)
     assert done.returncode == 0 and f'namespace "{ns}" deleted' in done.stdout, done.stdout + done.stderr
     gone = kubectl(binary, sandbox.info.kubeconfig, ["get", "namespace", ns], 30)
