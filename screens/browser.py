@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Footer, Input, Label
 
 from console.core.model import ClusterSnapshot
 from screens.host import host
-from screens.object_actions import OBJECT_BINDINGS, ObjectActionsMixin, ObjectRef
+from screens.object_actions import NODE_BINDINGS, OBJECT_BINDINGS, ObjectActionsMixin, ObjectRef
 from screens.widgets import tone
 from screens.widgets.statusbar import StatusBar
 from screens.widgets.table import fill_table
@@ -43,6 +43,7 @@ class BrowserScreen(ObjectActionsMixin, Screen[None]):
 
     BINDINGS = [
         *OBJECT_BINDINGS,
+        *NODE_BINDINGS,
         Binding("slash", "filter", "Filter"),
         Binding("o", "sort_next", "Sort column"),
         Binding("O", "sort_reverse", "Reverse sort"),
@@ -106,6 +107,7 @@ class BrowserScreen(ObjectActionsMixin, Screen[None]):
             resource = (await app.catalog()).find(self.word)
             namespace = (snap.namespace or None) if resource.namespaced else None
             self.table_data = await fetch_table(transport, resource, namespace)
+            self.refresh_bindings()
             self._scope = (snap.context, snap.namespace)
             self.error = None
         except KubeError as exc:
@@ -162,6 +164,16 @@ class BrowserScreen(ObjectActionsMixin, Screen[None]):
             label.update(Content.styled(text, tone.MUTED))
 
     # ---- keys ------------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Cordon and uncordon only where the rows are nodes."""
+        if action in ("cordon", "uncordon"):
+            data = self.table_data
+            return data is not None and data.resource.kind == "Node" and not data.resource.group
+        return True
+
+    def on_screen_resume(self) -> None:
+        self.refresh_bindings()
+
     def selected_object(self) -> ObjectRef | None:
         table = self.query_one(DataTable)
         data = self.table_data

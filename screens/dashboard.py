@@ -18,7 +18,7 @@ from screens.actions_flow import ACTION_BINDINGS, ActionsMixin
 from screens.builds.line import LastBuildLine
 from screens.dashboard_trends import TREND_COLUMNS, DeploymentTrendsMixin, trend_cells
 from screens.format import verdict_text
-from screens.object_actions import OBJECT_BINDINGS, ObjectActionsMixin, ObjectRef
+from screens.object_actions import NODE_BINDINGS, OBJECT_BINDINGS, ObjectActionsMixin, ObjectRef
 from screens.widgets import tone
 from screens.widgets.statusbar import StatusBar
 from screens.widgets.table import fill_table, panel_status
@@ -83,6 +83,7 @@ class DashboardScreen(ActionsMixin, ObjectActionsMixin, DeploymentTrendsMixin, S
         *ACTION_BINDINGS,
         Binding("v", "describe", "Describe"),  # `d` is the Deployments panel here; describe everywhere else
         *(b for b in OBJECT_BINDINGS if b.key != "d"),
+        *NODE_BINDINGS,
     ]
 
     def __init__(self) -> None:

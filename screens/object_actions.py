@@ -37,6 +37,8 @@ OBJECT_BINDINGS = [
     Binding("ctrl+d", "delete", "Delete"),
     Binding("l", "logs", "Logs"),
 ]
+NODE_BINDINGS = [Binding("c", "cordon", "Cordon node"), Binding("U", "uncordon", "Uncordon node")]
+VERBS = {"delete": "delete", "edit": "update", "cordon": "patch", "uncordon": "patch"}  # what RBAC must allow
 
 
 @dataclass(frozen=True)
@@ -135,9 +137,18 @@ class ObjectActionsMixin:
     def action_edit(self) -> None:
         self._start_change("edit")
 
+    def action_cordon(self) -> None:
+        self._start_change("cordon")
+
+    def action_uncordon(self) -> None:
+        self._start_change("uncordon")
+
     def _start_change(self, kind: str) -> None:
         app = host(self)  # type: ignore[arg-type]
         ref = self._selected()
+        if ref is not None and kind in ("cordon", "uncordon") and ref.kind != "nodes":
+            app.notify(f"{kind} is for nodes: select a node (g on the dashboard, or :nodes)", severity="warning")
+            return
         if ref is None or app.refused(kind, f"{ref.namespace}/{ref.kind}/{ref.name}"):
             return
         if flow_open(app, self._object_flow, kind):
@@ -154,13 +165,15 @@ class ObjectActionsMixin:
         try:
             actions = await app.services.actions.get()
             resource = await self._resource(ref)
-            verb = "delete" if kind == "delete" else "update"
+            verb = VERBS[kind]
             if not await actions.can_i(verb, resource.plural, ref.namespace, group=resource.group):
                 reason = f"forbidden: cannot {verb} {resource.plural} in namespace {ref.namespace or '(cluster)'}"
                 app.refused(kind, f"{ref.namespace}/{resource.kind}/{ref.name}", reason)
                 return
             if kind == "delete":
                 plan = await actions.plan_delete(resource, ref.namespace, ref.name)
+            elif kind in ("cordon", "uncordon"):
+                plan = await actions.plan_cordon(ref.name, kind == "cordon")
             else:
                 live = await actions.read_object(resource, ref.namespace, ref.name)
                 text = await self._edit_in_editor(_for_editing(live), f"{resource.kind.lower()}-{ref.name}")

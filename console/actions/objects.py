@@ -1,5 +1,5 @@
-"""Delete and edit any object the API serves, through the same plan → server dry-run → confirm → apply → audit
-flow as every other action (:mod:`console.actions.service`).
+"""Delete and edit any object the API serves (and cordon or uncordon a node), through the same plan → server
+dry-run → confirm → apply → audit flow as every other action (:mod:`console.actions.service`).
 
 - ``plan_delete`` reads the object, finds what goes with it (a Deployment's ReplicaSets and pods, a Job's pods,
   a namespace's contents), sends ``DELETE ?dryRun=All`` and asks for the name to be typed when more than one
@@ -24,6 +24,7 @@ from console.kube.errors import KubeError
 if TYPE_CHECKING:
     from console.kube.discovery import Resource
 
+OBJECT_ACTIONS = ("delete", "edit", "cordon", "uncordon")  # applied as planned by ObjectChanges.apply_object
 OWNING_KINDS = {"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "CronJob"}
 MAX_FIELDS = 20  # changed fields one audit entry names
 
@@ -156,13 +157,41 @@ class ObjectChanges(ClusterReads):
         diff = ap.unified_diff(live, answer, f"{resource.kind.lower()}/{name}") or "(no change)\n"
         return ActionPlan(**{**plan.__dict__, "diff": diff, "before": before, "after": after})
 
+    async def plan_cordon(self, node: str, cordon: bool) -> ActionPlan:
+        """Mark a node unschedulable (cordon) or schedulable again, as ``kubectl cordon|uncordon``: a merge
+        patch of ``spec.unschedulable`` guarded by the resourceVersion read, dry-run and diffed first."""
+        from console.actions.validate import check_name
+
+        check_name(node, "node")
+        try:
+            live = await self.transport.get(f"/api/v1/nodes/{node}")
+        except KubeError as exc:
+            raise self._error(exc, "get", "nodes", "", "Node", node) from None
+        action = "cordon" if cordon else "uncordon"
+        now = bool((live.get("spec") or {}).get("unschedulable"))
+        if now == cordon:
+            raise ActionError(EXIT_FAILED, f"node/{node} is already {'cordoned' if now else 'schedulable'}: "
+                                           "nothing to change")
+        body = {"metadata": {"resourceVersion": (live.get("metadata") or {}).get("resourceVersion")},
+                "spec": {"unschedulable": True if cordon else None}}
+        plan = ActionPlan(action=action, namespace="", name=node, kind="Node",
+                          kubectl=f"kubectl {action} {node} --context {self.target.context}", diff="",
+                          before={"unschedulable": now}, after={"unschedulable": cordon},
+                          warnings=(("pods already running on it keep running; drain moves them",) if cordon else ()),
+                          request={"method": "PATCH", "path": f"/api/v1/nodes/{node}", "body": body,
+                                   "resource": "nodes", "content_type": "application/merge-patch+json"})
+        answer = await self._dry_run(plan)
+        diff = ap.unified_diff({"kind": "Node", **live}, {"kind": "Node", **answer}, f"node/{node}") or "(no change)\n"
+        return ActionPlan(**{**plan.__dict__, "diff": diff})
+
     async def _send_object(self, plan: ActionPlan, dry_run: bool) -> dict[str, Any]:
         request = plan.request
         query = [("dryRun", "All")] if dry_run else []
-        return await self.transport.request(str(request["method"]), str(request["path"]), query, body=request["body"])
+        return await self.transport.request(str(request["method"]), str(request["path"]), query, body=request["body"],
+                                            content_type=str(request.get("content_type") or "application/json"))
 
     async def _dry_run(self, plan: ActionPlan) -> dict[str, Any]:
-        verb = "delete" if plan.action == "delete" else "update"
+        verb = {"delete": "delete", "edit": "update"}.get(plan.action, "patch")
         try:
             answer = await self._send_object(plan, dry_run=True)
         except KubeError as exc:
@@ -189,9 +218,9 @@ class ObjectChanges(ClusterReads):
         try:
             await self._send_object(plan, dry_run=False)
         except KubeError as exc:
-            error = self._object_error(exc, "delete" if plan.action == "delete" else "update", plan)
+            error = self._object_error(exc, {"delete": "delete", "edit": "update"}.get(plan.action, "patch"), plan)
             self._audit(plan, "applied", error.message, after={})
             raise error from None
         self._audit(plan, "applied", "ok")
-        word = "deleted" if plan.action == "delete" else "edited"
+        word = {"delete": "deleted", "edit": "edited", "cordon": "cordoned", "uncordon": "uncordoned"}[plan.action]
         return f"{plan.kind.lower()} {plan.name!r} {word}"

@@ -24,7 +24,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from console.actions import plan as ap
-from console.actions.objects import ObjectChanges
+from console.actions.objects import OBJECT_ACTIONS, ObjectChanges
 from console.actions.reads import KIND_WORD
 from console.actions.resources import parse_resources
 from console.actions.validate import (
@@ -89,6 +89,7 @@ class ActionsService(Protocol):
     async def read_object(self, resource: Resource, namespace: str, name: str) -> dict[str, Any]: ...
     async def plan_delete(self, resource: Resource, namespace: str, name: str) -> ActionPlan: ...
     async def plan_edit(self, resource: Resource, live: dict[str, Any], text: str) -> ActionPlan: ...
+    async def plan_cordon(self, node: str, cordon: bool) -> ActionPlan: ...
     async def apply(self, plan: ActionPlan, force: bool = False) -> ActionResult: ...
     async def follow(self, namespace: str, name: str, timeout: float,
                      on_update: Callable[[RolloutVerdict], None] | None = None) -> RolloutVerdict: ...
@@ -354,7 +355,7 @@ class Actions(ObjectChanges):
         """Send the planned change (guarded by its resourceVersion); retry a 409 once on a fresh read.
         A set-image the compat gate FAILs is refused unless ``force``. A delete or an edit
         (:mod:`console.actions.objects`) is sent as planned: a conflict there is the user's to resolve."""
-        if plan.action in ("delete", "edit"):
+        if plan.action in OBJECT_ACTIONS:
             return ActionResult(plan, True, await self.apply_object(plan))
         self.refuse_if_blocked(plan, force)
         if self.readonly:
