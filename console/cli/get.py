@@ -36,6 +36,8 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     get.add_argument("-l", "--selector", help="label selector, e.g. app=claude-inference")
     get.add_argument("--field-selector", help="field selector, e.g. status.phase=Running")
     get.add_argument("-o", "--output", choices=OUTPUTS, default="table")
+    get.add_argument("--show-managed-fields", action="store_true",
+                     help="keep metadata.managedFields in -o json|yaml (hidden by default, as kubectl does)")
     get.set_defaults(func=run, validate=problem)
 
 
@@ -116,6 +118,9 @@ async def _show(transport: KubeTransport, resources: list[Resource], ns: str | N
                 for line in tables.object_names(r, found):
                     print(line)
             objects += found
+        if not args.show_managed_fields:
+            for obj in objects:
+                (obj.get("metadata") or {}).pop("managedFields", None)
         shown = len(objects)
         if args.output != "name":
             document = objects[0] if args.object_name else tables.as_list(objects)

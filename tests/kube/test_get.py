@@ -36,9 +36,10 @@ def llmctl(sb: SandboxThread, *args: str) -> subprocess.CompletedProcess[str]:
                           env={**os.environ, "LLMCTL_STATE_DIR": str(Path(sb.info.kubeconfig).parent)})
 
 
-def kubectl(sb: SandboxThread, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([current_kubectl(), "--kubeconfig", str(sb.info.kubeconfig), "get", *args],
-                          capture_output=True, text=True, timeout=60)
+def kubectl(sb: SandboxThread, *args: str, get: bool = True) -> subprocess.CompletedProcess[str]:
+    """The current kubectl: ``kubectl get ARGS`` (``get=False``: ``kubectl ARGS``)."""
+    return subprocess.run([current_kubectl(), "--kubeconfig", str(sb.info.kubeconfig), *(("get",) if get else ()),
+                           *args], capture_output=True, text=True, timeout=60)
 
 
 def without_age(text: str) -> list[list[str]]:
@@ -121,6 +122,16 @@ def test_json_and_yaml_hold_the_same_objects_as_kubectl(slow_sandbox: SandboxThr
            [(i["apiVersion"], i["kind"], i["metadata"]["name"]) for i in theirs["items"]]
     one = yaml.safe_load(llmctl(slow_sandbox, "deploy", "claude-router", "-n", "llm", "-o", "yaml").stdout)
     assert one["kind"] == "Deployment" and one["metadata"]["name"] == "claude-router" and "spec" in one
+    # managedFields hidden as kubectl hides them, shown with --show-managed-fields
+    assert not any("managedFields" in i["metadata"] for i in theirs["items"])
+    assert not any("managedFields" in i["metadata"] for i in ours["items"])
+    made = kubectl(slow_sandbox, "create", "configmap", "get-managed", "-n", "llm", "--from-literal=a=b", get=False)
+    assert made.returncode == 0, made.stderr
+    plain = json.loads(llmctl(slow_sandbox, "cm", "get-managed", "-n", "llm", "-o", "json").stdout)
+    full = json.loads(llmctl(slow_sandbox, "cm", "get-managed", "-n", "llm", "-o", "json",
+                             "--show-managed-fields").stdout)
+    assert "managedFields" not in plain["metadata"]
+    assert [m["manager"] for m in full["metadata"]["managedFields"]] == ["kubectl-create"]
 
 
 def test_nothing_found_unknown_type_and_missing_object(slow_sandbox: SandboxThread) -> None:
