@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 from console.alerts.model import pod_may_alert as _pod_may_alert
@@ -14,6 +14,11 @@ from console.kube.pods import cold_start_seconds, pod_status, pod_why
 
 
 def node_row(node: dict[str, Any], allocated: int | None) -> GpuNode:
+    """A node's row (built once per version of the node and number of GPUs allocated on it)."""
+    return _per_version(_NODE_ROWS, node, lambda n: _node_row(n, allocated), allocated)
+
+
+def _node_row(node: dict[str, Any], allocated: int | None) -> GpuNode:
     meta, status = node.get("metadata") or {}, node.get("status") or {}
     labels = meta.get("labels") or {}
 
@@ -106,16 +111,19 @@ def deployment_row(dep: dict[str, Any], hpa: HpaRow | None = None) -> Deployment
 
 T = TypeVar("T")
 _PER_VERSION_MAX = 1 << 16
-_POD_ROWS: dict[tuple[str, str], PodRow] = {}  # (uid, resourceVersion) → its row: a version never changes
-_MAY_ALERT: dict[tuple[str, str], bool] = {}
+Version = tuple[str, str, Hashable]  # uid, resourceVersion (a version never changes), what else the value depends on
+_POD_ROWS: dict[Version, PodRow] = {}
+_NODE_ROWS: dict[Version, GpuNode] = {}
+_MAY_ALERT: dict[Version, bool] = {}
 
 
-def _per_version(cache: dict[tuple[str, str], T], obj: dict[str, Any], build: Callable[[dict[str, Any]], T]) -> T:
-    """``build(obj)``, once per version of an object (uid, resourceVersion): every redraw asks again for every
-    object of the view, and most have not changed. Objects without both are built every time."""
+def _per_version(cache: dict[Version, T], obj: dict[str, Any], build: Callable[[dict[str, Any]], T],
+                 extra: Hashable = None) -> T:
+    """``build(obj)``, once per version of an object (uid, resourceVersion, and ``extra``): every redraw asks
+    again for every object of the view, and most have not changed. Objects without both are built every time."""
     meta = obj.get("metadata") or {}
-    version = (meta.get("uid") or "", meta.get("resourceVersion") or "")
-    if not all(version):
+    version = (meta.get("uid") or "", meta.get("resourceVersion") or "", extra)
+    if not (version[0] and version[1]):
         return build(obj)
     if version in cache:
         return cache[version]
