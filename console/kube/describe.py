@@ -51,7 +51,10 @@ def _fields(value: Any, indent: int, out: list[str]) -> None:
 
 
 def _title(key: str) -> str:
-    """``restartPolicy`` → ``Restart Policy`` (kubectl's generic describer)."""
+    """``restartPolicy`` → ``Restart Policy`` (kubectl's generic describer); a qualified name such as
+    ``nvidia.com/gpu`` (a resource, a label) stays as written."""
+    if "." in key or "/" in key:
+        return key
     words, word = [], ""
     for ch in key:
         if ch.isupper() and word and not word[-1].isupper():
@@ -88,13 +91,15 @@ def render(obj: dict[str, Any], events: list[dict[str, Any]] | None) -> str:
                                     if k != "kubectl.kubernetes.io/last-applied-configuration"})
     out.append(f"API Version:  {obj.get('apiVersion', '')}")
     out.append(f"Kind:         {obj.get('kind', '')}")
-    out.append(f"Created:      {meta.get('creationTimestamp', '<unknown>')} ({age(meta.get('creationTimestamp'))} ago)")
+    out.append(f"Created:      {meta.get('creationTimestamp', '<unknown>')}")
     owners = meta.get("ownerReferences") or []
     if owners:
         out.append("Controlled By:  " + ", ".join(f"{o.get('kind')}/{o.get('name')}" for o in owners))
     rest = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}
-    status = rest.get("status") if isinstance(rest.get("status"), dict) else {}
-    conditions = status.pop("conditions", None) if status else None
+    conditions = None
+    if isinstance(rest.get("status"), dict):  # conditions get their own table, as kubectl prints them
+        rest["status"] = {k: v for k, v in rest["status"].items() if k != "conditions"}
+        conditions = obj["status"].get("conditions")
     for key, value in rest.items():
         out.append(f"{_title(key)}:")
         _fields(value, 1, out)
