@@ -125,3 +125,19 @@ async def test_command_mode_completes_kinds_namespaces_and_contexts(sandbox: San
         await wait_for(pilot, lambda: isinstance(app.screen, CommandPrompt)
                        and app.screen.query_one(Input).value == "ctx sandbox-viewer", what="context completed")
         await pilot.press("escape")
+
+
+async def test_namespace_typed_when_listing_is_forbidden(sandbox: SandboxThread, tmp_path: Path) -> None:
+    from textual.widgets import Label
+
+    app = console_app(KubeClusterService(sandbox.info.kubeconfig, context="sandbox-llm-operator", namespace="default"),
+                      Settings(audit_log=str(tmp_path / "a.jsonl")))
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_for(pilot, lambda: "ctx sandbox-llm-operator" in header(app), what="operator context")
+        await command(pilot, "ns")
+        await wait_for(pilot, lambda: isinstance(app.screen, PickerDialog), what="namespace picker")
+        hint = str(app.screen.query_one(".picker-hint", Label).render())
+        assert "no permission to list namespaces: type the namespace" in hint
+        await pilot.press(*"llm", "enter")
+        await wait_for(pilot, lambda: "ns llm" in header(app) and "claude-inference" in deployment_names(app),
+                       what="typed namespace watched")
