@@ -257,6 +257,10 @@ class DeployEngine(RolloutSteps, ClusterReads):
             try:
                 live = await self.transport.get(obj.path())
             except KubeError as exc:
+                if exc.code == 403:  # e.g. a ServiceMonitor a `view` user may not read: the dry-run will say more
+                    plans.append(ObjectPlan(obj, "new", dd.unified_diff(None, obj.body, obj.ref),
+                                            note=f"cannot read {obj.ref} (forbidden): planned as new"))
+                    continue
                 if exc.code != 404:
                     raise self._deploy_error(exc, "get", obj) from None
                 live = None

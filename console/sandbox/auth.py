@@ -64,9 +64,8 @@ VIEW_RULES: frozenset[tuple[str, str]] = frozenset(
     + [("policy", r) for r in ("poddisruptionbudgets", "poddisruptionbudgets/status")]
     + [("networking.k8s.io", r) for r in ("ingresses", "ingresses/status", "networkpolicies")]
     + [("discovery.k8s.io", "endpointslices")]
-    # The Prometheus Operator's kinds, aggregated into view as kube-prometheus-stack does when installed with
-    # ``global.rbac.createAggregateClusterRoles: true`` (the chart's default is false: then view lacks them).
-    + [("monitoring.coreos.com", r) for r in ("servicemonitors", "prometheusrules")]
+    # Not the Prometheus Operator's kinds: kube-prometheus-stack aggregates them into view only when installed
+    # with ``global.rbac.createAggregateClusterRoles: true``, and its default is false.
 )
 SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:"
 

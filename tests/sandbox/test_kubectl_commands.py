@@ -103,6 +103,9 @@ COMMANDS: list[Cmd] = [
         out=('nodes is forbidden: User "sandbox-viewer" cannot list resource "nodes" in API group "" at the '
              "cluster scope",)),
     Cmd("get deployments -n {ns} --context sandbox-viewer", out=("web",)),
+    # view has no Prometheus Operator kinds unless the chart's aggregate roles are on (off by default)
+    Cmd("get servicemonitors -n llm --context sandbox-viewer", rc=1,
+        out=('servicemonitors.monitoring.coreos.com is forbidden: User "sandbox-viewer"',)),
     Cmd("get events -n {ns}", out=("ScalingReplicaSet",)),
     Cmd("events -n {ns}", out=("ScalingReplicaSet", "Scaled up replica set web-"), only="current"),
     Cmd("describe deployment web -n {ns}", out=("Replicas:", "ScalingReplicaSet", "Scaled up replica set web-")),
