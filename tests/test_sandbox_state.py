@@ -8,6 +8,7 @@ Prometheus scraping them does not go stale. A second sandbox on the same directo
 from __future__ import annotations
 
 import json
+import random
 import signal
 import socket
 import subprocess
@@ -23,17 +24,20 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port_pair() -> int:
-    """A port whose successor is also free (the vLLM exporter takes PORT+1)."""
-    for _ in range(50):
-        with socket.socket() as a:
-            a.bind(("127.0.0.1", 0))
-            port = a.getsockname()[1]
-            with socket.socket() as b:
-                try:
-                    b.bind(("127.0.0.1", port + 1))
-                except OSError:
-                    continue
-                return port
+    """A port whose successor is also free (the vLLM exporter takes PORT+1), below the kernel's ephemeral range:
+    the test stops and restarts the sandbox on it, and a port the kernel hands out for port 0 could be given to
+    another test in between (the suite runs on two workers)."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(10_000, low - 2)
+        with socket.socket() as a, socket.socket() as b:
+            try:
+                a.bind(("127.0.0.1", port))
+                b.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            return port
     raise RuntimeError("no two adjacent free ports")
 
 
