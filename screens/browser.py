@@ -166,7 +166,7 @@ class BrowserScreen(ObjectActionsMixin, Screen[None]):
     # ---- keys ------------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Cordon and uncordon only where the rows are nodes."""
-        if action in ("cordon", "uncordon"):
+        if action in ("cordon", "uncordon", "drain"):
             data = self.table_data
             return data is not None and data.resource.kind == "Node" and not data.resource.group
         return True

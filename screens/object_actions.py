@@ -37,8 +37,10 @@ OBJECT_BINDINGS = [
     Binding("ctrl+d", "delete", "Delete"),
     Binding("l", "logs", "Logs"),
 ]
-NODE_BINDINGS = [Binding("c", "cordon", "Cordon node"), Binding("U", "uncordon", "Uncordon node")]
-VERBS = {"delete": "delete", "edit": "update", "cordon": "patch", "uncordon": "patch"}  # what RBAC must allow
+NODE_BINDINGS = [Binding("c", "cordon", "Cordon node"), Binding("U", "uncordon", "Uncordon node"),
+                 Binding("x", "drain", "Drain node")]
+VERBS = {"delete": "delete", "edit": "update", "cordon": "patch", "uncordon": "patch", "drain": "patch"}  # RBAC
+NODE_ACTIONS = ("cordon", "uncordon", "drain")
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,12 @@ class ObjectActionsMixin:
     def selected_object(self) -> ObjectRef | None:
         raise NotImplementedError
 
+    def _busy(self, kind: str) -> bool:
+        """A change of this screen is between its key and its dialog (or in it): a view opened now would come up
+        over the dialog the user is waiting for — said, not opened."""
+        app = host(self)  # type: ignore[arg-type]
+        return flow_open(app, getattr(self, "_flow", None), kind) or flow_open(app, self._object_flow, kind)
+
     def _selected(self) -> ObjectRef | None:
         ref = self.selected_object()
         if ref is None:
@@ -97,11 +105,11 @@ class ObjectActionsMixin:
 
     # ---- reading ---------------------------------------------------------------------------------
     def action_describe(self) -> None:
-        if (ref := self._selected()) is not None:
+        if not self._busy("describe") and (ref := self._selected()) is not None:
             self._read_view(ref, "describe")
 
     def action_yaml(self) -> None:
-        if (ref := self._selected()) is not None:
+        if not self._busy("YAML") and (ref := self._selected()) is not None:
             self._read_view(ref, "yaml")
 
     @work(exclusive=True, exit_on_error=False, group="object-view")
@@ -143,15 +151,18 @@ class ObjectActionsMixin:
     def action_uncordon(self) -> None:
         self._start_change("uncordon")
 
+    def action_drain(self) -> None:
+        self._start_change("drain")
+
     def _start_change(self, kind: str) -> None:
         app = host(self)  # type: ignore[arg-type]
         ref = self._selected()
-        if ref is not None and kind in ("cordon", "uncordon") and ref.kind != "nodes":
+        if ref is not None and kind in NODE_ACTIONS and ref.kind != "nodes":
             app.notify(f"{kind} is for nodes: select a node (g on the dashboard, or :nodes)", severity="warning")
             return
         if ref is None or app.refused(kind, f"{ref.namespace}/{ref.kind}/{ref.name}"):
             return
-        if flow_open(app, self._object_flow, kind):
+        if self._busy(kind):
             return
         self._object_flow = f"{kind} of {ref}"
         self._change_flow(kind, ref)
@@ -174,6 +185,9 @@ class ObjectActionsMixin:
                 plan = await actions.plan_delete(resource, ref.namespace, ref.name)
             elif kind in ("cordon", "uncordon"):
                 plan = await actions.plan_cordon(ref.name, kind == "cordon")
+            elif kind == "drain":
+                app.notify(f"planning the drain of node/{ref.name}: dry-running each eviction…", timeout=4)
+                plan = await actions.plan_drain(ref.name)
             else:
                 live = await actions.read_object(resource, ref.namespace, ref.name)
                 text = await self._edit_in_editor(_for_editing(live), f"{resource.kind.lower()}-{ref.name}")
@@ -226,7 +240,7 @@ class ObjectActionsMixin:
 
     # ---- logs ------------------------------------------------------------------------------------
     def action_logs(self) -> None:
-        if (ref := self._selected()) is not None:
+        if not self._busy("logs") and (ref := self._selected()) is not None:
             self._open_logs(ref)
 
     @work(exclusive=True, exit_on_error=False, group="object-view")

@@ -24,6 +24,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from console.actions import plan as ap
+from console.actions.drain import NodeDrain
 from console.actions.objects import OBJECT_ACTIONS, ObjectChanges
 from console.actions.reads import KIND_WORD
 from console.actions.resources import parse_resources
@@ -90,13 +91,14 @@ class ActionsService(Protocol):
     async def plan_delete(self, resource: Resource, namespace: str, name: str) -> ActionPlan: ...
     async def plan_edit(self, resource: Resource, live: dict[str, Any], text: str) -> ActionPlan: ...
     async def plan_cordon(self, node: str, cordon: bool) -> ActionPlan: ...
+    async def plan_drain(self, node: str) -> ActionPlan: ...
     async def apply(self, plan: ActionPlan, force: bool = False) -> ActionResult: ...
     async def follow(self, namespace: str, name: str, timeout: float,
                      on_update: Callable[[RolloutVerdict], None] | None = None) -> RolloutVerdict: ...
     async def close(self) -> None: ...
 
 
-class Actions(ObjectChanges):
+class Actions(ObjectChanges, NodeDrain):
     """Plans, applies and follows changes for one kube context (see the module docstring)."""
 
     def __init__(self, transport: KubeTransport, target: KubeTarget, audit: AuditLog, readonly: bool = False) -> None:
@@ -355,6 +357,8 @@ class Actions(ObjectChanges):
         """Send the planned change (guarded by its resourceVersion); retry a 409 once on a fresh read.
         A set-image the compat gate FAILs is refused unless ``force``. A delete or an edit
         (:mod:`console.actions.objects`) is sent as planned: a conflict there is the user's to resolve."""
+        if plan.action == "drain":
+            return ActionResult(plan, True, await self.apply_drain(plan))
         if plan.action in OBJECT_ACTIONS:
             return ActionResult(plan, True, await self.apply_object(plan))
         self.refuse_if_blocked(plan, force)

@@ -76,3 +76,51 @@ async def test_cordon_refused_read_only(sandbox: SandboxThread, tmp_path: Path) 
     # not patch nodes — the viewer with the built-in view role, the namespaced operator — cannot read them either.)
     assert [a[:2] for a in audit(log)] == [("cordon", "refused")]
     assert not unschedulable(sandbox)
+
+
+async def test_drain_respects_a_pod_disruption_budget(sb: SandboxThread, tmp_path: Path,
+                                                      monkeypatch: Any) -> None:
+    from console.actions import drain
+
+    monkeypatch.setattr(drain, "RETRY_S", 2.0)
+    monkeypatch.setattr(drain, "RETRY_EVERY_S", 0.5)
+    api_client = config.new_client_from_config(sb.info.kubeconfig)
+    core = client.CoreV1Api(api_client)
+    claude = [p for p in core.list_namespaced_pod("llm", label_selector="app=claude").items if p.spec.node_name]
+    node = claude[0].spec.node_name
+    on_node = [p.metadata.name for p in core.list_namespaced_pod("llm", field_selector=f"spec.nodeName={node}").items]
+    client.PolicyV1Api(api_client).create_namespaced_pod_disruption_budget("llm", client.V1PodDisruptionBudget(
+        metadata=client.V1ObjectMeta(name="claude-pdb"),
+        spec=client.V1PodDisruptionBudgetSpec(min_available=2, selector=client.V1LabelSelector(
+            match_labels={"app": "claude"}))))
+    log = tmp_path / "audit.jsonl"
+    app = console_app(KubeClusterService(sb.info.kubeconfig), Settings(audit_log=str(log)))
+    async with app.run_test(size=(160, 45)) as pilot:
+        table = app.screen.query_one("#nodes", DataTable)
+        await wait_for(pilot, lambda: any(r[0] == node for r in rows(table)), what="nodes listed")
+        await pilot.press("g")
+        table.move_cursor(row=next(i for i, r in enumerate(rows(table)) if r[0] == node))
+        await pilot.press("x")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="drain plan", timeout=30)
+        plan = app.screen.plan
+        assert plan.kubectl.startswith(f"kubectl drain {node} --ignore-daemonsets")
+        assert any("PodDisruptionBudget blocks" in w and claude[0].metadata.name in w for w in plan.warnings), \
+            plan.warnings
+        assert any("DaemonSet" in w for w in plan.warnings), "the device plugin and exporter pods stay"
+        assert plan.preflight is not None and "GPU pod(s)" in plan.preflight.message, plan.preflight
+        await pilot.press("y")
+        await wait_for(pilot, lambda: any("not evicted" in n.message for n in app._notifications),
+                       what="the budget's refusal reported", timeout=30)
+    assert unschedulable_node(sb, node)
+    left = {p.metadata.name for p in core.list_namespaced_pod("llm", field_selector=f"spec.nodeName={node}").items
+            if not p.metadata.deletion_timestamp}
+    assert claude[0].metadata.name in left, "the budget kept the pod"
+    assert left <= set(on_node)
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(e["action"], e["mode"]) for e in entries] == [("drain", "dry-run"), ("drain", "applied")]
+    assert claude[0].metadata.name in entries[1]["result"] and entries[1]["after"]["blocked"]
+
+
+def unschedulable_node(sandbox: SandboxThread, node: str) -> bool:
+    return bool(client.CoreV1Api(config.new_client_from_config(sandbox.info.kubeconfig)).read_node(node)
+                .spec.unschedulable)
