@@ -236,7 +236,7 @@ def test_secrets_are_served_and_the_view_role_cannot_read_them(k8s_admin: k8s.Ap
 @pytest.mark.parametrize(("verb", "resource", "group", "allowed"), [
     ("list", "pods", "", True), ("get", "pods/log", "", True), ("list", "nodes", "", False),
     ("get", "secrets", "", False), ("list", "namespaces", "", True), ("patch", "deployments", "apps", False),
-    ("list", "servicemonitors", "monitoring.coreos.com", True), ("create", "pods/eviction", "", False),
+    ("list", "servicemonitors", "monitoring.coreos.com", False), ("create", "pods/eviction", "", False),
     ("create", "serviceaccounts/token", "", False), ("get", "poddisruptionbudgets", "policy", True),
 ])
 def test_viewer_access_reviews_follow_the_view_role(k8s_viewer: k8s.ApiClient, verb: str, resource: str,

@@ -34,12 +34,15 @@ POD = {
         "containerStatuses": [{"name": "inference", "restartCount": 3, "ready": False,
                                "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137}}}]},
 }
-EVENTS = [
-    {"type": "Normal", "reason": "Scheduled", "lastTimestamp": ago(300), "source": {"component": "default-scheduler"},
-     "message": "Successfully assigned llm/claude-inference-7f4b2-klmno to gpu-node-3"},
-    {"type": "Warning", "reason": "BackOff", "lastTimestamp": ago(60), "source": {"component": "kubelet"},
-     "message": "Back-off restarting failed container inference"},
-]
+def recent_events() -> list[dict[str, Any]]:
+    """Events 5 and 1 minutes old as of now (built when asked: the module may be imported minutes earlier)."""
+    return [
+        {"type": "Normal", "reason": "Scheduled", "lastTimestamp": ago(300),
+         "source": {"component": "default-scheduler"},
+         "message": "Successfully assigned llm/claude-inference-7f4b2-klmno to gpu-node-3"},
+        {"type": "Warning", "reason": "BackOff", "lastTimestamp": ago(60), "source": {"component": "kubelet"},
+         "message": "Back-off restarting failed container inference"},
+    ]
 
 
 class FixedBrowser(BrowserScreen):
@@ -69,7 +72,8 @@ def test_browser_snapshot(snap_compare: Any) -> None:
 def test_describe_snapshot(snap_compare: Any) -> None:
     async def open_describe(pilot: Any) -> None:
         await pilot.pause(0.3)
-        pilot.app.push_screen(TextViewScreen("Describe — pod/claude-inference-7f4b2-klmno in llm", render(POD, EVENTS)))
+        text = render(POD, recent_events())
+        pilot.app.push_screen(TextViewScreen("Describe — pod/claude-inference-7f4b2-klmno in llm", text))
         await pilot.pause(0.3)
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=open_describe)
@@ -86,7 +90,7 @@ def test_yaml_snapshot(snap_compare: Any) -> None:
 
 
 def test_describe_text_reads_like_kubectl() -> None:
-    text = render(POD, EVENTS)
+    text = render(POD, recent_events())
     assert text.startswith("Name:         claude-inference-7f4b2-klmno\nNamespace:    llm\n")
     assert "Labels:       app=claude\n              pod-template-hash=7f4b2" in text
     assert "Controlled By:  ReplicaSet/claude-inference-7f4b2" in text

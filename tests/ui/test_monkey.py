@@ -23,6 +23,7 @@ from console.config import Settings
 from console.kube.cluster import KubeClusterService
 from console.kube.transport import KubeTransport
 from console.sandbox.server import SandboxThread
+from screens.dashboard import DashboardScreen
 from screens.errorlog import ErrorLog
 from screens.help import HelpScreen
 from tests.ui.helpers import burst, console_app, wait_for
@@ -124,10 +125,14 @@ async def test_random_keys_never_crash_and_never_act_unasked(role: str, sb: Sand
                     await pilot.pause(0.1)
                 await pilot.press(*keys)
             assert app._exception is None and app.crash is None, f"crashed after {keys}"
+        # every key sent has been handled (on a loaded machine the queue may still hold some)
+        await wait_for(pilot, lambda: not app.keys.waiting and not app.keys._busy, timeout=120,
+                       what="the keys sent are all handled")
         await pilot.pause(0.5)
         assert app.is_running and app._exception is None and app.crash is None
         app.go_to("dashboard", "deployments")
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.focused is not None
+                       and app.screen.focused.id == "deployments", timeout=60, what="back on the dashboard")
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="the help still opens")
         app.exit = exit_app  # type: ignore[method-assign]
