@@ -4,12 +4,15 @@ with its pod.
 
 Lines come from the pods/log API through the cluster service's connection (console.kube.logs);
 ``f`` follows (a streaming request), ``p`` switches to the previous container's run — a crash-looping
-container's last words — ``/`` searches (text or ``/regex/``; ``n``/``N`` next and previous match).
+container's last words — ``/`` searches (text or ``/regex/``; ``n``/``N`` next and previous match),
+``t`` cycles the time window read (kubectl's ``--since``: all, 5m, 15m, 1h, 6h), ``w`` wraps long lines,
+``ctrl+s``/``S`` saves the lines read to a file (0600).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 from textual import work
 from textual.app import ComposeResult
@@ -19,7 +22,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Label, RichLog
 
-from console.kube.logs import DEFAULT_LINES, LogError, SearchError, compile_pattern
+from console.kube.logs import DEFAULT_LINES, LogError, SearchError, compile_pattern, next_since, since_label
 from screens.host import host
 from screens.widgets import tone
 from screens.widgets.statusbar import StatusBar
@@ -35,6 +38,9 @@ class LogsScreen(Screen[None]):
         Binding("slash", "search", "Search"),
         Binding("n", "next_match(1)", "Next match"),
         Binding("N", "next_match(-1)", "Previous match"),
+        Binding("t", "since", "Since (time window)"),
+        Binding("w", "wrap", "Wrap on/off"),
+        Binding("ctrl+s,S", "save", "Save to file"),
         Binding("escape", "back", "Clear search / back"),
     ]
 
@@ -48,6 +54,8 @@ class LogsScreen(Screen[None]):
             self.container = self.containers[0]
         self.following = False
         self.previous = False
+        self.since: int | None = None  # sinceSeconds: only the lines of the last that many seconds
+        self.wrap = False
         self.text: list[str] = []
         self.pattern = ""
         self.matches: list[int] = []
@@ -88,7 +96,8 @@ class LogsScreen(Screen[None]):
         async def read(pod: str, prefix: str) -> None:
             try:
                 async for line in tail(transport, self.namespace, pod, None if self.pods else self.container,
-                                       self.lines, follow=self.following, previous=self.previous):
+                                       self.lines, follow=self.following, previous=self.previous,
+                                       since=self.since):
                     await queue.put(prefix + line)
             except LogError as exc:
                 await queue.put(LogError(exc.code, f"{pod}: {exc.message}" if prefix else exc.message))
@@ -118,7 +127,8 @@ class LogsScreen(Screen[None]):
     def _show_title(self) -> None:
         what = (f"{len(self.pods)} pods" if self.pods else
                 f"{self.pod}" + (f" [{self.container}]" if self.container and len(self.containers) > 1 else ""))
-        self.query_one("#logs-title", Label).update(f"Logs — {self.namespace}/{what}")
+        window = f" · since {since_label(self.since)}" if self.since else ""
+        self.query_one("#logs-title", Label).update(f"Logs — {self.namespace}/{what}{window}")
 
     @work(exclusive=True, exit_on_error=False, group="logs-container")
     async def action_container(self) -> None:
@@ -138,7 +148,7 @@ class LogsScreen(Screen[None]):
 
     def _append(self, line: str) -> None:
         log = self.query_one("#log", RichLog)
-        log.write(tone.rich(self._styled(line), wrap=False))
+        log.write(tone.rich(self._styled(line), wrap=self.wrap))
         if self.pattern:
             self._find()
         self.show_status()
@@ -158,11 +168,12 @@ class LogsScreen(Screen[None]):
         log = self.query_one("#log", RichLog)
         log.clear()
         for line in self.text:
-            log.write(tone.rich(self._styled(line), wrap=False))
+            log.write(tone.rich(self._styled(line), wrap=self.wrap))
 
     def show_status(self) -> None:
         parts = [f"{len(self.text)} lines", "following" if self.following else "not following",
-                 "previous container" if self.previous else "current container"]
+                 "previous container" if self.previous else "current container",
+                 f"since {since_label(self.since)}", "wrapped" if self.wrap else "not wrapped"]
         if self.pattern:
             where = f"{self.match_at + 1}/{len(self.matches)}" if self.matches else "no match"
             parts.append(f"search {self.pattern!r}: {where}")
@@ -184,6 +195,66 @@ class LogsScreen(Screen[None]):
         if self.previous:
             self.following = False
         self.load()
+
+    def action_since(self) -> None:
+        """The next time window (all → 5m → 15m → 1h → 6h → all): the log is read again for it."""
+        self.since = next_since(self.since)
+        self._show_title()
+        self.load()
+
+    def action_wrap(self) -> None:
+        """Long lines wrapped to the width, or cut (one screen line per log line)."""
+        self.wrap = not self.wrap
+        self.query_one("#log", RichLog).wrap = self.wrap
+        self.render_log()
+        self.show_status()
+
+    def default_save_path(self) -> str:
+        who = self.pod
+        if self.pods:  # a workload's pods share the leading parts of their names: the file is named after those
+            common: list[str] = []
+            for parts in zip(*(name.split("-") for name in self.pods), strict=False):
+                if len(set(parts)) > 1:
+                    break
+                common.append(parts[0])
+            who = "-".join(common) or self.pod
+        parts = [who] + ([self.container] if self.container and not self.pods else [])
+        return f"./{'-'.join(parts)}-{time.strftime('%Y%m%d-%H%M%S')}.log"
+
+    @work(exclusive=True, exit_on_error=False, group="logs-save")
+    async def action_save(self) -> None:
+        """Write the lines read (all of them, not only those on screen; no colours) to a file, mode 0600."""
+        from console.kube.logs import save
+        from screens.widgets.dialogs import FormDialog
+        from screens.widgets.picker import PickerDialog
+
+        if not self.text:
+            self.notify("no lines to save", severity="warning")
+            return
+        lines = list(self.text)  # what is shown now: a follow may add lines while the dialog is open
+        answer = await self.app.push_screen_wait(FormDialog(
+            f"Save {len(lines)} log lines", [("path", "File", self.default_save_path())],
+            hint="written readable by you only (0600); enter saves, esc cancels"))
+        path = (answer or {}).get("path", "")
+        if not path:
+            return
+        try:
+            written = save(path, lines)
+        except FileExistsError:
+            choice = await self.app.push_screen_wait(PickerDialog(
+                f"{path} exists", [("keep", "Keep it (do not save)"), ("overwrite", "Overwrite it")]))
+            if choice != "overwrite":
+                self.notify("not saved", severity="warning")
+                return
+            try:
+                written = save(path, lines, overwrite=True)
+            except OSError as exc:
+                self.notify(f"cannot save the log to {path}: {exc.strerror or exc}", severity="error")
+                return
+        except OSError as exc:
+            self.notify(f"cannot save the log to {path}: {exc.strerror or exc}", severity="error")
+            return
+        self.notify(f"saved {len(lines)} lines to {written}")
 
     def action_search(self) -> None:
         box = self.query_one("#log-search", Input)
