@@ -172,8 +172,11 @@ class LogsScreen(Screen[None]):
 
     def show_status(self) -> None:
         parts = [f"{len(self.text)} lines", "following" if self.following else "not following",
-                 "previous container" if self.previous else "current container",
-                 f"since {since_label(self.since)}", "wrapped" if self.wrap else "not wrapped"]
+                 "previous container" if self.previous else "current container"]
+        if self.since:
+            parts.append(f"since {since_label(self.since)}")
+        if self.wrap:
+            parts.append("wrapped")
         if self.pattern:
             where = f"{self.match_at + 1}/{len(self.matches)}" if self.matches else "no match"
             parts.append(f"search {self.pattern!r}: {where}")

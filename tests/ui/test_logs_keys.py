@@ -77,10 +77,10 @@ async def test_since_rereads_with_since_seconds_and_wrap_toggles(sandbox: Sandbo
         await pilot.press("t")  # 6h → all: no sinceSeconds at all
         await wait_for(pilot, lambda: len(queries) == 5 and len(logs.text) > 0, what="read without since")
         assert "sinceSeconds" not in queries[-1] and logs.since is None
-        assert "since" not in str(title.render())
+        assert "since" not in str(title.render()) and "since" not in str(status.render())
 
         log = logs.query_one("#log", RichLog)
-        assert log.wrap is False
+        assert log.wrap is False and "wrapped" not in str(status.render())
         cut = len(log.lines)
         assert cut == len(logs.text)  # one screen line per log line: the long one is cut
         await pilot.press("w")
@@ -89,7 +89,7 @@ async def test_since_rereads_with_since_seconds_and_wrap_toggles(sandbox: Sandbo
         assert len(log.lines) >= cut + 2  # 360 characters take at least three lines of 120
         await pilot.press("w")
         await wait_for(pilot, lambda: len(log.lines) == cut, what="cut again")
-        assert log.wrap is False
+        assert log.wrap is False and "wrapped" not in str(status.render())
 
 
 def test_default_file_name_is_pod_container_and_time() -> None:
