@@ -1,7 +1,8 @@
 """One browser for every resource type the API serves (``:rs``, ``:svc``, ``:pvc``, ``:crd``, a CRD's plural…):
 the columns the server's Table format gives (``Accept: as=Table``, as kubectl prints them), refreshed every few
 seconds in the watched namespace (or all of them), with filter, sort and the row keys of
-:mod:`screens.object_actions` (describe, YAML, edit, delete, logs).
+:mod:`screens.object_actions` (describe, YAML, edit, delete, logs), and ``P`` on a Service row probes it
+(:mod:`screens.probe`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class BrowserScreen(ObjectActionsMixin, Screen[None]):
     BINDINGS = [
         *OBJECT_BINDINGS,
         *NODE_BINDINGS,
+        Binding("P", "probe", "Probe service"),
         Binding("slash", "filter", "Filter"),
         Binding("o", "sort_next", "Sort column"),
         Binding("O", "sort_reverse", "Reverse sort"),
@@ -169,6 +171,9 @@ class BrowserScreen(ObjectActionsMixin, Screen[None]):
         if action in ("cordon", "uncordon", "drain"):
             data = self.table_data
             return data is not None and data.resource.kind == "Node" and not data.resource.group
+        if action == "probe":  # Services only
+            return self.table_data is not None and self.table_data.resource.kind == "Service" and \
+                not self.table_data.resource.group
         return True
 
     def on_screen_resume(self) -> None:
@@ -182,6 +187,15 @@ class BrowserScreen(ObjectActionsMixin, Screen[None]):
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         row = next((r for r in data.rows if r.key == key), None)
         return None if row is None else ObjectRef(data.resource.qualified, row.namespace, row.name)
+
+    def action_probe(self) -> None:
+        from screens.probe import start
+
+        ref = self.selected_object()
+        if ref is None:
+            self.app.notify("no Service selected to probe", severity="warning")
+        else:
+            start(self.app, ref.namespace or "default", service=ref.name)
 
     def action_sort_next(self) -> None:
         columns = len(self.query_one(DataTable).columns)

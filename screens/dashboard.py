@@ -81,6 +81,7 @@ class DashboardScreen(ActionsMixin, ObjectActionsMixin, DeploymentTrendsMixin, S
         Binding("R", "sort('ready')", "Sort ready", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         *ACTION_BINDINGS,
+        Binding("P", "probe", "Probe"),
         Binding("v", "describe", "Describe"),  # `d` is the Deployments panel here; describe everywhere else
         *(b for b in OBJECT_BINDINGS if b.key != "d"),
         *NODE_BINDINGS,
@@ -159,6 +160,11 @@ class DashboardScreen(ActionsMixin, ObjectActionsMixin, DeploymentTrendsMixin, S
         row = self.selected_deployment()
         if row is not None:
             self.app.show_deployment(row.name)
+
+    def action_probe(self) -> None:
+        from screens.probe import probe_deployment
+
+        probe_deployment(self.app, self.selected_deployment())
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         row = self._rows.get(str(event.row_key.value)) if event.data_table.id == "deployments" else None

@@ -40,7 +40,7 @@ class DeploymentScreen(ActionsMixin, ObjectActionsMixin, Screen[None]):
     """Pushed from the dashboard with Enter; Esc goes back."""
 
     BINDINGS = [Binding("escape", "app.pop_screen", "Back"), Binding("I", "incident", "Incident view"),
-                Binding("L", "loadtest", "Load test"),
+                Binding("L", "loadtest", "Load test"), Binding("P", "probe", "Probe"),
                 *ACTION_BINDINGS, *OBJECT_BINDINGS]
 
     def selected_object(self) -> ObjectRef | None:
@@ -54,6 +54,11 @@ class DeploymentScreen(ActionsMixin, ObjectActionsMixin, Screen[None]):
         from screens.loadtest import LoadTestScreen
 
         self.app.push_screen(LoadTestScreen(self.deployment_name))
+
+    def action_probe(self) -> None:
+        from screens.probe import probe_deployment
+
+        probe_deployment(self.app, self.selected_deployment())
 
     def __init__(self, name: str) -> None:
         super().__init__()

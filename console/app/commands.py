@@ -46,6 +46,26 @@ def _loadtest(app: LlmctlApp, arg: str | None) -> None:
     app.push_screen(LoadTestScreen(name))
 
 
+def _probe(app: LlmctlApp, arg: str | None) -> None:
+    """``:probe SERVICE`` in the namespace watched; without one, what ``P`` would probe on this screen, else the
+    Service in front of the first GPU Deployment."""
+    from screens import probe
+
+    namespace = app.snapshot.namespace or "default"
+    if arg:
+        probe.start(app, namespace, service=arg)
+        return
+    screen = app.screen
+    if screen.check_action("probe", ()) and hasattr(screen, "action_probe"):
+        screen.action_probe()
+        return
+    row = next((d for d in app.snapshot.deployments if d.gpus_per_replica), None)
+    if row is None:
+        app.notify("no GPU Deployment here to probe: :probe SERVICE", severity="warning")
+        return
+    probe.probe_deployment(app, row)
+
+
 COMMANDS: tuple[Command, ...] = (
     Command("deploy", ("deployments", "dp"), "Deployments (dashboard)", _view("dashboard", "deployments")),
     Command("nodes", ("no", "node"), "GPU nodes (dashboard)", _view("dashboard", "nodes")),
@@ -56,6 +76,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("latency", ("lat",), "serving latency, TTFT, QPS, queue, KV-cache", _view("latency")),
     Command("loadtest", ("lt",), "load test a Deployment's Service: QPS, p50/p99, TTFT, replicas",
             _loadtest, "[DEPLOYMENT]"),
+    Command("probe", (), "ask a model Service one question: answer, TTFT, tokens/s, the pod that answered",
+            _probe, "[SERVICE[:PORT]]"),
     Command("alerts", ("alert",), "alerts from every source", _view("alerts")),
     Command("silences", (), "Alertmanager silences", _view("alerts", "silences")),
     Command("compat", ("compatibility", "drivers"), "driver compatibility: images × node pools", _view("compat")),
