@@ -12,12 +12,11 @@ Only argparse is imported at start-up; the Kubernetes client loads when a comman
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, TextIO
 
-from console.cli.common import EXIT_FAILED, EXIT_OK, EXIT_ROLLOUT_FAILED, EXIT_USAGE, seconds
+from console.cli.common import EXIT_FAILED, EXIT_OK, EXIT_ROLLOUT_FAILED, EXIT_USAGE, OUTPUTS, STRUCTURED, dump, seconds
 
 if TYPE_CHECKING:
 
@@ -32,7 +31,7 @@ DEFAULT_TIMEOUT = 600.0
 # ---- parser -------------------------------------------------------------------------------------------
 def _output_flags() -> argparse.ArgumentParser:
     out = argparse.ArgumentParser(add_help=False)
-    out.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    out.add_argument("-o", "--output", choices=OUTPUTS, default="table")
     return out
 
 
@@ -198,7 +197,7 @@ async def _change(actions: ActionsService, args: argparse.Namespace, plan: Actio
 
     from console.actions.service import ActionError
 
-    as_json = args.output == "json"
+    as_json = args.output if args.output in STRUCTURED else ""
     report: dict[str, Any] = {"plan": plan_dict(plan), "result": None, "rollout": None}
     if not as_json:
         print_plan(plan, sys.stdout)
@@ -250,7 +249,7 @@ def _verdict_exit(verdict: RolloutVerdict, timeout: float, as_json: bool) -> int
 
 def _finish(report: dict[str, Any], as_json: bool, code: int) -> int:
     if as_json:
-        print(json.dumps({**report, "exit": code}, indent=2, default=str))
+        print(dump({**report, "exit": code}, as_json))
     return code
 
 
@@ -265,7 +264,7 @@ def confirm(prompt: str) -> bool:
 
 
 async def _status(actions: ActionsService, args: argparse.Namespace, namespace: str) -> int:
-    as_json = args.output == "json"
+    as_json = args.output if args.output in STRUCTURED else ""
     if args.watch:
         verdict = await actions.follow(namespace, args.deployment, _limit(args.timeout),
                                        on_update=None if as_json else lambda v: _say(v.message, False))
@@ -275,8 +274,7 @@ async def _status(actions: ActionsService, args: argparse.Namespace, namespace: 
             _say(verdict.message, False)
     code = EXIT_OK if verdict.done else EXIT_ROLLOUT_FAILED if verdict.failed else EXIT_FAILED
     if as_json:
-        print(json.dumps({"namespace": namespace, "deployment": args.deployment, **asdict(verdict), "exit": code},
-                         indent=2))
+        print(dump({"namespace": namespace, "deployment": args.deployment, **asdict(verdict), "exit": code}, as_json))
     elif verdict.failed:
         print(f"error: {verdict.message}", file=sys.stderr)
     return code
@@ -284,8 +282,8 @@ async def _status(actions: ActionsService, args: argparse.Namespace, namespace: 
 
 async def _history(actions: ActionsService, args: argparse.Namespace, namespace: str) -> int:
     revisions = await actions.history(namespace, args.deployment)
-    if args.output == "json":
-        print(json.dumps([asdict(r) for r in revisions], indent=2))
+    if args.output in STRUCTURED:
+        print(dump([asdict(r) for r in revisions], args.output))
         return EXIT_OK
     from rich.console import Console
     from rich.table import Table

@@ -15,12 +15,11 @@ Exit codes: 0 nothing critical is firing, 1 something critical is firing or a so
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from console.cli.common import columns
+from console.cli.common import OUTPUTS, STRUCTURED, columns, dump
 
 if TYPE_CHECKING:
 
@@ -37,7 +36,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(COMMAND, parents=[common],
                        help="firing alerts: cluster-derived, built-in rules, Prometheus's (--prometheus) and "
                             "Alertmanager's (--alertmanager); exit 1 on critical")
-    p.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    p.add_argument("-o", "--output", choices=OUTPUTS, default="table")
     p.set_defaults(func=run)
 
 
@@ -167,9 +166,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     with wiring.session(settings) as services:
         alerts, errors = collect(services)
     critical = sum(a.critical_firing for a in alerts)
-    if args.output == "json":
-        print(json.dumps({"alerts": [a.to_json() for a in alerts], "critical_firing": critical,
-                          "errors": errors}, indent=2))
+    if args.output in STRUCTURED:
+        print(dump({"alerts": [a.to_json() for a in alerts], "critical_firing": critical,
+                          "errors": errors}, args.output))
     elif alerts:
         print(format_table(alerts))
     else:

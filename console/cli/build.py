@@ -10,12 +10,11 @@ With ``-o json`` stdout is one JSON document; progress goes to stderr.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any, TextIO
 
-from console.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, positive
+from console.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, OUTPUTS, STRUCTURED, dump, positive
 
 if TYPE_CHECKING:
     from console.builds.model import BuildOutcome, BuildRequest, ImageInfo, LintFinding, PushEvent
@@ -42,7 +41,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--lint-only", action="store_true", help="lint and stop (exit 1 on an error-level finding)")
     p.add_argument("--init", action="store_true", help="write the three-stage Dockerfile and .dockerignore into PATH")
     p.add_argument("--force", action="store_true", help="with --init: overwrite existing files")
-    p.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    p.add_argument("-o", "--output", choices=OUTPUTS, default="table")
     p.set_defaults(func=run)
 
 
@@ -71,14 +70,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except _Usage as exc:
         print(f"llmctl build: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    as_json = args.output == "json"
+    as_json = args.output if args.output in STRUCTURED else ""
     log = sys.stderr if as_json else sys.stdout
     report: dict[str, Any] = {"context": request.context, "dockerfile": request.dockerfile, "tags": list(request.tags),
                               "target": request.target}
     code = _lint_build_push(args, settings, request, report, log)
     report["exit"] = code
     if as_json:
-        print(json.dumps(report, indent=2, default=str))
+        print(dump(report, as_json))
     return code
 
 

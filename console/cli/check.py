@@ -15,9 +15,10 @@ Exit codes: 0 everything OK, 1 warnings or unknowns (including a cluster that co
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import TYPE_CHECKING, Any
+
+from console.cli.common import OUTPUTS, STRUCTURED, dump
 
 if TYPE_CHECKING:
 
@@ -40,7 +41,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
                    "nodeSelector, affinity, taints)")
     p.add_argument("--engine", action="store_true",
                    help="read image configs from the Docker Engine (docker inspect) instead of their registry")
-    p.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    p.add_argument("-o", "--output", choices=OUTPUTS, default="table")
     p.set_defaults(func=run, validate=validate)
 
 
@@ -148,8 +149,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     except KeyboardInterrupt:
         print("llmctl: interrupted", file=sys.stderr)
         return 130
-    if args.output == "json":
-        print(json.dumps(report.to_json(), indent=2, default=str))
+    if args.output in STRUCTURED:
+        print(dump(report.to_json(), args.output))
         for error in report.errors:  # the table shows them; with JSON they also go to stderr
             print(f"llmctl check: {error}", file=sys.stderr)
     else:

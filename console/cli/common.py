@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ROLLOUT_FAILED = 0, 1, 2, 3
+OUTPUTS = ("table", "json", "yaml")  # -o of the commands that print a report
+STRUCTURED = ("json", "yaml")
 SETTINGS_FLAGS = ("kubeconfig", "context", "namespace", "readonly", "sandbox", "audit_log", "docker_host",
                   "prometheus_url", "alertmanager_url")
 
@@ -96,3 +98,14 @@ def fail(prog: str, message: str, code: int = EXIT_FAILED) -> int:
     print(f"{prog}: {message}", file=sys.stderr)
     return code
 
+
+def dump(doc: object, output: str) -> str:
+    """A report as ``-o json`` (indented) or ``-o yaml`` prints it; the same data either way."""
+    import json
+
+    text = json.dumps(doc, indent=2, default=str)
+    if output != "yaml":
+        return text
+    import yaml
+
+    return yaml.safe_dump(json.loads(text), sort_keys=False, allow_unicode=True, default_flow_style=False).rstrip("\n")

@@ -8,10 +8,9 @@ Exit codes: 0 resolved, 1 nothing usable (no kubeconfig, unknown context, ...; t
 from __future__ import annotations
 
 import argparse
-import json
 from typing import TYPE_CHECKING, Any
 
-from console.cli.common import EXIT_FAILED, EXIT_OK, fail
+from console.cli.common import EXIT_FAILED, EXIT_OK, OUTPUTS, STRUCTURED, dump, fail
 
 if TYPE_CHECKING:
 
@@ -25,7 +24,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     view = verbs.add_parser("view", parents=[common],
                             help="which kubeconfig file(s), context, cluster, user and auth kind are in use "
                                  "(never a secret)")
-    view.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    view.add_argument("-o", "--output", choices=OUTPUTS, default="table")
     view.set_defaults(func=run_view)
 
 
@@ -42,7 +41,7 @@ def run_view(args: argparse.Namespace, settings: Settings) -> int:
             return fail("llmctl config view", exc.message)
     data = source.as_dict()
     data["sandbox"] = settings.sandbox
-    print(json.dumps(data, indent=2) if args.output == "json" else format_view(data))
+    print(dump(data, args.output) if args.output in STRUCTURED else format_view(data))
     return EXIT_OK if source.server else EXIT_FAILED
 
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from console.cli.common import columns
+from console.cli.common import OUTPUTS, STRUCTURED, columns, dump
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -46,7 +46,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--p99", default="500ms", help="the latency line for --find-max (default 500ms)")
     p.add_argument("--start-qps", type=float, default=2.0, help="--find-max: the first step's QPS (default 2)")
     p.add_argument("--save", metavar="FILE", help="write the result as JSON (for `loadtest compare`)")
-    p.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    p.add_argument("-o", "--output", choices=OUTPUTS, default="table")
     p.set_defaults(func=run, validate=validate, loadtest_plan=None)
 
 
@@ -170,7 +170,7 @@ async def _load(access: KubeAccess, args: argparse.Namespace, namespace: str | N
         await client.transport.close()
     if args.save:
         Path(args.save).expanduser().write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(json.dumps(result, indent=2) if args.output == "json" else format_result(result))
+    print(dump(result, args.output) if args.output in STRUCTURED else format_result(result))
     if args.find_max:
         return 0 if result["find_max"]["max_qps"] is not None else 1
     return 0 if result["summary"]["ok"] else 1
@@ -220,8 +220,8 @@ def compare(path_a: str, path_b: str, output: str) -> int:
     a = json.loads(Path(path_a).read_text(encoding="utf-8"))
     b = json.loads(Path(path_b).read_text(encoding="utf-8"))
     rows = compare_results(a, b)
-    if output == "json":
-        print(json.dumps({"a": path_a, "b": path_b, "metrics": rows}, indent=2))
+    if output in STRUCTURED:
+        print(dump({"a": path_a, "b": path_b, "metrics": rows}, output))
         return 0
     print(columns(("METRIC", "A", "B", "CHANGE"), (
         (r["metric"], r["a_text"], r["b_text"], "-" if r["change"] is None else f"{100 * r['change']:+.1f}%")

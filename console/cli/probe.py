@@ -7,9 +7,10 @@ Exit codes: 0 the model answered, 1 it did not (error status, unreachable, forbi
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import TYPE_CHECKING, Any
+
+from console.cli.common import OUTPUTS, STRUCTURED, dump
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -28,7 +29,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--prompt", default="In one sentence: are you up?", help="the question")
     p.add_argument("--max-tokens", type=int, default=64, help="longest answer in tokens (default 64)")
     p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the answer (default 60)")
-    p.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    p.add_argument("-o", "--output", choices=OUTPUTS, default="table")
     p.set_defaults(func=run, validate=validate)
 
 
@@ -90,9 +91,9 @@ async def _probe(access: KubeAccess, args: argparse.Namespace, namespace: str | 
         reply = await client.chat(args.prompt, args.max_tokens, stream=True)
     finally:
         await client.transport.close()
-    if args.output == "json":
+    if args.output in STRUCTURED:
         doc = {**reply.as_dict(), "service": str(client.service), "model": reply.model or client.model}
-        print(json.dumps(doc, indent=2))
+        print(dump(doc, args.output))
     elif reply.ok:
         print(format_reply(reply, str(client.service)))
     if not reply.ok:

@@ -17,13 +17,12 @@ Alertmanager configured).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from console.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, columns
+from console.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, OUTPUTS, STRUCTURED, columns, dump
 
 if TYPE_CHECKING:
     from console.alerts.alertmanager import AlertmanagerClient, AlertmanagerError, Silence
@@ -34,7 +33,7 @@ COMMAND = "silence"
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     out = argparse.ArgumentParser(add_help=False)
-    out.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    out.add_argument("-o", "--output", choices=OUTPUTS, default="table")
     change = argparse.ArgumentParser(add_help=False)
     change.add_argument("--author", default=None, help="who silences (default: $USER)")
     change.add_argument("--audit-log", metavar="PATH",
@@ -90,8 +89,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _list(client: AlertmanagerClient, args: argparse.Namespace) -> int:
     silences = [s for s in client.silences() if args.all or s.state != "expired"]
-    if args.output == "json":
-        print(json.dumps({"alertmanager": client.where, "silences": [s.to_json() for s in silences]}, indent=2))
+    if args.output in STRUCTURED:
+        print(dump({"alertmanager": client.where, "silences": [s.to_json() for s in silences]}, args.output))
     elif silences:
         print(format_table(silences))
     else:
@@ -107,8 +106,8 @@ def _create(client: AlertmanagerClient, args: argparse.Namespace) -> int:
         silence: Silence | None = client.silence(sid)
     except AlertmanagerError:
         silence = None  # created; only the read-back failed
-    if args.output == "json":
-        print(json.dumps({"id": sid, "silence": silence.to_json() if silence else None}, indent=2))
+    if args.output in STRUCTURED:
+        print(dump({"id": sid, "silence": silence.to_json() if silence else None}, args.output))
     else:
         print(sid)
         if silence is not None:
@@ -119,8 +118,8 @@ def _create(client: AlertmanagerClient, args: argparse.Namespace) -> int:
 
 def _expire(client: AlertmanagerClient, args: argparse.Namespace) -> int:
     before = client.expire_silence(args.id, _author(args))
-    if args.output == "json":
-        print(json.dumps({"id": before.id, "expired": True, "silence": before.to_json()}, indent=2))
+    if args.output in STRUCTURED:
+        print(dump({"id": before.id, "expired": True, "silence": before.to_json()}, args.output))
     else:
         print(f"silence {before.id} expired")
     return EXIT_OK

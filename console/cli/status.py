@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from console.cli.common import positive
+from console.cli.common import OUTPUTS, STRUCTURED, dump, positive
 
 if TYPE_CHECKING:
 
@@ -21,7 +20,7 @@ WANTED = frozenset({"nodes", "deployments", "gpu-pods"})
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     status = sub.add_parser("status", parents=[common], help="GPU nodes and Deployments, once")
-    status.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    status.add_argument("-o", "--output", choices=OUTPUTS, default="table")
     status.add_argument("--timeout", type=positive, default=20.0, help="seconds to wait for the cluster")
     status.set_defaults(func=run)
 
@@ -74,13 +73,13 @@ def format_status(snap: ClusterSnapshot, output: str) -> str:
     from rich.console import Console
     from rich.table import Table
 
-    if output == "json":
+    if output in STRUCTURED:
         data = asdict(snap)
         data["synced"] = sorted(snap.synced)
         data["problems"] = [{"resource": r, "message": m} for r, m in snap.problems]
         for node, row in zip(data["nodes"], snap.nodes, strict=True):
             node["free"] = row.free
-        return json.dumps(data, indent=2, default=str)
+        return dump(data, output)
     console = Console(width=160, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
     head = f"context {snap.context}  namespace {snap.namespace}  {snap.connection.state.value}"
     if snap.connection.message:

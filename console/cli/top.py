@@ -8,13 +8,12 @@ Exit codes: 0 figures printed, 1 the source failed (unreachable, no such metric,
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from console.cli.common import columns, positive
+from console.cli.common import OUTPUTS, STRUCTURED, columns, dump, positive
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -27,7 +26,7 @@ def register(sub: Any, common: argparse.ArgumentParser) -> None:
     top = sub.add_parser(COMMAND, parents=[common], help="GPU or serving figures from Prometheus, once")
     top.add_argument("what", choices=("gpu", "latency"), help="gpu: per-GPU memory/utilisation; latency: per "
                                                               "Deployment p50/p95/p99, TTFT, QPS, queue, KV-cache")
-    top.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    top.add_argument("-o", "--output", choices=OUTPUTS, default="table")
     top.add_argument("--timeout", type=positive, default=15.0, help="seconds to wait for the first figures")
     top.set_defaults(func=run)
 
@@ -65,12 +64,12 @@ def show(service: MetricsService, what: str, namespace: str | None, output: str,
     if what == "gpu":
         for row, gpu in zip(rows, result.value or (), strict=True):
             row["used_percent"] = round(gpu.used_percent, 1)
-    if output == "json":
+    if output in STRUCTURED:
         doc = {"source": service.source, "at": result.at, ("gpus" if what == "gpu" else "deployments"): rows,
                "error": result.error.message if result.error else None}
         if what == "latency":
             doc["namespace"] = namespace
-        print(json.dumps(doc, indent=2))
+        print(dump(doc, output))
     elif result.error is None:
         print(format_gpus(rows) if what == "gpu" else format_latency(rows))
     if result.error is not None:
