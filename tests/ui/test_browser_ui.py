@@ -256,3 +256,25 @@ async def test_edit_in_editor_changes_the_memory_limit(sb: SandboxThread, tmp_pa
     modes = [(e["action"], e["mode"], e["result"]) for e in audit_entries(audit)]
     assert modes == [("edit", "dry-run", "ok"), ("edit", "applied", "ok")]
     assert os.environ["EDITOR"] == str(editor)
+
+
+async def test_a_custom_resource_kind_from_discovery(sandbox: SandboxThread, tmp_path: Path) -> None:
+    """The Prometheus Operator's ServiceMonitor, a custom resource the API lists in discovery: its plural and
+    NAME.GROUP open the browser with the server's columns, and its rows can be described."""
+    custom = client.CustomObjectsApi(config.new_client_from_config(sandbox.info.kubeconfig))
+    custom.create_namespaced_custom_object("monitoring.coreos.com", "v1", "llm", "servicemonitors", {
+        "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+        "metadata": {"name": "browser-crd-test", "namespace": "llm"},
+        "spec": {"selector": {"matchLabels": {"app": "claude"}}, "endpoints": [{"port": "http"}]}})
+    app = console_app(KubeClusterService(sandbox.info.kubeconfig), Settings(audit_log=str(tmp_path / "a.jsonl")))
+    async with app.run_test(size=SIZE) as pilot:
+        for word in ("servicemonitors", "servicemonitors.monitoring.coreos.com"):
+            screen = await open_kind(app, pilot, word)
+            assert str(next(iter(screen.query_one(DataTable).columns.values())).label) == "NAME"
+            await cursor_to(app, pilot, "browser-crd-test")
+            await pilot.press("escape")
+        await open_kind(app, pilot, "servicemonitors")
+        await cursor_to(app, pilot, "browser-crd-test")
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, TextViewScreen), what="describe")
+        assert "browser-crd-test" in app.screen.text and "ServiceMonitor" in app.screen.text  # type: ignore[attr-defined]
