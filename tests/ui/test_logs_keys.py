@@ -29,7 +29,22 @@ def a_pod(sandbox: SandboxThread) -> str:
 
 
 def notes(app: Any, text: str) -> list[str]:
-    return [str(n.message) for n in app._notifications if text in str(n.message)]
+    """Every notification shown since the app was made that mentions ``text`` — also those whose time on screen
+    is over (on a loaded machine one can expire before the next one comes)."""
+    return [m for m in app.__dict__.get("_every_notification", []) if text in m]
+
+
+def noting(app: Any) -> Any:
+    """``app`` with its notifications recorded for :func:`notes`."""
+    shown: list[str] = app.__dict__.setdefault("_every_notification", [])
+    notify = app.notify
+
+    def keep(message: Any, *args: Any, **kwargs: Any) -> Any:
+        shown.append(str(message))
+        return notify(message, *args, **kwargs)
+
+    app.notify = keep
+    return app
 
 
 async def open_logs(app: Any, pilot: Any, pod: str, containers: list[str] | None = None) -> LogsScreen:
@@ -44,7 +59,8 @@ async def test_since_rereads_with_since_seconds_and_wrap_toggles(sandbox: Sandbo
     pod = a_pod(sandbox)
     long_line = " ".join(["token"] * 60)  # 359 characters: wider than the 120-column screen
     sandbox.loop.call_soon_threadsafe(sandbox.ctx.logs.append, NS, pod, CONTAINER, long_line)
-    app = console_app(KubeClusterService(sandbox.info.kubeconfig), Settings(audit_log=str(tmp_path / "a.jsonl")))
+    app = noting(console_app(KubeClusterService(sandbox.info.kubeconfig),
+                                Settings(audit_log=str(tmp_path / "a.jsonl"))))
     async with app.run_test(size=SIZE) as pilot:
         logs = await open_logs(app, pilot, pod)
         await wait_for(pilot, lambda: long_line in logs.text, what="the long line")
@@ -115,7 +131,8 @@ async def test_save_writes_every_line_0600_asks_before_overwriting_and_reports_e
     for i in range(30):
         sandbox.loop.call_soon_threadsafe(sandbox.ctx.logs.append, NS, pod, CONTAINER, f"request {i} done")
     sandbox.loop.call_soon_threadsafe(sandbox.ctx.logs.append, NS, pod, CONTAINER, "\x1b[31mERROR\x1b[0m red alert")
-    app = console_app(KubeClusterService(sandbox.info.kubeconfig), Settings(audit_log=str(tmp_path / "a.jsonl")))
+    app = noting(console_app(KubeClusterService(sandbox.info.kubeconfig),
+                                Settings(audit_log=str(tmp_path / "a.jsonl"))))
     async with app.run_test(size=(120, 12)) as pilot:  # a short screen: most lines are off it
         logs = await open_logs(app, pilot, pod, [CONTAINER])
         await wait_for(pilot, lambda: any("red alert" in line for line in logs.text), what="the coloured line")
