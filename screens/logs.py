@@ -183,7 +183,8 @@ class LogsScreen(Screen[None]):
         status = Content.styled(" · ".join(parts), tone.MUTED)
         if self.error:
             status = Content.styled(self.error, tone.bold(tone.ERROR))
-        self.query_one("#logs-status", Label).update(status)
+        for label in self.query("#logs-status").results(Label):  # none once the screen has closed (a late read)
+            label.update(status)
 
     # ---- keys -----------------------------------------------------------------------------------
     def action_follow(self) -> None:
