@@ -119,6 +119,13 @@ def test_kubectl_apply_of_the_deployed_manifests_finds_nothing_to_change(sb: San
     before = apps.read_namespaced_deployment(name, NS)
     assert next((m.manager, m.operation) for m in before.metadata.managed_fields) == ("llmctl", "Apply")
     assert "kubectl.kubernetes.io/last-applied-configuration" not in (before.metadata.annotations or {})
+    # kubectl diff compares the live object with the server's dry-run answer, read a moment later: while the
+    # deployment controller is still writing status the two differ on a real cluster too. Diff once rolled out.
+    for dep in v.deployments():
+        done = subprocess.run([current_kubectl(), "--kubeconfig", sb.info.kubeconfig, "-n", NS, "rollout", "status",
+                               f"deployment/{dep}", "--timeout=60s"], capture_output=True, text=True, timeout=90,
+                              check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
     for kubectl in (current_kubectl(), debian_kubectl()):
         base = [kubectl, "--kubeconfig", sb.info.kubeconfig, "--cache-dir", str(tmp_path / "cache")]
         done = subprocess.run([*base, "apply", "--server-side", "--field-manager=llmctl", "-f", str(tmp_path / "m")],
