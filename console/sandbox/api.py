@@ -1,7 +1,7 @@
 """The sandbox's HTTP face: the Kubernetes REST API (as kubectl and the official clients speak it).
 
 ``make_app`` wires routing, authentication, authorization and ``Status`` errors; the verbs live in
-api_resources, streams in api_watch, defaulting/validation in api_validate, discovery documents in
+api_resources, streams in api_watch, defaulting in api_defaults, validation in api_validate, discovery documents in
 api_discovery. Everything runs on the app's loop, the only place the (not thread-safe) store is
 touched. Nothing here simulates: controllers change the cluster, the API only reads and writes.
 

@@ -28,15 +28,9 @@ from .api_decode import (
     patch_invalid,
 )
 from .api_decode import read_json as read_json
+from .api_defaults import apply_defaults, default_update, initial_status
 from .api_eviction import evict
-from .api_validate import (
-    apply_defaults,
-    default_update,
-    initial_status,
-    invalid_error,
-    replicas_errors,
-    validate,
-)
+from .api_validate import invalid_error, replicas_errors, validate
 from .api_watch import serve_logs, serve_watch
 from .apply import record_write
 from .context import SandboxContext

@@ -21,8 +21,8 @@ from .context import SandboxContext
 from .conversion import field_selector, to_served
 from .errors import ApiError, bad_request
 from .resources import ResourceType
-from .store import STOP
 from .table import table
+from .watchers import STOP
 
 TICK = 1.0  # seconds between checks for a vanished client
 BATCH = 500  # events per write when a queue holds many (initial ADDED of a large list)

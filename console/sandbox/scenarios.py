@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from .api_validate import apply_defaults
+from .api_defaults import apply_defaults
 from .context import SandboxContext
 from .controllers.nodes import PRESETS, gpu_product, make_node
 from .controllers.steady import Placer, steady_daemonset, steady_deployment

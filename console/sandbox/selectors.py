@@ -6,7 +6,7 @@ over dotted paths (``metadata.name``, ``spec.nodeName``, ``status.phase``, ``inv
 
 :class:`SelectorIndex` keeps one resource's keys sorted and inverted indexes over the fields and labels
 selectors name most (``spec.nodeName``, ``status.phase``, ``metadata.name``, every ``label=value``), so a
-LIST narrows by index instead of testing every object, and a page resumes by key (store.py).
+LIST narrows by index instead of testing every object, and a page resumes by key (paging.py).
 """
 
 from __future__ import annotations

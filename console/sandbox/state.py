@@ -31,7 +31,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from .context import SandboxContext
-from .store import Obj, WatchEvent
+from .store import Obj
+from .watchers import WatchEvent
 
 log = logging.getLogger(__name__)
 

@@ -12,42 +12,34 @@ the history is bounded by events *and* by the bytes of the objects it keeps aliv
 references left to superseded and deleted objects; a watcher that falls further behind than that
 history is closed (kube's cacher terminates such watchers too; the client re-watches and, if its
 version is gone by then, gets 410 and lists again).
+
+A LIST's pages are cut in console/sandbox/paging.py, a watch stream's queue is a watchers.Watcher.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import binascii
 import json
 import secrets
 import string
 import time
 import uuid
-from bisect import bisect_left
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
+from . import paging
 from .clock import Clock
-from .errors import ApiError, already_exists, bad_request, conflict, gone, invalid, not_found
+from .errors import ApiError, already_exists, conflict, gone, invalid, not_found
 from .limits import HISTORY_BYTES, HISTORY_EVENTS, MAX_OBJECT_BYTES
 from .resources import BY_PLURAL, ResourceType
-from .selectors import SelectorIndex, parse_field_selector, parse_label_selector
+from .selectors import SelectorIndex
+from .watchers import Watcher, WatchEvent
 
 Obj = dict[str, Any]
 Key = tuple[str, str]  # (namespace or "", name)
 Listener = Callable[[str, str, Obj, Obj | None], None]  # (event type, plural, object, old object)
 
 _NAME_CHARS = string.ascii_lowercase + string.digits
-STOP: dict[str, Any] = {"type": "__stop__"}  # what a watcher's queue yields when the watch must end
-PAGED_LISTS = 8  # paged LISTs whose snapshot is kept for their next pages (others are rebuilt from the history)
-_CONTINUE_EXPIRED = ("The provided continue parameter is too old to display a consistent list result. You can "
-                     "start a new list without the continue parameter, or use the continue token in this response "
-                     "to retrieve the remainder of the results. Continuing with the provided token results in an "
-                     "inconsistent list - objects that were created, modified, or deleted between the time the "
-                     "first chunk was returned and now may show up in the list.")
 
 
 def copy_object(obj: Mapping[str, Any]) -> Obj:
@@ -88,112 +80,6 @@ def random_suffix(n: int = 5) -> str:
     return "".join(secrets.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(n))
 
 
-@dataclass(slots=True)
-class WatchEvent:
-    rv: int
-    plural: str
-    type: str  # ADDED / MODIFIED / DELETED
-    obj: Obj
-    old: Obj | None  # the object before a MODIFIED (selector moves); None otherwise
-    obj_size: int = 0  # JSON bytes of obj
-    size: int = 0  # JSON bytes this event keeps alive: obj, and old when kept
-
-
-@dataclass(eq=False)  # identity equality: watchers live in a set
-class Watcher:
-    """One watch stream: events already filtered to its resource, namespace and selectors.
-
-    Events wait in ``queue`` until the stream writes them; at most ``max_events`` of them and
-    ``max_bytes`` of their objects (0: no bound). Past that the watcher is closed and yields :data:`STOP`.
-    """
-
-    plural: str
-    namespace: str | None
-    label_selector: str | None = None
-    field_selector: str | None = None
-    max_events: int = 0
-    max_bytes: int = 0
-    queue: asyncio.Queue[tuple[dict[str, Any], int]] = field(default_factory=asyncio.Queue)
-    closed: bool = False
-    overflowed: bool = False  # closed because it fell too far behind
-    pending_events: int = 0  # live events queued (the initial ADDED of existing objects do not count)
-    pending_bytes: int = 0
-    on_overflow: Callable[[], None] | None = None  # the stream's hook: end now, even mid-write
-
-    def __post_init__(self) -> None:
-        self._labels = parse_label_selector(self.label_selector)
-        self._fields = parse_field_selector(self.field_selector)
-
-    def _put(self, event: dict[str, Any], size: int) -> None:
-        if self.closed:
-            return
-        self.queue.put_nowait((event, size))
-        if size:
-            self.pending_events += 1
-            self.pending_bytes += size
-            if (self.max_events and self.pending_events > self.max_events) or \
-                    (self.max_bytes and self.pending_bytes > self.max_bytes):
-                self._overflow()
-
-    def _overflow(self) -> None:
-        self.overflowed = True
-        self.close()
-        while not self.queue.empty():
-            self.queue.get_nowait()
-        self.pending_events = self.pending_bytes = 0
-        self.queue.put_nowait((STOP, 0))
-        if self.on_overflow is not None:
-            self.on_overflow()
-
-    def _taken(self, item: tuple[dict[str, Any], int]) -> dict[str, Any]:
-        event, size = item
-        if size:
-            self.pending_events -= 1
-            self.pending_bytes -= size
-        return event
-
-    def empty(self) -> bool:
-        return self.queue.empty()
-
-    def get_nowait(self) -> dict[str, Any]:
-        """The next event ({"type", "object"}) or :data:`STOP`; raises asyncio.QueueEmpty."""
-        return self._taken(self.queue.get_nowait())
-
-    async def get(self) -> dict[str, Any]:
-        return self._taken(await self.queue.get())
-
-    def stop(self) -> None:
-        """End the stream (server shutdown): the reader gets :data:`STOP` next."""
-        self.queue.put_nowait((STOP, 0))
-
-    def _matches(self, obj: Obj | None) -> bool:
-        if obj is None:
-            return False
-        meta = obj.get("metadata", {})
-        if self.namespace and meta.get("namespace") != self.namespace:
-            return False
-        return self._labels(meta.get("labels") or {}) and self._fields(obj)
-
-    def offer(self, ev: WatchEvent) -> None:
-        """Translate a store event into what this watcher sees (selector moves become ADDED/DELETED)."""
-        if self.closed or ev.plural != self.plural:
-            return
-        now, before = self._matches(ev.obj), self._matches(ev.old)
-        size = max(ev.obj_size, 1)
-        if ev.type == "MODIFIED":
-            if now and before:
-                self._put({"type": "MODIFIED", "object": ev.obj}, size)
-            elif now:
-                self._put({"type": "ADDED", "object": ev.obj}, size)
-            elif before:
-                self._put({"type": "DELETED", "object": ev.obj}, size)
-        elif now:
-            self._put({"type": ev.type, "object": ev.obj}, size)
-
-    def close(self) -> None:
-        self.closed = True
-
-
 class Store:
     """In-memory API objects keyed by resource plural, then (namespace, name)."""
 
@@ -207,8 +93,7 @@ class Store:
         self._data: dict[str, dict[Key, Obj]] = {r.plural: {} for r in BY_PLURAL.values() if r.stored}
         self._sizes: dict[str, dict[Key, int]] = {plural: {} for plural in self._data}
         self._index: dict[str, SelectorIndex] = {plural: SelectorIndex() for plural in self._data}
-        # Paged LISTs in progress: (plural, namespace, selectors, rv) → their matching keys and objects at rv.
-        self._pages: OrderedDict[tuple[Any, ...], tuple[list[Key], list[Obj]]] = OrderedDict()
+        self._pages = paging.PagedLists()  # paged LISTs in progress, for their next pages
         self.history_limit = history_limit
         self.history_bytes = history_bytes
         self.max_object_bytes = max_object_bytes
@@ -293,7 +178,7 @@ class Store:
     ) -> list[Obj]:
         """Objects sorted by (namespace, name), filtered by namespace and selectors."""
         self._type(plural)
-        return self._select(plural, namespace, label_selector, field_selector, self._data[plural])[1]
+        return paging.select(self._data[plural], self._index[plural], namespace, label_selector, field_selector)[1]
 
     def _key_of(self, plural: str, obj: Obj) -> Key:
         meta = obj["metadata"]
@@ -308,102 +193,27 @@ class Store:
         elif old is not None:
             index.update(key, obj, old)
 
-    def _select(self, plural: str, namespace: str | None, label_selector: str | None, field_selector: str | None,
-                objects: Mapping[Key, Obj], index: SelectorIndex | None = None) -> tuple[list[Key], list[Obj]]:
-        """The keys and objects of ``objects`` (the store's, or a past state of them indexed by ``index``)
-        that match, in key order: candidates from the index, then the selectors' predicates on those only."""
-        labels = parse_label_selector(label_selector) if label_selector else None
-        fields = parse_field_selector(field_selector) if field_selector else None
-        keys, objs = [], []
-        for key in (index or self._index[plural]).candidates(namespace or None, label_selector, field_selector):
-            obj = objects.get(key)
-            if obj is None or (labels and not labels(obj["metadata"].get("labels") or {})) or \
-                    (fields and not fields(obj)):
-                continue
-            keys.append(key)
-            objs.append(obj)
-        return keys, objs
-
     def list_page(self, plural: str, namespace: str | None = None, label_selector: str | None = None,
                   field_selector: str | None = None, *, limit: int = 0, continue_token: str | None = None,
                   resource_version: str = "", match: str = "") -> tuple[list[Obj], Obj]:
-        """One page of a LIST and its ListMeta, as etcd serves it: every page of a paged list is read at the
-        first page's resourceVersion (the token carries it with the key to resume after), the page is found by
-        key in the matching keys (no sort, no scan per page), and a token whose version was compacted away
-        is 410 Expired with a token to go on inconsistently. ``resourceVersionMatch=Exact`` reads a past
-        version (410 once compacted). Objects are the stored dicts: serialize, never mutate."""
+        """One page of a LIST and its ListMeta, as etcd serves it (console/sandbox/paging.py): every page of a
+        paged list is read at the first page's resourceVersion, a token whose version was compacted away is
+        410 Expired, ``resourceVersionMatch=Exact`` reads a past version. Objects are the stored dicts:
+        serialize, never mutate."""
         rt = self._type(plural)
-        start: Key | None = None
-        if continue_token:
-            rv, start = _decode_continue(rt, continue_token)
-            if rv == -1:
-                rv = self._rv  # the token of an expired list: go on from the key, at the latest version
-            elif rv < self._compacted_rv:
-                raise _ContinueExpired(_encode_continue(start, -1))
-        elif match == "Exact" and resource_version:
-            rv = _parse_rv(resource_version)
-            if rv < self._compacted_rv:
-                raise gone(f"too old resource version: {rv} ({self._compacted_rv + 1})")
-        else:
-            rv = self._rv
+        rv, start = paging.read_position(rt, continue_token, resource_version, match, self._rv, self._compacted_rv)
         cached = (plural, namespace or None, label_selector or None, field_selector or None, rv)
         selected = self._pages.get(cached)
-        if selected is not None:
-            self._pages.move_to_end(cached)
-        elif rv == self._rv:
-            selected = self._select(plural, namespace, label_selector, field_selector, self._data[plural])
-        else:
-            objects, index = self._state_at(plural, rv)
-            selected = self._select(plural, namespace, label_selector, field_selector, objects, index)
-        keys, objs = selected
-        first = bisect_left(keys, start) if start is not None else 0
-        end = first + limit if limit > 0 else len(keys)
-        meta: Obj = {"resourceVersion": str(rv)}
-        if end < len(keys):
-            meta["continue"] = _encode_continue((keys[end - 1][0], keys[end - 1][1] + "\0"), rv)
-            if not label_selector and not field_selector:
-                meta["remainingItemCount"] = len(keys) - end  # etcd counts only what a selector-free range holds
-            self._pages[cached] = selected
-            self._pages.move_to_end(cached)
-            while len(self._pages) > PAGED_LISTS:
-                self._pages.popitem(last=False)
-        for stale in [k for k in self._pages if k[-1] < self._compacted_rv]:
-            del self._pages[stale]  # compacted: its continue tokens are 410 now, and it pins old objects
-        return objs[first:end], meta
-
-    def _state_at(self, plural: str, rv: int) -> tuple[dict[Key, Obj], SelectorIndex]:
-        """A resource's objects as they were at ``rv`` (not older than the history), and their index:
-        the objects now, with what the history says changed after ``rv`` undone."""
-        if rv > self._rv:
-            raise ApiError(504, "Timeout", f"Timeout: Too large resource version: {rv}, current: {self._rv}")
-        before: dict[Key, WatchEvent] = {}  # last event at or before rv, per key
-        after: dict[Key, WatchEvent] = {}  # first event after rv, per key
-        for ev in self._history:
-            if ev.plural != plural:
-                continue
-            key = self._key_of(plural, ev.obj)
-            if ev.rv <= rv:
-                before[key] = ev
-            elif key not in after:
-                after[key] = ev
-        objects = dict(self._data[plural])
-        for key, ev in after.items():
-            known = before.get(key)
-            if known is not None:
-                if known.type == "DELETED":
-                    objects.pop(key, None)
-                else:
-                    objects[key] = known.obj
-            elif ev.type == "ADDED":
-                objects.pop(key, None)
-            elif ev.type == "MODIFIED" and ev.old is not None:
-                objects[key] = ev.old
-            else:  # deleted after rv, last written before the history began: its version at rv is unknown
-                raise gone(f"too old resource version: {rv} ({self._compacted_rv + 1})")
-        index = SelectorIndex()
-        for key in sorted(objects):
-            index.add(key, objects[key])
-        return objects, index
+        if selected is None:
+            objects, index = (self._data[plural], self._index[plural]) if rv == self._rv else \
+                paging.state_at(plural, rv, self._history, self._data[plural], self._key_of, self._rv,
+                                self._compacted_rv)
+            selected = paging.select(objects, index, namespace, label_selector, field_selector)
+        items, meta = paging.page(selected, start, limit, rv, counted=not label_selector and not field_selector)
+        if "continue" in meta:
+            self._pages.keep(cached, selected)
+        self._pages.forget_before(self._compacted_rv)  # their continue tokens are 410 now; they pin old objects
+        return items, meta
 
     def iter_all(self, plural: str) -> Iterable[Obj]:
         """Every object of a resource, unsorted (cheap; for controllers and exporters)."""
@@ -591,49 +401,3 @@ class Store:
         self._rv = rv
         self._compacted_rv = compacted_rv
         self._trim_history()
-
-
-# ---- continue tokens (k8s.io/apiserver storage.EncodeContinue / DecodeContinue) ----------------------
-class _ContinueExpired(ApiError):
-    """410 for a continue token whose version was compacted, carrying a token to go on inconsistently."""
-
-    def __init__(self, token: str) -> None:
-        super().__init__(410, "Expired", _CONTINUE_EXPIRED)
-        self.token = token
-
-    def status(self) -> dict[str, Any]:
-        body = super().status()
-        body["metadata"] = {"continue": self.token}
-        return body
-
-
-def _parse_rv(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise bad_request(f"resourceVersion: Invalid value: {text!r}: strconv.ParseUint: parsing {text!r}: "
-                          "invalid syntax") from None
-
-
-def _encode_continue(start: Key, rv: int) -> str:
-    """etcd's token: the version the list is read at and the key to start from, ``namespace/name\\0``."""
-    key = f"{start[0]}/{start[1]}" if start[0] else start[1]
-    body = json.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": key}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
-
-
-def _decode_continue(rt: ResourceType, token: str) -> tuple[int, Key]:
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token.encode() + b"=" * (-len(token) % 4)))
-        version, rv, start = data["v"], int(data["rv"]), data["start"]
-    except (ValueError, KeyError, TypeError, binascii.Error, RecursionError):
-        raise bad_request("continue key is not valid") from None
-    if version != "meta.k8s.io/v1":
-        raise bad_request("continue key is not valid: incorrect encoded start resourceVersion (version "
-                          "meta.k8s.io/v1 required)")
-    if not isinstance(start, str) or not start:
-        raise bad_request("continue key is not valid: encoded start key empty")
-    if rt.namespaced and "/" in start:
-        namespace, _, name = start.partition("/")
-        return rv, (namespace, name)
-    return rv, ("", start)

@@ -11,6 +11,7 @@ import pytest
 from kubernetes import client as k8s
 
 from console.sandbox import store as store_module
+from console.sandbox.paging import PAGED_LISTS
 
 from .conftest import ApiServer, pod
 
@@ -93,7 +94,7 @@ def test_a_snapshot_evicted_from_the_cache_is_rebuilt_from_the_history(paging: A
     before = v1.list_pod_for_all_namespaces()
     first = v1.list_pod_for_all_namespaces(limit=9)
     _write_behind_the_pager(paging)
-    for i in range(store_module.PAGED_LISTS + 2):  # other paged lists push the first one's snapshot out
+    for i in range(PAGED_LISTS + 2):  # other paged lists push the first one's snapshot out
         v1.list_namespaced_pod(NS, limit=1 + i)
     assert _state([i for p in _pages(v1, 9, first) for i in p.items]) == _state(before.items)
 

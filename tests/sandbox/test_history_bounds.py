@@ -16,7 +16,8 @@ from kubernetes import client as k8s
 from kubernetes import watch
 
 from console.sandbox.context import SandboxConfig
-from console.sandbox.store import STOP, Store
+from console.sandbox.store import Store
+from console.sandbox.watchers import STOP
 
 from .conftest import NS, ApiServer, seed
 

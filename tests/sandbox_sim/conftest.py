@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import pytest
 
 from console.sandbox import scenarios
-from console.sandbox.api_validate import apply_defaults
+from console.sandbox.api_defaults import apply_defaults
 from console.sandbox.context import SandboxConfig, SandboxContext
 from console.sandbox.controllers.manager import ControllerManager
 from console.sandbox.store import Obj, copy_object

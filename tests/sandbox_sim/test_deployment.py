@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from console.sandbox.api_validate import apply_defaults
+from console.sandbox.api_defaults import apply_defaults
 from console.sandbox.controllers import rollout as ro
 from console.sandbox.store import Obj
 
