@@ -18,21 +18,9 @@ from kubernetes import client, config
 from console.alerts.model import Alert, cluster_alerts
 from console.sandbox.faultcli import send_fault
 from console.sandbox.server import SandboxThread
-from tests.actions.conftest import eventually, rolled_out
-from tests.conftest import start_sandbox
+from tests.actions.conftest import eventually
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def sb() -> Iterator[SandboxThread]:
-    thread = start_sandbox()
-    try:
-        apps = client.AppsV1Api(config.new_client_from_config(thread.info.kubeconfig))
-        eventually(lambda: rolled_out(apps), timeout=30, what="initial rollout")
-        yield thread
-    finally:
-        thread.stop()
 
 
 def read_alerts(sb: SandboxThread) -> list[Alert]:

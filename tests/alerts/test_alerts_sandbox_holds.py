@@ -22,8 +22,7 @@ from console.alerts.model import RECOVERY_HOLD_S, Alert, cluster_alerts
 from console.sandbox.faultcli import send_fault
 from console.sandbox.metrics_source import SandboxMetrics
 from console.sandbox.server import SandboxThread
-from tests.actions.conftest import eventually, rolled_out
-from tests.conftest import SPEED, start_sandbox
+from tests.conftest import SPEED
 
 NS = "llm"
 
@@ -85,19 +84,8 @@ class AlertWatch:
 
 
 @pytest.fixture
-def sandbox() -> Iterator[SandboxThread]:
-    thread = start_sandbox()
-    try:
-        apps = client.AppsV1Api(config.new_client_from_config(thread.info.kubeconfig))
-        eventually(lambda: rolled_out(apps), timeout=30, what="initial rollout")
-        yield thread
-    finally:
-        thread.stop()
-
-
-@pytest.fixture
-def watch(sandbox: SandboxThread) -> Iterator[AlertWatch]:
-    w = AlertWatch(sandbox)
+def watch(sb: SandboxThread) -> Iterator[AlertWatch]:
+    w = AlertWatch(sb)
     try:
         yield w
     finally:

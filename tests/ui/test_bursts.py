@@ -8,6 +8,8 @@ several keys sends them back to back without waiting for their effects.
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +30,15 @@ DEP = "claude-inference"
 PLAIN = "claude-long-queue"  # no HPA
 
 
-def make(sb: SandboxThread, tmp_path: Path, **settings: Any) -> LlmctlApp:
-    app = console_app(KubeClusterService(sb.info.kubeconfig),
-                      Settings(audit_log=str(tmp_path / "audit.jsonl"), **settings))
+@asynccontextmanager
+async def dashboard(sb: SandboxThread, tmp_path: Path, name: str = DEP) -> AsyncIterator[tuple[LlmctlApp, Any]]:
+    """The console on ``sb`` (audit log and error log in ``tmp_path``), running, its dashboard showing with the
+    Deployment ``name`` selected and the table focused: (app, pilot)."""
+    app = console_app(KubeClusterService(sb.info.kubeconfig), Settings(audit_log=str(tmp_path / "audit.jsonl")))
     app.error_log = ErrorLog(tmp_path / "llmctl.log")
-    return app
+    async with app.run_test(size=(160, 45)) as pilot:
+        await on_dashboard(app, pilot, name)
+        yield app, pilot
 
 
 async def on_dashboard(app: LlmctlApp, pilot: Any, name: str = DEP) -> None:
@@ -43,6 +49,12 @@ async def on_dashboard(app: LlmctlApp, pilot: Any, name: str = DEP) -> None:
     table.move_cursor(row=next(i for i, r in enumerate(rows(table)) if r[0] == name))
     table.focus()
     await pilot.pause()
+
+
+async def open_form(app: LlmctlApp, pilot: Any, key: str, what: str) -> None:
+    """Press ``key`` and wait for its form dialog."""
+    await pilot.press(key)
+    await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what=what)
 
 
 async def still_answers(app: LlmctlApp, pilot: Any) -> None:
@@ -66,9 +78,7 @@ def count(app: LlmctlApp, kind: type) -> int:
 
 
 async def test_pasted_command_with_two_enters(sb: SandboxThread, tmp_path: Path) -> None:
-    app = make(sb, tmp_path)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await on_dashboard(app, pilot)
+    async with dashboard(sb, tmp_path) as (app, pilot):
         burst(app, "colon", "p", "o", "d", "s", "enter", "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, PodsScreen), what=":pods")
         await pilot.press("colon", "d", "e", "p", "l", "o", "y", "enter", "enter")  # back to back, no waiting
@@ -77,11 +87,8 @@ async def test_pasted_command_with_two_enters(sb: SandboxThread, tmp_path: Path)
 
 
 async def test_two_enters_in_the_scale_form_submit_it_once(sb: SandboxThread, tmp_path: Path) -> None:
-    app = make(sb, tmp_path)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await on_dashboard(app, pilot, PLAIN)
-        await pilot.press("s")
-        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what="scale form")
+    async with dashboard(sb, tmp_path, PLAIN) as (app, pilot):
+        await open_form(app, pilot, "s", "scale form")
         burst(app, "enter", "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="one confirm dialog")
         await pilot.pause(0.3)
@@ -99,11 +106,8 @@ async def test_two_enters_in_the_scale_form_submit_it_once(sb: SandboxThread, tm
 
 async def test_each_enter_moves_to_the_next_field_and_typing_follows_the_focus(sb: SandboxThread,
                                                                                tmp_path: Path) -> None:
-    app = make(sb, tmp_path)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await on_dashboard(app, pilot)
-        await pilot.press("h")
-        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what="HPA form")
+    async with dashboard(sb, tmp_path) as (app, pilot):
+        await open_form(app, pilot, "h", "HPA form")
         # min stays 2; max 8 → 9; no CPU target; the y typed after the last Enter is not an answer to anything
         # shown yet, and lands in no field.
         burst(app, "enter", "backspace", "9", "enter", "enter", "y")
@@ -124,11 +128,8 @@ async def test_a_y_typed_before_the_confirmation_was_shown_answers_nothing(sb: S
                                                                           tmp_path: Path) -> None:
     """Deterministic form of the race above: the y is read (stamped) before the plan is shown, and reaches the
     dialog only after it is — as when the dry-run answers before the key queue lets the y go."""
-    app = make(sb, tmp_path)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await on_dashboard(app, pilot)
-        await pilot.press("h")
-        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what="HPA form")
+    async with dashboard(sb, tmp_path) as (app, pilot):
+        await open_form(app, pilot, "h", "HPA form")
         early = key_event("y")  # read now, with the form still open
         await pilot.press("enter", "enter", "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="confirm dialog")
@@ -144,9 +145,7 @@ async def test_a_y_typed_before_the_confirmation_was_shown_answers_nothing(sb: S
 
 
 async def test_a_second_action_while_one_runs_is_refused(sb: SandboxThread, tmp_path: Path) -> None:
-    app = make(sb, tmp_path)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await on_dashboard(app, pilot, PLAIN)
+    async with dashboard(sb, tmp_path, PLAIN) as (app, pilot):
         burst(app, "s", "enter", "s", "r")  # the form submitted, then s and r while the scale is being planned
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the scale's dialog")
         await pilot.pause(0.3)
@@ -163,9 +162,7 @@ async def test_a_second_action_while_one_runs_is_refused(sb: SandboxThread, tmp_
 
 
 async def test_palette_down_enter_enter(sb: SandboxThread, tmp_path: Path) -> None:
-    app = make(sb, tmp_path)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await on_dashboard(app, pilot)
+    async with dashboard(sb, tmp_path) as (app, pilot):
         burst(app, "ctrl+p", "down", "enter", "enter")
         await pilot.pause(0.5)
         assert count(app, CommandPalette) <= 1
@@ -179,11 +176,8 @@ async def test_palette_down_enter_enter(sb: SandboxThread, tmp_path: Path) -> No
 
 
 async def test_ctrl_p_over_a_dialog_opened_over_the_palette(sb: SandboxThread, tmp_path: Path) -> None:
-    app = make(sb, tmp_path)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await on_dashboard(app, pilot, PLAIN)
-        await pilot.press("s")
-        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what="scale form")
+    async with dashboard(sb, tmp_path, PLAIN) as (app, pilot):
+        await open_form(app, pilot, "s", "scale form")
         burst(app, "enter", "ctrl+p")  # the palette opens while the scale is planned; its dialog comes over it
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="confirm dialog")
         assert count(app, CommandPalette) == 1
@@ -201,11 +195,8 @@ async def test_ctrl_p_over_a_dialog_opened_over_the_palette(sb: SandboxThread, t
 
 
 async def test_a_dismissed_dialog_ignores_later_keys(sb: SandboxThread, tmp_path: Path) -> None:
-    app = make(sb, tmp_path)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await on_dashboard(app, pilot, PLAIN)
-        await pilot.press("s")
-        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what="scale form")
+    async with dashboard(sb, tmp_path, PLAIN) as (app, pilot):
+        await open_form(app, pilot, "s", "scale form")
         form = app.screen
         box = form.query_one(Input)
         box.post_message(Input.Submitted(box, box.value))  # two submits already on their way, as from two Enters
@@ -222,9 +213,7 @@ async def test_a_dismissed_dialog_ignores_later_keys(sb: SandboxThread, tmp_path
 
 
 async def test_the_focused_button_is_plainly_marked(sb: SandboxThread, tmp_path: Path) -> None:
-    app = make(sb, tmp_path)
-    async with app.run_test(size=(160, 45)) as pilot:
-        await on_dashboard(app, pilot, PLAIN)
+    async with dashboard(sb, tmp_path, PLAIN) as (app, pilot):
         await pilot.press("r")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="restart dialog")
         apply, cancel = app.screen.query_one("#apply", Button), app.screen.query_one("#cancel", Button)
