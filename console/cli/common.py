@@ -99,13 +99,16 @@ def fail(prog: str, message: str, code: int = EXIT_FAILED) -> int:
     return code
 
 
-def dump(doc: object, output: str) -> str:
-    """A report as ``-o json`` (indented) or ``-o yaml`` prints it; the same data either way."""
+def dump(doc: object, output: str, *, indent: int = 2, sort_keys: bool = False) -> str:
+    """A report as ``-o json`` (indented by ``indent``) or ``-o yaml`` prints it; the same data either way, keys in
+    their order or sorted. Non-ASCII text is written as it is in both. ``llmctl get`` prints API objects as
+    kubectl does: ``indent=4, sort_keys=True``."""
     import json
 
-    text = json.dumps(doc, indent=2, default=str)
+    text = json.dumps(doc, indent=indent, sort_keys=sort_keys, ensure_ascii=False, default=str)
     if output != "yaml":
         return text
     import yaml
 
-    return yaml.safe_dump(json.loads(text), sort_keys=False, allow_unicode=True, default_flow_style=False).rstrip("\n")
+    return yaml.safe_dump(json.loads(text), sort_keys=sort_keys, allow_unicode=True,
+                          default_flow_style=False).rstrip("\n")

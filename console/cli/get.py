@@ -10,11 +10,10 @@ forbidden, unreachable), 2 bad input.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from console.cli.common import EXIT_FAILED, EXIT_OK, columns, fail
+from console.cli.common import EXIT_FAILED, EXIT_OK, columns, dump, fail
 
 if TYPE_CHECKING:
     from console.config import Settings
@@ -124,7 +123,7 @@ async def _show(transport: KubeTransport, resources: list[Resource], ns: str | N
         shown = len(objects)
         if args.output != "name":
             document = objects[0] if args.object_name else tables.as_list(objects)
-            print(_dump(document, args.output), end="")
+            print(dump(document, args.output, indent=4, sort_keys=True))  # kubectl's layout
     else:
         blocks = []
         for r in resources:
@@ -145,11 +144,3 @@ async def _show(transport: KubeTransport, resources: list[Resource], ns: str | N
         where = f" in {ns} namespace" if ns and any(r.namespaced for r in resources) else ""
         print(f"No resources found{where}.", file=sys.stderr)
     return EXIT_OK if shown or not args.object_name else EXIT_FAILED
-
-
-def _dump(document: dict[str, Any], output: str) -> str:
-    if output == "json":
-        return json.dumps(document, indent=4, sort_keys=True, ensure_ascii=False) + "\n"
-    import yaml
-
-    return yaml.safe_dump(document, sort_keys=True, allow_unicode=True, default_flow_style=False)
