@@ -9,6 +9,10 @@ credential headers from here; the Kubernetes API has its own transport (console/
   server). ``~/.netrc`` is not read. An ``Authorization`` header is dropped on a redirect to another host.
 - **TLS.** The system's CA store (:func:`tls_verify`), or a CA file, or no verification when the user asked
   (``insecure=True``).
+- **Proxies.** From the environment, as kubectl takes them: ``HTTPS_PROXY``/``HTTP_PROXY`` by the URL's scheme,
+  not for a host ``NO_PROXY`` names (urllib's ``getproxies``/``proxy_bypass``, which requests reads here too);
+  :func:`env_proxy` gives the same answer to the Kubernetes transport (console/kube/transport.py), whose
+  aiohttp session would otherwise read ``~/.netrc`` along with them.
 - **Time.** A timeout on every call (connect and each read); no retries.
 - **Errors.** One exception, :class:`HttpError`, whose message a person can act on and names the URL without
   credentials: ``Alertmanager unreachable at http://host:9093: [Errno 111] Connection refused``,
@@ -99,6 +103,17 @@ def tls_verify(insecure: bool = False, ca_file: str | None = None) -> bool | str
         if candidate and os.path.exists(candidate):
             return candidate
     return True
+
+
+def env_proxy(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (``HTTPS_PROXY`` for https, ``HTTP_PROXY`` for http, none for
+    a host in ``NO_PROXY``), or None; credentials written in it stay in it (they are the proxy's)."""
+    from urllib.request import getproxies, proxy_bypass
+
+    parts = urlsplit(url)
+    if not parts.hostname or proxy_bypass(parts.hostname):
+        return None
+    return getproxies().get(parts.scheme) or None
 
 
 def new_session(*, insecure: bool = False, ca_file: str | None = None) -> requests.Session:

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from console.core.reasons import plain_reason
+from console.http import env_proxy
 from console.kube.credentials import Credentials, credentials_for
 from console.kube.errors import KubeError, KubeTarget
 from console.kube.kubeconfig import official_loaders, select_kubeconfig, service_account_dir
@@ -55,6 +56,10 @@ async def connect_target(kubeconfig: str | None, context: str | None) -> tuple[K
     except Exception as exc:  # the official loaders' own errors (missing files, bad data)
         raise KubeError(0, "BadKubeconfig", f"cannot load kubeconfig: {exc}") from None
     cfg.retries = 0  # we retry ourselves, with backoff and a visible state
+    # The environment's proxy as kubectl takes it (the kubeconfig's proxy-url first), passed explicitly: aiohttp's
+    # trust_env would also read ~/.netrc and send its password to the API server (console/http.py's rules).
+    cfg.proxy = cfg.proxy or env_proxy(str(cfg.host))
+    cfg.client_session_kwargs = {"trust_env": False}
     credentials = credentials_for(selection, loader)
     client = k8s.client.ApiClient(configuration=cfg)
     credentials.attach(client)
