@@ -28,7 +28,7 @@ from screens.host import host
 from screens.widgets import tone
 from screens.widgets.dialogs import AsksOnce
 from screens.widgets.statusbar import StatusBar
-from screens.widgets.table import fill_table
+from screens.widgets.table import ResourceTable, fill_table
 
 COLUMNS = ("SEVERITY", "STATE", "SOURCE", "ALERT", "TARGET", "SINCE", "ACK", "SUMMARY")
 SILENCE_COLUMNS = ("ID", "STATE", "MATCHERS", "ENDS", "BY", "COMMENT")
@@ -141,12 +141,12 @@ class AlertsScreen(Screen[None]):
             with Vertical(classes="panel", id="alerts-panel"):
                 yield Label("Alerts", classes="panel-title", id="alerts-title")
                 yield Label("", id="alerts-status", classes="panel-status")
-                yield DataTable(id="alerts-table", cursor_type="row", zebra_stripes=True)
+                yield ResourceTable(id="alerts-table", cursor_type="row", zebra_stripes=True)
                 yield Static("", id="alert-detail")
             with Vertical(classes="panel", id="silences-panel"):
                 yield Label("Silences (Alertmanager)", classes="panel-title")
                 yield Label("", id="silences-status", classes="panel-status")
-                yield DataTable(id="silences", cursor_type="row", zebra_stripes=True)
+                yield ResourceTable(id="silences", cursor_type="row", zebra_stripes=True)
         yield Input(placeholder="filter: text or /regex/ over severity, name, target, summary (esc clears)",
                     id="alerts-filter")
         yield Footer()

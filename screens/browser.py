@@ -22,7 +22,7 @@ from screens.host import host
 from screens.object_actions import NODE_BINDINGS, OBJECT_BINDINGS, ObjectActionsMixin, ObjectRef
 from screens.widgets import tone
 from screens.widgets.statusbar import StatusBar
-from screens.widgets.table import fill_table
+from screens.widgets.table import ResourceTable, fill_table
 
 REFRESH_S = 3.0
 _NUMBER = re.compile(r"^(\d+(?:\.\d+)?)")
@@ -69,7 +69,7 @@ class BrowserScreen(ObjectActionsMixin, Screen[None]):
         with Vertical(classes="panel"):
             yield Label(self.word, classes="panel-title", id="browser-title")
             yield Label("reading…", id="browser-status", classes="panel-status")
-            yield DataTable(id="browser", cursor_type="row", zebra_stripes=True)
+            yield ResourceTable(id="browser", cursor_type="row", zebra_stripes=True)
         yield Input(placeholder="filter: part of any column (enter keeps it, esc clears)", id="browser-filter")
         yield Footer()
 

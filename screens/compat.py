@@ -24,6 +24,7 @@ from console.compat.rules import Level
 from screens.host import host
 from screens.widgets import tone
 from screens.widgets.statusbar import StatusBar
+from screens.widgets.table import ResourceTable
 
 STYLE = {Level.OK: tone.bold(tone.SUCCESS), Level.WARN: tone.bold(tone.WARNING), Level.UNKNOWN: tone.bold(tone.UNKNOWN),
          Level.FAIL: tone.bold(tone.ERROR)}
@@ -112,7 +113,7 @@ class CompatScreen(Screen[None]):
             with Vertical(classes="panel", id="compat-matrix-panel"):
                 yield Label("Images × node pools", classes="panel-title", id="compat-title")
                 yield Label("checking…", classes="panel-status", id="compat-status")
-                yield DataTable(id="compat-matrix", cursor_type="cell", zebra_stripes=True)
+                yield ResourceTable(id="compat-matrix", cursor_type="cell", zebra_stripes=True)
             with Horizontal(id="compat-lower"):
                 with Vertical(classes="panel", id="compat-detail-panel"):
                     yield Label("Why (the cell under the cursor)", classes="panel-title")
@@ -120,7 +121,7 @@ class CompatScreen(Screen[None]):
                         yield Static("select a cell", id="compat-detail")
                 with Vertical(classes="panel", id="compat-stack-panel"):
                     yield Label("Stack", classes="panel-title")
-                    yield DataTable(id="compat-stack", cursor_type="row", show_cursor=False)
+                    yield ResourceTable(id="compat-stack", cursor_type="row", show_cursor=False)
         yield Footer()
 
     def on_mount(self) -> None:

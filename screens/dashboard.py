@@ -21,7 +21,7 @@ from screens.format import verdict_text
 from screens.object_actions import NODE_BINDINGS, OBJECT_BINDINGS, ObjectActionsMixin, ObjectRef
 from screens.widgets import tone
 from screens.widgets.statusbar import StatusBar
-from screens.widgets.table import fill_table, panel_status
+from screens.widgets.table import ResourceTable, fill_table, panel_status
 from screens.widgets.visible import watch_snapshot
 
 NODE_COLUMNS = ("NODE", "READY", "PRODUCT", "DRIVER", "CUDA", "CC", "GPU MEM", "ALLOC", "USED", "FREE")
@@ -101,11 +101,11 @@ class DashboardScreen(ActionsMixin, ObjectActionsMixin, DeploymentTrendsMixin, S
             with Vertical(classes="panel", id="nodes-panel"):
                 yield Label("GPU nodes", classes="panel-title")
                 yield Label("connecting…", id="nodes-status", classes="panel-status")
-                yield DataTable(id="nodes", cursor_type="row", zebra_stripes=True)
+                yield ResourceTable(id="nodes", cursor_type="row", zebra_stripes=True)
             with Vertical(classes="panel", id="deployments-panel"):
                 yield Label("Deployments", classes="panel-title")
                 yield Label("connecting…", id="deployments-status", classes="panel-status")
-                yield DataTable(id="deployments", cursor_type="row", zebra_stripes=True)
+                yield ResourceTable(id="deployments", cursor_type="row", zebra_stripes=True)
         yield Input(placeholder="filter: part of a name or image (enter keeps it, esc clears)", id="filter")
         yield Footer()
 

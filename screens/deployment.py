@@ -17,6 +17,7 @@ from screens.host import host
 from screens.object_actions import OBJECT_BINDINGS, ObjectActionsMixin, ObjectRef
 from screens.widgets import tone
 from screens.widgets.statusbar import StatusBar
+from screens.widgets.table import ResourceTable
 from screens.widgets.visible import watch_snapshot
 
 POD_COLUMNS = ("POD", "STATUS", "READY", "RESTARTS", "NODE", "COLD START", "AGE", "WHY")
@@ -71,14 +72,14 @@ class DeploymentScreen(ActionsMixin, ObjectActionsMixin, Screen[None]):
             yield Static("", id="deployment-head")
             with Vertical(classes="panel", id="pods-panel"):
                 yield Label("Pods", classes="panel-title")
-                yield DataTable(id="pods", cursor_type="row", zebra_stripes=True)
+                yield ResourceTable(id="pods", cursor_type="row", zebra_stripes=True)
             with Horizontal(id="lower"):
                 with Vertical(classes="panel", id="revisions-panel"):
                     yield Label("Revisions", classes="panel-title")
-                    yield DataTable(id="revisions", cursor_type="row")
+                    yield ResourceTable(id="revisions", cursor_type="row")
                 with Vertical(classes="panel", id="events-panel"):
                     yield Label("Events", classes="panel-title")
-                    yield DataTable(id="events", cursor_type="row")
+                    yield ResourceTable(id="events", cursor_type="row")
         yield Footer()
 
     def on_mount(self) -> None:

@@ -21,7 +21,7 @@ from screens.metrics_poll import METRICS_SCREEN_BINDINGS, MetricsPolling
 from screens.widgets import tone
 from screens.widgets.chart import Chart, bar, freshness, level_style, sparkline
 from screens.widgets.statusbar import StatusBar
-from screens.widgets.table import fill_table
+from screens.widgets.table import ResourceTable, fill_table
 
 COLUMNS = ("NODE / GPU", "MODEL", "FRAMEBUFFER", "USED / TOTAL", "UTIL", "TEMP", "POD", "HISTORY")
 SPARK_WIDTH = 16
@@ -101,7 +101,7 @@ class GpuScreen(MetricsPolling, Screen[None]):
             with Vertical(classes="panel", id="gpus-panel"):
                 yield Label("GPUs", classes="panel-title", id="gpus-title")
                 yield Label("waiting for data…", id="gpus-status", classes="panel-status")
-                yield DataTable(id="gpus", cursor_type="row", zebra_stripes=True)
+                yield ResourceTable(id="gpus", cursor_type="row", zebra_stripes=True)
             yield Chart("framebuffer used %", threshold=ALERT_PERCENT, threshold_label="alert 80 %", floor=100.0,
                         id="gpu-chart")
         yield Footer()

@@ -30,7 +30,7 @@ from screens.alerts import SEVERITY_STYLE
 from screens.host import host
 from screens.widgets import tone
 from screens.widgets.statusbar import StatusBar
-from screens.widgets.table import fill_table
+from screens.widgets.table import ResourceTable, fill_table
 
 WINDOWS = (15, 30, 60, 120, 240, 720)
 COLUMNS = ("TIME (UTC)", "AGO", "KIND", "SEVERITY", "TARGET", "WHAT HAPPENED")
@@ -111,7 +111,7 @@ class IncidentScreen(ActionsMixin, Screen[None]):
             with Vertical(classes="panel", id="timeline-panel"):
                 yield Label("Incident timeline", classes="panel-title", id="incident-title")
                 yield Label("", id="incident-status", classes="panel-status")
-                yield DataTable(id="timeline", cursor_type="row", zebra_stripes=True)
+                yield ResourceTable(id="timeline", cursor_type="row", zebra_stripes=True)
             yield Static("", id="entry-detail")
         yield Footer()
 

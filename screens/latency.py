@@ -22,7 +22,7 @@ from screens.metrics_poll import METRICS_SCREEN_BINDINGS, MetricsPolling
 from screens.widgets import tone
 from screens.widgets.chart import Chart, freshness, seconds_label
 from screens.widgets.statusbar import StatusBar
-from screens.widgets.table import fill_table
+from screens.widgets.table import ResourceTable, fill_table
 
 COLUMNS = ("DEPLOYMENT", "PODS", "QPS", "p50", "p95", "p99", "TTFT p95", "RUNNING", "WAITING", "KV-CACHE")
 P99_LINE_S = 0.5  # the source article: request_latency_99 > 500 ms triggers scale-out
@@ -66,7 +66,7 @@ class LatencyScreen(MetricsPolling, Screen[None]):
             with Vertical(classes="panel", id="serving-panel"):
                 yield Label("Latency", classes="panel-title", id="serving-title")
                 yield Label("waiting for data…", id="serving-status", classes="panel-status")
-                yield DataTable(id="serving", cursor_type="row", zebra_stripes=True)
+                yield ResourceTable(id="serving", cursor_type="row", zebra_stripes=True)
             yield Chart("latency", threshold=P99_LINE_S, threshold_label="p99 500 ms", label=seconds_label,
                         id="latency-chart")
         yield Footer()

@@ -14,7 +14,7 @@ from screens.deployment import POD_COLUMNS, status_text
 from screens.host import host
 from screens.object_actions import OBJECT_BINDINGS, ObjectActionsMixin, ObjectRef
 from screens.widgets.statusbar import StatusBar
-from screens.widgets.table import fill_table, panel_status
+from screens.widgets.table import ResourceTable, fill_table, panel_status
 from screens.widgets.visible import watch_snapshot
 
 
@@ -37,7 +37,7 @@ class PodsScreen(ObjectActionsMixin, Screen[None]):
         with Vertical(classes="panel"):
             yield Label("Pods", classes="panel-title")
             yield Label("connecting…", id="pods-status", classes="panel-status")
-            yield DataTable(id="all-pods", cursor_type="row", zebra_stripes=True)
+            yield ResourceTable(id="all-pods", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -65,7 +65,7 @@ class HpaScreen(Screen[None]):
         with Vertical(classes="panel"):
             yield Label("HorizontalPodAutoscalers", classes="panel-title")
             yield Label("connecting…", id="hpa-status", classes="panel-status")
-            yield DataTable(id="all-hpa", cursor_type="row", zebra_stripes=True)
+            yield ResourceTable(id="all-hpa", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:

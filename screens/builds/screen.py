@@ -51,7 +51,7 @@ from screens.host import host
 from screens.widgets import tone
 from screens.widgets.dialogs import FormDialog
 from screens.widgets.statusbar import StatusBar
-from screens.widgets.table import fill_table
+from screens.widgets.table import ResourceTable, fill_table
 
 LOG_LIMIT = 5000  # lines kept per build
 
@@ -118,7 +118,7 @@ class BuildsScreen(PushMixin, Screen[None]):
             with Vertical(classes="panel", id="builds-list-panel"):
                 yield Label("Builds and local images", classes="panel-title")
                 yield Static("connecting to the Docker Engine…", id="engine-status", classes="panel-status")
-                yield DataTable(id="builds-list", cursor_type="row", zebra_stripes=True)
+                yield ResourceTable(id="builds-list", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(classes="panel", id="builds-lint-panel"):
                 yield Label("Lint", classes="panel-title")
                 yield Static(Content.styled("start a build with b: its context is linted first", tone.MUTED),
@@ -130,7 +130,7 @@ class BuildsScreen(PushMixin, Screen[None]):
             with Vertical(classes="panel", id="builds-layers-panel"):
                 yield Label("Layers (largest first)", classes="panel-title")
                 yield Static("", id="image-facts")
-                yield DataTable(id="layers", cursor_type="row", zebra_stripes=True)
+                yield ResourceTable(id="layers", cursor_type="row", zebra_stripes=True)
                 yield Static("", id="push-progress")
         yield Footer()
 

@@ -10,21 +10,227 @@ colours. The table shown is the same as a rebuild from the same rows would give.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from itertools import count
 from typing import Any
 from weakref import WeakKeyDictionary
 
 from rich.cells import cell_len
+from rich.protocol import is_renderable
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual._two_way_dict import TwoWayDict
 from textual.content import Content
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.widgets import DataTable
-from textual.widgets.data_table import RowKey
+from textual.widgets.data_table import CellType, ColumnKey, RowKey
 
 from console.core.model import ClusterSnapshot, ConnState
 from screens.widgets import tone
 
 Row = tuple[str, tuple[object, ...]]
+_VERSIONS = count(1)  # a row's content version: new on every add and cell change, never reused
+
+
+class ResourceTable(DataTable[Any]):
+    """The one table widget: a ``DataTable`` whose drawing costs what changed, not what is shown.
+
+    Textual's DataTable keys every cached cell and line on one counter that each change bumps, so one changed
+    cell redraws every visible cell (Rich rendering per cell: ~10 ms per event for a screenful). Here each row is
+    drawn once per content version into a Strip, kept under its key; a frame only crops the kept strips and lays
+    the zebra/cursor style and the click position (``row``/``column`` meta, as DataTable's mouse handling reads
+    it) over them. A changed cell repaints its own line only. Rows are one line high, with no fixed rows or
+    columns and no row labels: tables that need those are drawn by DataTable itself.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._versions: dict[RowKey, int] = {}
+        self._strips: dict[RowKey, tuple[tuple[object, ...], Strip]] = {}
+        self._header: tuple[tuple[object, ...], Strip] | None = None
+        self._only_row: int | None = None  # update_cell's repaint: this row's line, not the whole table
+        self._tall = False  # a row higher than one line was added: DataTable draws this table
+        self._frame: tuple[Style, tuple[int, ...], Style | None, Style | None] | None = None
+        super().__init__(*args, **kwargs)
+
+    # -- content changes: a new version for the row, its line repainted -------------------------------------------
+    def add_row(self, *cells: CellType, height: int | None = 1, key: str | None = None,
+                label: Any = None) -> RowKey:
+        row_key = super().add_row(*cells, height=height, key=key, label=label)
+        self._tall = self._tall or height != 1 or label is not None
+        self._versions[row_key] = next(_VERSIONS)
+        return row_key
+
+    def update_cell(self, row_key: RowKey | str, column_key: ColumnKey | str, value: CellType, *,
+                    update_width: bool = False) -> None:
+        key = RowKey(row_key) if isinstance(row_key, str) else row_key
+        index = self._row_locations.get(key)
+        self._only_row = None if update_width or index is None or not self._simple() else index
+        try:
+            super().update_cell(key, column_key, value, update_width=update_width)
+        finally:
+            self._only_row = None
+        self._versions[key] = next(_VERSIONS)
+
+    def remove_row(self, row_key: RowKey | str) -> None:
+        key = RowKey(row_key) if isinstance(row_key, str) else row_key
+        super().remove_row(key)
+        self._versions.pop(key, None)
+        self._strips.pop(key, None)
+
+    def clear(self, columns: bool = False) -> ResourceTable:
+        super().clear(columns)
+        self._versions.clear()
+        self._strips.clear()
+        self._header = None
+        self._tall = False
+        return self
+
+    def refresh(self, *regions: Any, repaint: bool = True, layout: bool = False,
+                recompose: bool = False) -> ResourceTable:
+        if self._only_row is not None and not regions and not layout and not recompose:
+            # Rows are one line each here (_simple), so the row's line is at its index: no O(rows) offset sum.
+            y = self._only_row + (1 if self.show_header else 0) - self.scroll_offset.y
+            if 0 <= y < self.size.height:
+                super().refresh(Region(0, y, self.size.width, 1))
+            return self
+        super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+        return self
+
+    def notify_style_update(self) -> None:
+        self._strips.clear()  # theme, focus or CSS changed: every kept strip has the old colours
+        self._header = None
+        super().notify_style_update()
+
+    # -- drawing ---------------------------------------------------------------------------------------------------
+    def _simple(self) -> bool:
+        return not (self._tall or self.fixed_rows or self.fixed_columns or self.header_height != 1)
+
+    def _cell_segments(self, value: object, width: int, style: Style) -> list[Segment]:
+        """One cell as segments exactly ``width`` cells wide: padding, content cropped or padded, one line."""
+        if isinstance(value, str):
+            value = Text.from_markup(value)  # DataTable's reading of a plain string (fill_table never passes one)
+        elif value is None:
+            value = Text("")
+        elif not is_renderable(value):
+            value = Text(str(value))
+        pad = self.cell_padding
+        inner = max(0, width - 2 * pad)
+        console = self.app.console
+        if isinstance(value, Text):
+            drawn: Iterable[Segment] = value.render(console)
+        else:
+            options = self.app.console_options.update(width=inner, min_width=inner, max_width=inner, height=1,
+                                                      no_wrap=True)
+            drawn = next(Segment.split_lines(console.render(value, options)), [])
+        if style:
+            drawn = Segment.apply_style(drawn, style)
+        line = Segment.adjust_line_length(list(drawn), inner, style, pad=True)
+        return [Segment(" " * pad, style), *line, Segment(" " * pad, style)] if pad else line
+
+    def _draw(self, cells: Sequence[object], style: Style, post: Style | None) -> Strip:
+        """One row's strip, every column in order; each cell carries its column index for mouse clicks."""
+        segments: list[Segment] = []
+        width = 0
+        for index, (column, value) in enumerate(zip(self.ordered_columns, cells, strict=False)):
+            column_width = column.get_render_width(self)
+            meta = Style.from_meta({"column": index})
+            drawn = self._cell_segments(value, column_width, style)
+            segments.extend(Segment.apply_style(drawn, None, post + meta if post else meta))
+            width += column_width
+        rest = max(0, self.size.width - width)
+        segments.append(Segment(" " * rest, style + Style.from_meta({"column": 0, "out_of_bounds": True})))
+        return Strip(segments, width + rest)
+
+    def _widths(self) -> tuple[int, ...]:
+        return (self.size.width, *(column.get_render_width(self) for column in self.ordered_columns))
+
+    def _header_strip(self, widths: tuple[int, ...]) -> Strip:
+        signature = (widths, tuple(str(column.label) for column in self.ordered_columns))
+        if self._header is None or self._header[0] != signature:
+            style = self.rich_style + self.get_component_rich_style("datatable--header")
+            strip = self._draw([column.label for column in self.ordered_columns], style, None)
+            self._header = (signature, strip.apply_meta({"row": -1}))
+        return self._header[1]
+
+    def _row_strip(self, key: RowKey, index: int, widths: tuple[int, ...]) -> Strip:
+        cursor: object = None
+        if self.show_cursor and index == self.cursor_row:
+            cursor = {"row": "row", "cell": self.cursor_column}.get(self.cursor_type)
+        signature = (self._versions.get(key), widths, cursor, self.has_focus)
+        kept = self._strips.get(key)
+        if kept is None or kept[0] != signature:
+            row = self._data.get(key, {})
+            cells = [row.get(column.key) for column in self.ordered_columns]
+            if cursor == "row":
+                strip = self._draw(cells, self._cursor_style(), self._cursor_post())
+            elif cursor is not None:  # a cell cursor: that cell in the cursor's colours, the rest as they are
+                strip = self._draw_cell_cursor(cells, int(str(cursor)))
+            else:
+                strip = self._draw(cells, Style(), None)
+            kept = (signature, strip)
+            self._strips[key] = kept
+        return kept[1]
+
+    def _cursor_style(self) -> Style:
+        return self.get_component_rich_style("datatable--cursor")
+
+    def _cursor_post(self) -> Style:
+        cursor = self._cursor_style()
+        post = Style.null()
+        if self.cursor_foreground_priority == "css":
+            post += Style.from_color(color=cursor.color)
+        if self.cursor_background_priority == "css":
+            post += Style.from_color(bgcolor=cursor.bgcolor)
+        return post
+
+    def _draw_cell_cursor(self, cells: Sequence[object], column: int) -> Strip:
+        plain = self._draw(cells, Style(), None)
+        marked = self._draw(cells, self._cursor_style(), self._cursor_post())
+        offsets = [0]
+        for each in self.ordered_columns:
+            offsets.append(offsets[-1] + each.get_render_width(self))
+        if column >= len(self.ordered_columns):
+            return plain
+        start, end = offsets[column], offsets[column + 1]
+        return Strip.join([plain.crop(0, start), marked.crop(start, end), plain.crop(end)])
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # What every line of this frame shares, computed once per frame instead of once per line.
+        self._frame = (self.rich_style, self._widths(),
+                       self.get_component_rich_style("datatable--even-row") if self.zebra_stripes else None,
+                       self.get_component_rich_style("datatable--odd-row") if self.zebra_stripes else None)
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame = None
+
+    def render_line(self, y: int) -> Strip:
+        if not self._simple():
+            return super().render_line(y)
+        frame = self._frame or (self.rich_style, self._widths(), None, None)
+        base, widths, even, odd = frame
+        width = self.size.width
+        scroll_x, scroll_y = self.scroll_offset
+        if self.show_header:
+            if y == 0:
+                return self._header_strip(widths).crop_extend(scroll_x, scroll_x + width, base)
+            y -= 1
+        index = y + scroll_y
+        if index >= self.row_count:
+            return Strip.blank(width, base)
+        key = self._row_locations.get_key(index)
+        row_style = base
+        if self.zebra_stripes:
+            zebra = odd if index % 2 else even
+            row_style = base + (zebra if zebra is not None else
+                                self.get_component_rich_style("datatable--odd-row" if index % 2
+                                                              else "datatable--even-row"))
+        strip = self._row_strip(key, index, widths).apply_style(row_style).apply_meta({"row": index})
+        return strip.crop_extend(scroll_x, scroll_x + width, base)
+
+
 # What each table shows now: its column keys, and row key → the cells' fingerprints (compared with the next fill's).
 _SHOWN: WeakKeyDictionary[DataTable[Any], tuple[list[Any], dict[str, tuple[object, ...]]]] = WeakKeyDictionary()
 _REBUILD_SHARE = 0.5  # more rows added or removed than this share of the table: a rebuild is cheaper

@@ -62,6 +62,7 @@ from console.deploy.wizard import (
 from screens.host import host
 from screens.widgets import tone
 from screens.widgets.statusbar import StatusBar
+from screens.widgets.table import ResourceTable
 from screens.wizard.common import (
     LABELS,
     PLACEHOLDERS,
@@ -183,7 +184,7 @@ class WizardScreen(WizardInputSteps, WizardDeploySteps, Screen[None]):
             with Vertical(id="step-5", classes="wizard-step"):
                 yield Label("Rollout and verify", classes="panel-title")
                 yield Static("", id="rollout-head")
-                yield DataTable(id="pods", cursor_type="row", zebra_stripes=True)
+                yield ResourceTable(id="pods", cursor_type="row", zebra_stripes=True)
                 yield Static("", id="scheduling")
                 with VerticalScroll(id="verify-box"):
                     yield Static("", id="verify")

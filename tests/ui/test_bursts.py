@@ -115,7 +115,8 @@ async def test_each_enter_moves_to_the_next_field_and_typing_follows_the_focus(s
         plan = app.screen.plan  # type: ignore[attr-defined]
         assert plan.after["minReplicas"] == 2 and plan.after["maxReplicas"] == 9, plan.after
         await pilot.pause(0.3)
-        assert isinstance(app.screen, ConfirmDialog), "a y read before the dialog was shown does not confirm it"
+        assert isinstance(app.screen, ConfirmDialog), ("a y read before the dialog was shown does not confirm it",
+                                                       audit(tmp_path), [n.message for n in app._notifications])
         assert [e["mode"] for e in audit(tmp_path)] == ["dry-run"]
         burst(app, "tab", "tab", "enter")  # the diff, Apply, then Cancel: enter does what the focused button says
         await wait_for(pilot, lambda: any("Cancelled" in n.message for n in app._notifications), what="cancelled")
@@ -151,8 +152,13 @@ async def test_a_second_action_while_one_runs_is_refused(sb: SandboxThread, tmp_
         await pilot.pause(0.3)
         assert count(app, ConfirmDialog) == 1 and count(app, FormDialog) == 0
         assert app.screen.plan.action == "scale"  # type: ignore[attr-defined]
+        # s and r were read while the scale was being planned: each is refused, naming the open flow — or, on a
+        # loaded machine where the plan was shown before they were handled, they were typed before the dialog
+        # existed and answer nothing. Either way nothing else started.
         refusals = [n for n in app._notifications if "still open" in n.message]
-        assert len(refusals) == 2 and all("scale of deployment/claude-long-queue" in n.message for n in refusals)
+        assert len(refusals) in (0, 2) and all("scale of deployment/claude-long-queue" in n.message
+                                               for n in refusals)
+        assert [e["mode"] for e in audit(tmp_path)] == ["dry-run"], "the scale planned once, nothing else"
         await pilot.press("escape")
         await wait_for(pilot, lambda: len(app.screen_stack) == 1, what="cancelled")
         await pilot.press("s")  # the flow is over: a new one may start
@@ -180,13 +186,19 @@ async def test_ctrl_p_over_a_dialog_opened_over_the_palette(sb: SandboxThread, t
         await open_form(app, pilot, "s", "scale form")
         burst(app, "enter", "ctrl+p")  # the palette opens while the scale is planned; its dialog comes over it
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="confirm dialog")
-        assert count(app, CommandPalette) == 1
+        # (On a loaded machine the plan can be shown before the ctrl+p is handled: typed before the dialog existed,
+        # it then opens nothing.)
+        under = count(app, CommandPalette)
+        assert under in (0, 1)
         burst(app, "ctrl+p", "ctrl+p")
         await pilot.press("ctrl+p", "ctrl+p")
         await pilot.pause(0.3)
-        assert count(app, CommandPalette) == 1 and isinstance(app.screen, ConfirmDialog)
+        assert count(app, CommandPalette) == under and isinstance(app.screen, ConfirmDialog)
         await pilot.press("escape")  # the dialog: cancelled
-        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), what="back on the palette")
+        if not under:
+            await wait_for(pilot, lambda: len(app.screen_stack) == 1, what="back on the dashboard")
+            await pilot.press("ctrl+p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), what="on the palette")
         await pilot.press("ctrl+p")
         await pilot.pause(0.2)
         assert count(app, CommandPalette) == 1

@@ -1,6 +1,9 @@
 """fill_table updates tables in place (#16): a change of one row touches that row only, rows that come and go
 are added and removed one by one, a new order is one reordering, and what the table shows is always what a
-rebuild from the same rows shows. Real Textual DataTables in a running app (Pilot)."""
+rebuild from the same rows shows. Real Textual DataTables in a running app (Pilot).
+
+ResourceTable (the table every screen uses) draws what DataTable draws, but a changed cell redraws its own row
+only: the other rows' lines come from strips kept per row version."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from textual.content import Content
 from textual.widgets import DataTable
 
 from screens.widgets import tone
-from screens.widgets.table import fill_table
+from screens.widgets.table import ResourceTable, fill_table
 
 COLUMNS = ("NAME", "STATUS", "READY", "AGE")
 
@@ -143,3 +146,66 @@ async def test_a_change_of_style_alone_is_redrawn() -> None:
         fill_table(table, [("a", ("x", Content.styled("OOMKilled", tone.MUTED), "1/1", "1m"))])
         assert calls == Counter(update_cell=1)
         assert table.get_row_at(0)[1].content.spans[0].style == tone.MUTED
+
+
+class Both(App[None]):
+    """A ResourceTable and a plain DataTable of the same size, with the same rows."""
+
+    def compose(self) -> ComposeResult:
+        yield ResourceTable(id="resource", cursor_type="row", zebra_stripes=True)
+        yield DataTable(id="plain", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        for table in self.query(DataTable):
+            table.add_columns(*COLUMNS)
+            table.styles.height = 20
+
+
+def lines(table: DataTable[Any]) -> list[tuple[str, list[tuple[str, object]]]]:
+    """What the table draws now, line by line: text and each segment's style (without mouse meta)."""
+    out = []
+    for y in range(table.size.height):
+        strip = table.render_line(y).discard_meta()
+        out.append((strip.text, [(segment.text, segment.style) for segment in strip.simplify()]))
+    return out
+
+
+async def test_resource_table_draws_what_datatable_draws_and_redraws_one_row_per_change() -> None:
+    app = Both()
+    async with app.run_test(size=(100, 50)) as pilot:
+        resource = app.query_one("#resource", ResourceTable)
+        plain = app.query_one("#plain", DataTable)
+        for table in (resource, plain):
+            fill_table(table, pod_rows(60))
+            table.move_cursor(row=3)
+            table.focus()
+            await pilot.pause()
+            assert table.has_focus
+            assert lines(resource if table is resource else plain)  # drawn
+        resource.focus()
+        await pilot.pause()
+        lines(resource)  # every row shown is drawn and kept
+        drawn: Counter[str] = Counter()
+        original = resource._draw
+
+        def counting(*args: Any, **kwargs: Any) -> Any:
+            drawn["rows"] += 1
+            return original(*args, **kwargs)
+        resource._draw = counting  # type: ignore[method-assign]
+        fill_table(resource, pod_rows(60, {"model-0007": "Pending"}))
+        await pilot.pause()
+        assert [text for text, _ in lines(resource)][8].split()[:2] == ["model-0007", "Pending"]
+        assert drawn["rows"] == 1  # the changed row (no wider than its column); the other lines: kept strips
+        # Same drawing as DataTable's, styles included (both focused in turn, cursor on the same row).
+        fill_table(plain, pod_rows(60, {"model-0007": "Pending"}))
+        plain.focus()
+        await pilot.pause()
+        plain_lines = lines(plain)
+        resource.focus()
+        await pilot.pause()
+        resource_lines = lines(resource)
+        assert [text for text, _ in resource_lines] == [text for text, _ in plain_lines]
+        unfocused = {4}  # the cursor row: drawn blurred in the table without focus
+        for y, ((_, mine), (_, theirs)) in enumerate(zip(resource_lines, plain_lines, strict=True)):
+            if y not in unfocused:
+                assert mine == theirs, y
