@@ -22,7 +22,7 @@ from screens.host import host
 from screens.object_actions import NODE_BINDINGS, OBJECT_BINDINGS, ObjectActionsMixin, ObjectRef
 from screens.widgets import tone
 from screens.widgets.statusbar import StatusBar
-from screens.widgets.table import ResourceTable, fill_table
+from screens.widgets.table import ResourceTable, fill_table, set_text
 
 REFRESH_S = 3.0
 _NUMBER = re.compile(r"^(\d+(?:\.\d+)?)")
@@ -147,7 +147,7 @@ class BrowserScreen(ObjectActionsMixin, Screen[None]):
         rows.sort(key=lambda r: sort_key(str(r[1][self.sort_column])) if self.sort_column < len(r[1]) else (1, 0, ""),
                   reverse=self.reverse)
         fill_table(table, rows)
-        self.query_one("#browser-title", Label).update(
+        set_text(self.query_one("#browser-title", Label),
             f"{data.resource.kind} ({data.resource.qualified}) — "
             + ("cluster-scoped" if not data.resource.namespaced else
                f"namespace {host(self).snapshot.namespace or 'all'}")

@@ -21,7 +21,7 @@ from screens.format import verdict_text
 from screens.object_actions import NODE_BINDINGS, OBJECT_BINDINGS, ObjectActionsMixin, ObjectRef
 from screens.widgets import tone
 from screens.widgets.statusbar import StatusBar
-from screens.widgets.table import ResourceTable, fill_table, panel_status
+from screens.widgets.table import ResourceTable, fill_table, panel_status, set_text
 from screens.widgets.visible import watch_snapshot
 
 NODE_COLUMNS = ("NODE", "READY", "PRODUCT", "DRIVER", "CUDA", "CC", "GPU MEM", "ALLOC", "USED", "FREE")
@@ -134,11 +134,11 @@ class DashboardScreen(ActionsMixin, ObjectActionsMixin, DeploymentTrendsMixin, S
         title = "GPU nodes"
         if gpu_nodes:
             title = f"GPU nodes — {len(gpu_nodes)} nodes: {product_summary(gpu_nodes)}"
-        self.query_one("#nodes-panel .panel-title", Label).update(title)
-        self.query_one("#nodes-status", Label).update(panel_status(snap, "nodes", len(gpu_nodes), len(nodes)))
-        self.query_one("#deployments-panel .panel-title", Label).update(
+        set_text(self.query_one("#nodes-panel .panel-title", Label), title)
+        set_text(self.query_one("#nodes-status", Label), panel_status(snap, "nodes", len(gpu_nodes), len(nodes)))
+        set_text(self.query_one("#deployments-panel .panel-title", Label),
             f"Deployments — namespace {snap.namespace or 'all'} (sorted by {self.sort_key}; enter opens)")
-        self.query_one("#deployments-status", Label).update(
+        set_text(self.query_one("#deployments-status", Label),
             panel_status(snap, "deployments", len(snap.deployments), len(deps)))
 
     def selected_deployment(self) -> DeploymentRow | None:

@@ -17,7 +17,7 @@ from screens.host import host
 from screens.object_actions import OBJECT_BINDINGS, ObjectActionsMixin, ObjectRef
 from screens.widgets import tone
 from screens.widgets.statusbar import StatusBar
-from screens.widgets.table import ResourceTable
+from screens.widgets.table import ResourceTable, set_text
 from screens.widgets.visible import watch_snapshot
 
 POD_COLUMNS = ("POD", "STATUS", "READY", "RESTARTS", "NODE", "COLD START", "AGE", "WHY")
@@ -111,7 +111,7 @@ class DeploymentScreen(ActionsMixin, ObjectActionsMixin, Screen[None]):
                                          e.message + (f" (×{e.count})" if e.count > 1 else "")))
                                for i, e in enumerate(detail.events)])
         problem = snap.problem("pods")
-        self.query_one("#pods-panel .panel-title", Label).update(
+        set_text(self.query_one("#pods-panel .panel-title", Label),
             f"Pods — {len(detail.pods)}" + (f"  ({problem})" if problem else ""))
 
     @staticmethod

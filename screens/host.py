@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from textual.app import App
 from textual.dom import DOMNode
-from textual.reactive import reactive
+from textual.reactive import var
 
 from console.alerts.center import AlertSummary
 from console.config import Settings
@@ -44,10 +44,12 @@ class Alerting(Protocol):
 class ConsoleApp(App[None]):
     """The console app as screens see it (state here; behaviour in :class:`console.app.LlmctlApp`)."""
 
-    snapshot: reactive[ClusterSnapshot] = reactive(ClusterSnapshot, always_update=True)
-    last_build: reactive[BuildRecord | None] = reactive(None, always_update=True)  # set by the Builds screen
-    alert_summary: reactive[AlertSummary] = reactive(AlertSummary, always_update=True)
-    silences: reactive[tuple[list[Any], str | None]] = reactive(lambda: ([], None), always_update=True)
+    # State the screens watch (``var``: a change calls the watchers, and repaints nothing by itself — a
+    # ``reactive`` on the App repainted every line of the screen on each cluster event, #16).
+    snapshot: var[ClusterSnapshot] = var(ClusterSnapshot, always_update=True)
+    last_build: var[BuildRecord | None] = var(None, always_update=True)  # set by the Builds screen
+    alert_summary: var[AlertSummary] = var(AlertSummary, always_update=True)
+    silences: var[tuple[list[Any], str | None]] = var(lambda: ([], None), always_update=True)
 
     services: Services
     alerts: Alerting

@@ -30,7 +30,7 @@ from screens.alerts import SEVERITY_STYLE
 from screens.host import host
 from screens.widgets import tone
 from screens.widgets.statusbar import StatusBar
-from screens.widgets.table import ResourceTable, fill_table
+from screens.widgets.table import ResourceTable, fill_table, set_text
 
 WINDOWS = (15, 30, 60, 120, 240, 720)
 COLUMNS = ("TIME (UTC)", "AGO", "KIND", "SEVERITY", "TARGET", "WHAT HAPPENED")
@@ -161,7 +161,7 @@ class IncidentScreen(ActionsMixin, Screen[None]):
                    [(str(i), entry_cells(e, now)) for i, e in enumerate(newest_first)])
         self._shown = newest_first
         scope = f"deployment/{self.deployment}" if self.deployment else "every Deployment"
-        self.query_one("#incident-title", Label).update(
+        set_text(self.query_one("#incident-title", Label),
             f"Incident timeline — {scope} in namespace {app.snapshot.namespace}, last {self.minutes} min "
             f"(newest first)")
         counts: dict[str, int] = {}
@@ -175,7 +175,7 @@ class IncidentScreen(ActionsMixin, Screen[None]):
         problem = app.snapshot.problem("events")
         if problem:
             status += Content.styled(f"  events: {problem}", tone.bold(tone.ERROR))
-        self.query_one("#incident-status", Label).update(status)
+        set_text(self.query_one("#incident-status", Label), status)
         self.show_detail()
 
     def selected(self) -> TimelineEntry | None:

@@ -24,7 +24,8 @@ from textual.app import App
 from textual.message import Message
 from textual.message_pump import MessagePump
 
-SETTLE_TIMEOUT = 0.5  # seconds a key may take to settle before the next one goes anyway
+SETTLE_TIMEOUT = 2.0  # seconds a key may take to settle before the next one goes anyway (a loaded 2-core
+# machine took over 0.5 s to settle an Enter that moves the focus while cluster events were being drawn)
 MIN_ROUNDS = 2  # the key's first hop, then one more for what it started (a worker that pushes a dialog)
 FAST_ROUNDS = 12  # a key bubbles one widget per round; past this, what is left waits on a repaint: poll gently
 POLL = 0.01  # seconds between those later rounds

@@ -8,13 +8,13 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label
 
-from console.core.model import ClusterSnapshot
+from console.core.model import ClusterSnapshot, PodRow
 from console.core.units import age
 from screens.deployment import POD_COLUMNS, status_text
 from screens.host import host
 from screens.object_actions import OBJECT_BINDINGS, ObjectActionsMixin, ObjectRef
 from screens.widgets.statusbar import StatusBar
-from screens.widgets.table import ResourceTable, fill_table, panel_status
+from screens.widgets.table import ResourceTable, fill_table, panel_status, set_text
 from screens.widgets.visible import watch_snapshot
 
 
@@ -41,17 +41,28 @@ class PodsScreen(ObjectActionsMixin, Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self._shown: dict[str, tuple[PodRow, str, tuple[object, ...]]] = {}
         self.query_one(DataTable).add_columns(*POD_COLUMNS)
         watch_snapshot(self, self.show_snapshot)  # hidden: stale until shown again (#16)
 
     def show_snapshot(self, snap: ClusterSnapshot) -> None:
         pods = host(self).services.cluster.pods()
-        fill_table(self.query_one(DataTable), [
-            (p.name, (p.name, status_text(p.status, p.ready), p.ready, str(p.restarts), p.node or "-",
-                      f"{p.cold_start_s:.0f}s" if p.cold_start_s is not None else "-", age(p.created), p.why))
-            for p in pods])
-        self.query_one(".panel-title", Label).update(f"Pods — namespace {snap.namespace or 'all'}")
-        self.query_one("#pods-status", Label).update(panel_status(snap, "pods", len(pods)))
+        # A pod's cells are kept while its row (one per object version) and its age stay the same: the table
+        # then knows the row unchanged without comparing its cells (#16: work per event ∝ what changed).
+        kept: dict[str, tuple[PodRow, str, tuple[object, ...]]] = {}
+        for p in pods:
+            created = age(p.created)
+            before = self._shown.get(p.name)
+            if before is not None and before[0] is p and before[1] == created:
+                kept[p.name] = before
+            else:
+                kept[p.name] = (p, created, (
+                    p.name, status_text(p.status, p.ready), p.ready, str(p.restarts), p.node or "-",
+                    f"{p.cold_start_s:.0f}s" if p.cold_start_s is not None else "-", created, p.why))
+        self._shown = kept
+        fill_table(self.query_one(DataTable), [(name, cells) for name, (_, _, cells) in kept.items()])
+        set_text(self.query_one(".panel-title", Label), f"Pods — namespace {snap.namespace or 'all'}")
+        set_text(self.query_one("#pods-status", Label), panel_status(snap, "pods", len(pods)))
 
 
 class HpaScreen(Screen[None]):
@@ -77,4 +88,4 @@ class HpaScreen(Screen[None]):
         fill_table(self.query_one(DataTable), [
             (h.name, (h.name, f"deployment/{h.target}", str(h.min_replicas), str(h.max_replicas), str(h.current),
                       str(h.desired), h.metrics or "-", h.conditions or "-")) for h in hpas])
-        self.query_one("#hpa-status", Label).update(panel_status(snap, "horizontalpodautoscalers", len(hpas)))
+        set_text(self.query_one("#hpa-status", Label), panel_status(snap, "horizontalpodautoscalers", len(hpas)))

@@ -12,6 +12,7 @@ from console.core.model import ClusterSnapshot, ConnState
 from console.core.units import clock
 from screens.host import host
 from screens.widgets import tone
+from screens.widgets.table import set_text
 
 _STATE_STYLE = {
     ConnState.CONNECTING: ("◌", tone.WARNING),
@@ -102,8 +103,8 @@ class StatusBar(Static):
 
     def _draw(self) -> None:
         if self._snap is not None:
-            self.update(render_status(self._snap, readonly=self._readonly, alerts=self._alerts,
-                                      all_namespaces=host(self).all_namespaces))
+            set_text(self, render_status(self._snap, readonly=self._readonly, alerts=self._alerts,
+                                         all_namespaces=host(self).all_namespaces))
 
     def _tick(self) -> None:
         if self._snap is not None and self._snap.connection.state not in (ConnState.CONNECTED,):

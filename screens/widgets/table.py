@@ -24,7 +24,7 @@ from textual._two_way_dict import TwoWayDict
 from textual.content import Content
 from textual.geometry import Region
 from textual.strip import Strip
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 from textual.widgets.data_table import CellType, ColumnKey, RowKey
 
 from console.core.model import ClusterSnapshot, ConnState
@@ -232,8 +232,29 @@ class ResourceTable(DataTable[Any]):
 
 
 # What each table shows now: its column keys, and row key → the cells' fingerprints (compared with the next fill's).
-_SHOWN: WeakKeyDictionary[DataTable[Any], tuple[list[Any], dict[str, tuple[object, ...]]]] = WeakKeyDictionary()
+# A row whose cells are the very tuple given last time is not fingerprinted again (screens keep a row's cells
+# while its object version and age stay the same).
+_SHOWN: WeakKeyDictionary[DataTable[Any], tuple[list[Any], dict[str, tuple[object, ...]],
+                                                  dict[str, Sequence[object]]]] = WeakKeyDictionary()
 _REBUILD_SHARE = 0.5  # more rows added or removed than this share of the table: a rebuild is cheaper
+
+
+_TEXTS: WeakKeyDictionary[Static, tuple[object, int]] = WeakKeyDictionary()
+
+
+def set_text(widget: Static, content: str | Content) -> None:
+    """Show ``content`` in a title or status line, doing nothing when it already shows exactly that.
+
+    ``Static.update`` always asks for a new layout of the whole screen, and a screen layout repaints every widget
+    on it: on a redraw that changes one pod, an unchanged "Pods — namespace x" or "500 shown" made the screen
+    repaint all of its lines. A text of another width still gets a layout (a label's width follows its text)."""
+    width = content.cell_length if isinstance(content, Content) else cell_len(content)
+    now = (fingerprint(content), width)
+    before = _TEXTS.get(widget)
+    if before == now:
+        return
+    _TEXTS[widget] = now
+    widget.update(content, layout=not isinstance(before, tuple) or before[1] != width)
 
 
 def panel_status(snap: ClusterSnapshot, resource: str, count: int, shown: int | None = None) -> Content:
@@ -295,10 +316,10 @@ def fill_table(table: DataTable[Any], rows: Sequence[Row]) -> None:
     if table.row_count and table.cursor_row < table.row_count:
         cursor_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
     columns = [column.key for column in table.ordered_columns]
-    columns_then, shown = _SHOWN.get(table) or ([], {})
+    columns_then, shown, given = _SHOWN.get(table) or ([], {}, {})
     if columns_then != columns or len(shown) != table.row_count:  # first fill, or the table changed otherwise
-        shown = {}
-    wanted = {key: tuple(map(fingerprint, cells)) for key, cells in rows}
+        shown, given = {}, {}
+    wanted = {key: shown[key] if given.get(key) is cells else tuple(map(fingerprint, cells)) for key, cells in rows}
     gone = [key for key in shown if key not in wanted]
     new = [key for key in wanted if key not in shown]
     if len(wanted) != len(rows):  # duplicate keys: DataTable refuses them, as it always did
@@ -322,7 +343,7 @@ def fill_table(table: DataTable[Any], rows: Sequence[Row]) -> None:
             table._row_locations = TwoWayDict({RowKey(key): index for index, (key, _) in enumerate(rows)})
             table._update_count += 1
             table.refresh()
-    _SHOWN[table] = (columns, wanted)
+    _SHOWN[table] = (columns, wanted, {key: cells for key, cells in rows})
     if cursor_key is not None and cursor_key in wanted:
         index = table.get_row_index(cursor_key)
         if index != table.cursor_row:

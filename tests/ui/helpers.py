@@ -9,12 +9,15 @@ from typing import Any
 from textual.widgets import DataTable
 
 
-async def wait_for(pilot: Any, predicate: Callable[[], object], timeout: float = 20.0, what: str = "") -> None:
+async def wait_for(pilot: Any, predicate: Callable[[], object], timeout: float = 20.0,
+                   what: str | Callable[[], str] = "") -> None:
+    """Wait until ``predicate()``; ``what`` names it in the failure (a callable: asked at the failure, to show the
+    state then)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not predicate():
         if loop.time() > deadline:
-            raise AssertionError(f"condition not met in time: {what}")
+            raise AssertionError(f"condition not met in time: {what() if callable(what) else what}")
         await pilot.pause(0.05)
 
 
