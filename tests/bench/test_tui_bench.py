@@ -4,6 +4,7 @@
   the namespace (the large scenario: 250 nodes × 8 GPUs, ~10,000 pods, 500 a namespace), and the console's CPU
   per event;
 - key → screen while events stream: cursor moves on ``:pods`` while pods are created and deleted meanwhile;
+- idle CPU: the console's CPU share over 30 s on the dashboard and on ``:pods`` with nobody typing;
 - start-up: ``llmctl --version``, ``--help``, ``render`` (CPU and wall of the process), the TUI's first frame and
   its data on screen (a fresh process), ``llmctl status -o json`` against kubectl's CPU on the default sandbox.
 
@@ -188,6 +189,34 @@ def test_watch_event_to_screen_and_keys_while_events_stream(large: str, tmp_path
           f"console CPU {cpu_per_event * 1000:.0f} ms per event")
     print(f"key → cursor moved while events stream: p50 {statistics.median(keys) * 1000:.0f} ms, "
           f"p95 {_pct(keys, 0.95) * 1000:.0f} ms, max {max(keys) * 1000:.0f} ms")
+
+
+def test_idle_cpu_on_the_dashboard_and_pods(large: str, tmp_path: Path) -> None:
+    """The console's CPU share while nobody types (the large scenario's simulator still moves HPAs and pod metrics,
+    as a live cluster does), over 30 s on the dashboard and 30 s on :pods."""
+    from textual.widgets import DataTable
+
+    from tests.ui.helpers import wait_for
+
+    shares: dict[str, float] = {}
+
+    async def run() -> None:
+        app = await _pods_screen(large, tmp_path)
+        async with app.run_test(size=(180, 50)) as pilot:
+            deployments = app.screen.query_one("#deployments", DataTable)
+            await wait_for(pilot, lambda: deployments.row_count > 0, timeout=120, what="deployments listed")
+            await wait_for(pilot, lambda: any(n.allocated is not None for n in app.snapshot.nodes), timeout=300,
+                           what="GPU columns filled")
+            for mode in ("dashboard", "pods"):
+                await app.switch_mode(mode)
+                await asyncio.sleep(5)  # settled
+                cpu0, t0 = time.process_time(), time.perf_counter()
+                await asyncio.sleep(30)  # no Pilot polling meanwhile: the app's own work only
+                shares[mode] = (time.process_time() - cpu0) / (time.perf_counter() - t0)
+
+    asyncio.run(run())
+    print("\nidle CPU (large scenario, one core = 100 %): " +
+          ", ".join(f"{mode} {share * 100:.1f} %" for mode, share in shares.items()))
 
 
 def _child(cmd: list[str], repeat: int = 5) -> tuple[float, float]:

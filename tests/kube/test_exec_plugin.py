@@ -148,6 +148,9 @@ async def test_the_watches_show_it_and_do_not_retry_blindly(
     task = asyncio.create_task(service.run(lambda: None))
     try:
         await until(lambda: service.snapshot().connection.state is ConnState.ERROR, what="the error state")
+        # The first watch to fail sets the state; the others' failures follow (each watch reports its own).
+        await until(lambda: {"deployments", "nodes"} <= set(dict(service.snapshot().problems)),
+                    what="each watch's problem")
         snap = service.snapshot()
         assert snap.connection.message == message
         assert dict(snap.problems)["deployments"] == message and dict(snap.problems)["nodes"] == message
