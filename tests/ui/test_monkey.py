@@ -10,6 +10,7 @@ instead of done.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import string
@@ -131,9 +132,19 @@ async def test_random_keys_never_crash_and_never_act_unasked(role: str, sb: Sand
                        what="the keys sent are all handled")
         await pilot.pause(0.5)
         assert app.is_running and app._exception is None and app.crash is None
-        app.go_to("dashboard", "deployments")
-        await wait_for(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.focused is not None
-                       and app.screen.focused.id == "deployments", timeout=60, what="back on the dashboard")
+        # Back to the dashboard as a user would: again if a flow the last keys started (a plan being dry-run)
+        # pushed its dialog after the first go.
+        def back() -> bool:
+            return (isinstance(app.screen, DashboardScreen) and app.screen.focused is not None
+                    and app.screen.focused.id == "deployments")
+        for _ in range(6):
+            app.go_to("dashboard", "deployments")
+            with contextlib.suppress(AssertionError):
+                await wait_for(pilot, back, timeout=10)
+            if back():
+                break
+        assert back(), ("back on the dashboard", [type(s).__name__ for s in app.screen_stack],
+                        app.screen.focused and app.screen.focused.id)
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="the help still opens")
         app.exit = exit_app  # type: ignore[method-assign]
