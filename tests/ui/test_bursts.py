@@ -157,10 +157,10 @@ async def test_a_second_action_while_one_runs_is_refused(sb: SandboxThread, tmp_
         assert count(app, ConfirmDialog) == 1 and count(app, FormDialog) == 0
         assert app.screen.plan.action == "scale"  # type: ignore[attr-defined]
         # s and r were read while the scale was being planned: each is refused, naming the open flow — or, on a
-        # loaded machine where the plan was shown before they were handled, they were typed before the dialog
-        # existed and answer nothing. Either way nothing else started.
+        # loaded machine where the plan was shown before it was handled, it was typed before the dialog existed
+        # and answers nothing (so s may be refused and r not). Either way nothing else started.
         refusals = [n for n in app._notifications if "still open" in n.message]
-        assert len(refusals) in (0, 2) and all("scale of deployment/claude-long-queue" in n.message
+        assert len(refusals) <= 2 and all("scale of deployment/claude-long-queue" in n.message
                                                for n in refusals)
         assert [e["mode"] for e in audit(tmp_path)] == ["dry-run"], "the scale planned once, nothing else"
         await pilot.press("escape")
