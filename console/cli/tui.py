@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from console import wiring
-from console.config import Settings
+if TYPE_CHECKING:
+    from console.config import Settings
 
 EXIT_CRASHED = 1
 
@@ -20,6 +20,7 @@ def run(_args: argparse.Namespace, settings: Settings) -> int:
 def open_console(settings: Settings, wizard: dict[str, Any] | None = None) -> int:
     """Run the console until it quits; its exit code (the wizard sets one). An unexpected exception that stops it
     exits 1 with one line naming the error log — never 0, never a traceback over the terminal."""
+    from console import wiring
     from console.app import LlmctlApp
     from screens.errorlog import one_line
 

@@ -11,15 +11,25 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Callable, Hashable
+from typing import Any, Protocol, TypeVar
 
 from console.alerts.model import Alert, cluster_alerts
 from console.core.gpus import project_gpu_pod
-from console.core.model import ClusterSnapshot, Connection, ConnState, DeploymentDetail, HpaRow, PodRow
+from console.core.model import (
+    ClusterSnapshot,
+    Connection,
+    ConnState,
+    DeploymentDetail,
+    DeploymentRow,
+    GpuNode,
+    HpaRow,
+    PodRow,
+)
 from console.core.rollout import revision_history, rollout_verdict
 from console.kube.access import KubeAccess
 from console.kube.errors import KubeError, KubeTarget
+from console.kube.indexes import MultiIndex, Subset, Totals, involved_object, owner_uids
 from console.kube.kubeconfig import read_kubeconfig_target
 from console.kube.pods import pod_tombstone
 from console.kube.reflector import Reflector
@@ -29,6 +39,7 @@ from console.kube.transport import KubeTransport
 REPLACED_PODS = "replaced-pods"  # raw(): tombstones of deleted pods whose containers had failed
 GONE_FOR_S = 3600.0  # kept for an hour (the API server keeps events that long by default)
 GONE_MAX = 500
+T = TypeVar("T")
 
 
 class ClusterService(Protocol):
@@ -91,6 +102,7 @@ class KubeClusterService:
         self._transport: KubeTransport | None = None
         self._reflectors: dict[str, Reflector] = {}
         self._gone: deque[tuple[float, dict[str, Any]]] = deque(maxlen=GONE_MAX)  # (time, tombstone) of deleted pods
+        self._views = _Views()
         self._fatal: str | None = None
         self._notify: Callable[[], None] = lambda: None
 
@@ -106,18 +118,23 @@ class KubeClusterService:
         scope = "" if self.all_namespaces else f"/namespaces/{self.namespace or ''}"
         t = self._transport
         assert t is not None
+        self._views = v = _Views()
         self._reflectors = reflectors = {
             "nodes": Reflector(t, "/api/v1/nodes", "nodes", self._changed),
             "deployments": Reflector(t, f"/apis/apps/v1{scope}/deployments", "deployments", self._changed),
             "horizontalpodautoscalers": Reflector(
                 t, f"/apis/autoscaling/v2{scope}/horizontalpodautoscalers", "horizontalpodautoscalers",
                 self._changed),
-            "replicasets": Reflector(t, f"/apis/apps/v1{scope}/replicasets", "replicasets", self._changed),
-            "pods": Reflector(t, f"/api/v1{scope}/pods", "pods", self._changed, on_delete=self._pod_gone),
-            "events": Reflector(t, f"/api/v1{scope}/events", "events", self._changed),
+            "replicasets": Reflector(t, f"/apis/apps/v1{scope}/replicasets", "replicasets", self._changed,
+                                     indexes=(v.rs_by_owner,)),
+            "pods": Reflector(t, f"/api/v1{scope}/pods", "pods", self._changed, on_delete=self._pod_gone,
+                              indexes=(v.pods_by_owner, v.pods_may_alert)),
+            "events": Reflector(t, f"/api/v1{scope}/events", "events", self._changed,
+                                indexes=(v.events_by_object,)),
         }
         gpu_pods = Reflector(t, "/api/v1/pods", "pods", self._changed, project=project_gpu_pod,
-                             field_selector="status.phase!=Succeeded,status.phase!=Failed")
+                             field_selector="status.phase!=Succeeded,status.phase!=Failed",
+                             indexes=(v.gpu_allocation,))
         tasks = [asyncio.create_task(r.run(), name=f"reflector-{k}") for k, r in reflectors.items()]
         try:
             # The cluster-wide GPU pod index waits until the namespace's own data is in.
@@ -147,6 +164,7 @@ class KubeClusterService:
         self._target = None
         self._fatal = None
         self._reflectors = {}
+        self._views = _Views()
         self._gone.clear()
     async def _connect(self) -> None:
         kubeconfig = await self.access.resolve()
@@ -197,26 +215,6 @@ class KubeClusterService:
             if r.error is not None:
                 scope = None if name in ("nodes", "gpu-pods") or self.all_namespaces else self.namespace
                 problems.append((name, _describe(r.error, r.resource, scope)))
-        alloc: dict[str, int] | None = None
-        gpu_pods = refl.get("gpu-pods")
-        if gpu_pods is not None and gpu_pods.synced:
-            alloc = {}
-            for entry in gpu_pods.items.values():
-                if entry is not None:
-                    alloc[entry[0]] = alloc.get(entry[0], 0) + entry[1]
-        nodes = refl.get("nodes")
-        node_rows = tuple(
-            sorted(
-                (node_row(n, None if alloc is None else alloc.get(n["metadata"]["name"], 0))
-                 for n in (nodes.items.values() if nodes else ())),
-                key=lambda n: n.name,
-            )
-        )
-        deps = refl.get("deployments")
-        hpas = self._hpas_by_target()
-        dep_rows = tuple(sorted((deployment_row(d, hpas.get(d["metadata"]["name"]))
-                                 for d in (deps.items.values() if deps else ())),
-                                key=lambda d: (d.namespace, d.name)))
         return ClusterSnapshot(
             connection=self._connection(),
             context=target.context if target else (self.access.context or ""),
@@ -224,11 +222,34 @@ class KubeClusterService:
             server=target.server if target else "",
             namespace="" if self.all_namespaces else (self.namespace or ""),
             sandbox=self.sandbox,
-            nodes=node_rows,
-            deployments=dep_rows,
+            nodes=self._node_rows(),
+            deployments=self._deployment_rows(),
             synced=frozenset(k for k, r in refl.items() if r.synced),
             problems=tuple(problems),
         )
+
+    def _versions(self, *resources: str) -> tuple[int, ...]:
+        """Which state of these reflectors' objects a view was derived from (-1: no such reflector yet)."""
+        refl = self._reflectors
+        return tuple(refl[k].version if k in refl else -1 for k in resources)
+
+    def _node_rows(self) -> tuple[GpuNode, ...]:
+        """Every node's row with its GPUs allocated (None until the cluster-wide GPU pod index is in), built again
+        only when a node or an allocation changed: pods that come and go elsewhere in the cluster cost nothing."""
+        gpu_pods = self._reflectors.get("gpu-pods")
+        synced = gpu_pods is not None and gpu_pods.synced
+        alloc = self._views.gpu_allocation
+        key = (*self._versions("nodes"), synced, alloc.version)
+        return self._views.cached("nodes", key, lambda: tuple(sorted(
+            (node_row(n, alloc.by_group.get(n["metadata"]["name"], 0) if synced else None)
+             for n in self._items("nodes")), key=lambda n: n.name)))
+
+    def _deployment_rows(self) -> tuple[DeploymentRow, ...]:
+        def build() -> tuple[DeploymentRow, ...]:
+            hpas = self._hpas_by_target()
+            return tuple(sorted((deployment_row(d, hpas.get(d["metadata"]["name"]))
+                                 for d in self._items("deployments")), key=lambda d: (d.namespace, d.name)))
+        return self._views.cached("deployments", self._versions("deployments", "horizontalpodautoscalers"), build)
 
     def _items(self, resource: str) -> list[dict[str, Any]]:
         r = self._reflectors.get(resource)
@@ -243,10 +264,13 @@ class KubeClusterService:
 
     def alerts(self) -> list[Alert]:
         """Cluster-derived alerts from the watch store: the namespace's pods and Deployments, every node."""
-        # Only the pods that can alert at all are examined (per pod version): a redraw's work follows the few
-        # troubled pods, not every pod of the namespace.
-        pods = [p for p in self._items("pods") if pod_may_alert(p)]
-        return cluster_alerts(pods, self._items("deployments"), self._items("nodes"))
+        # Pods: only those that can alert at all (an index kept per watch event), looked at on every call since
+        # their alerts resolve with time; Deployments' and nodes' alerts only when one of them changed.
+        pods_r = self._reflectors.get("pods")
+        pods = [pods_r.items[k] for k in self._views.pods_may_alert.members] if pods_r is not None else []
+        others = self._views.cached("alerts", self._versions("deployments", "nodes"), lambda: cluster_alerts(
+            [], self._items("deployments"), self._items("nodes")))
+        return cluster_alerts(pods, [], []) + others
 
     @property
     def transport(self) -> KubeTransport | None:
@@ -268,28 +292,42 @@ class KubeClusterService:
 
     def pods(self) -> tuple[PodRow, ...]:
         """Every pod of the namespace (the :pods view)."""
-        return tuple(sorted((pod_row(p) for p in self._items("pods")), key=lambda r: r.name))
+        return self._views.cached("pods", self._versions("pods"), lambda: tuple(
+            sorted((pod_row(p) for p in self._items("pods")), key=lambda r: r.name)))
+
+    def _deployment(self, name: str) -> dict[str, Any] | None:
+        deps = self._reflectors.get("deployments")
+        if deps is None:
+            return None
+        if not self.all_namespaces:
+            return deps.items.get(f"{self.namespace or ''}/{name}")  # type: ignore[no-any-return]
+        return next((d for d in deps.items.values() if d["metadata"]["name"] == name), None)
+
+    def _store(self, resource: str) -> dict[str, Any]:
+        r = self._reflectors.get(resource)
+        return r.items if r is not None else {}
 
     def deployment_detail(self, name: str) -> DeploymentDetail | None:
-        """Pods, revisions, recent events and HPA of one Deployment of the namespace."""
-        dep = next((d for d in self._items("deployments") if d["metadata"]["name"] == name), None)
+        """Pods, revisions, recent events and HPA of one Deployment of the namespace: read from the indexes kept
+        per watch event (its ReplicaSets by owner, their pods by owner, events by involved object), so the work
+        follows the Deployment's own objects, not the namespace's."""
+        dep = self._deployment(name)
         if dep is None:
             return None
-        uid = dep["metadata"]["uid"]
-        rss = [rs for rs in self._items("replicasets")
-               if any(o.get("uid") == uid for o in rs["metadata"].get("ownerReferences") or [])]
-        rs_uids = {rs["metadata"]["uid"] for rs in rss}
-        pods = [p for p in self._items("pods")
-                if any(o.get("uid") in rs_uids for o in p["metadata"].get("ownerReferences") or [])]
+        views, namespace = self._views, dep["metadata"].get("namespace", "")
+        rs_items, pod_items = self._store("replicasets"), self._store("pods")
+        rss = [rs_items[k] for k in sorted(views.rs_by_owner.keys(dep["metadata"]["uid"])) if k in rs_items]
+        pods = [pod_items[k] for rs in rss for k in views.pods_by_owner.keys(rs["metadata"]["uid"]) if k in pod_items]
         hpa = self._hpas_by_target().get(name)
         involved = {("Deployment", name)} | {("ReplicaSet", rs["metadata"]["name"]) for rs in rss} \
             | {("Pod", p["metadata"]["name"]) for p in pods}
         if hpa is not None:
             involved.add(("HorizontalPodAutoscaler", hpa.name))
-        events = [event_row(e) for e in self._items("events")
-                  if ((e.get("involvedObject") or {}).get("kind"), (e.get("involvedObject") or {}).get("name"))
-                  in involved]
-        events.sort(key=lambda e: e.last_seen, reverse=True)
+        ev_items = self._store("events")
+        keys = sorted(k for kind, obj_name in involved
+                      for k in views.events_by_object.keys((namespace, kind, obj_name)) if k in ev_items)
+        events = [event_row(ev_items[k]) for k in keys]
+        events.sort(key=lambda e: e.last_seen, reverse=True)  # the latest first; ties in the order of their names
         spec = dep.get("spec") or {}
         strategy = spec.get("strategy") or {}
         ru = strategy.get("rollingUpdate") or {}
@@ -308,3 +346,25 @@ class KubeClusterService:
         """Seconds since the last successful read or event, or None before the first."""
         last = self._connection().last_ok
         return None if last is None else time.time() - last
+
+
+class _Views:
+    """The derived views of one watch run (indexes the reflectors keep up to date per event) and the values last
+    derived from them, each with the reflector versions it was derived from."""
+
+    def __init__(self) -> None:
+        self.pods_by_owner = MultiIndex(owner_uids)
+        self.rs_by_owner = MultiIndex(owner_uids)
+        self.pods_may_alert = Subset(pod_may_alert)
+        self.events_by_object = MultiIndex(involved_object)
+        self.gpu_allocation = Totals()
+        self._values: dict[str, tuple[Hashable, Any]] = {}
+
+    def cached(self, name: str, key: Hashable, build: Callable[[], T]) -> T:
+        """``build()``, again only when ``key`` (the versions it depends on) has changed since the last call."""
+        held = self._values.get(name)
+        if held is not None and held[0] == key:
+            return held[1]  # type: ignore[no-any-return]
+        value = build()
+        self._values[name] = (key, value)
+        return value

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from console.kube.errors import KubeError
+from console.kube.indexes import Index
 from console.kube.transport import KubeTransport
 
 PAGE = 500
@@ -27,6 +28,10 @@ IDLE_TIMEOUT = 330.0  # a silent stream longer than this is treated as broken
 BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0)
 FORBIDDEN_RETRY = 30.0  # RBAC may be granted meanwhile
 UNAUTHORIZED_RETRY = (60.0, 120.0, 300.0)  # each try renews the credential first (e.g. after a new SSO login)
+
+
+def _whole(obj: dict[str, Any]) -> dict[str, Any]:
+    return obj
 
 
 class Reflector:
@@ -38,9 +43,10 @@ class Reflector:
         path: str,
         resource: str,
         on_change: Callable[[Reflector], None],
-        project: Callable[[dict[str, Any]], Any] = lambda obj: obj,
+        project: Callable[[dict[str, Any]], Any] = _whole,
         field_selector: str | None = None,
         on_delete: Callable[[Any], None] | None = None,
+        indexes: tuple[Index, ...] = (),
     ) -> None:
         self.transport = transport
         self.path = path
@@ -49,7 +55,9 @@ class Reflector:
         self.project = project
         self.field_selector = field_selector
         self.on_delete = on_delete  # sees each object as it was last known when it goes (watch or re-list)
+        self.indexes = indexes  # derived views, told of every change (console.kube.indexes)
         self.items: dict[str, Any] = {}
+        self.version = 0  # counts the changes of ``items``: what was derived from an unchanged version still holds
         self.resource_version = ""
         self.synced = False
         self.error: KubeError | None = None
@@ -80,8 +88,11 @@ class Reflector:
             for key in self.items.keys() - items.keys():
                 self.on_delete(self.items[key])
         self.items = items
+        for index in self.indexes:
+            index.reset(items)
         self.synced = True
         self.relists += 1
+        self.version += 1
         self._ok()
 
     def _ok(self) -> None:
@@ -100,12 +111,22 @@ class Reflector:
             if kind == "BOOKMARK":
                 self.last_ok = time.time()
                 continue
+            key = self.key(obj)
+            old = self.items.get(key)
             if kind == "DELETED":
-                self.items.pop(self.key(obj), None)
+                new = None
+                self.items.pop(key, None)
                 if self.on_delete is not None:  # the event carries the object's last state
                     self.on_delete(self.project(obj))
             else:
-                self.items[self.key(obj)] = self.project(obj)
+                new = self.project(obj)
+                if self.project is not _whole and key in self.items and new == old:
+                    self.last_ok = time.time()  # what is kept of it did not change (a pod's status, for the GPU
+                    continue                    # index): nothing to derive again, nothing to redraw
+                self.items[key] = new
+            for index in self.indexes:
+                index.update(key, old, new)
+            self.version += 1
             self._ok()
 
     async def run(self) -> None:

@@ -1,0 +1,111 @@
+"""Derived views of a reflector's objects, kept up to date per watch event (client-go's indexers).
+
+A reflector calls each of its indexes with every change: ``update(key, old, new)`` for one object (``old``
+None when it is new, ``new`` None when it is gone) and ``reset(items)`` after a (re-)list. So a view such as
+"the pods of this ReplicaSet" or "GPUs allocated on this node" costs work in proportion to what changed,
+not to the size of the cluster, and reading it costs what it returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any, Protocol
+
+
+class Index(Protocol):
+    def reset(self, items: dict[str, Any]) -> None:
+        """Forget everything and index ``items`` (key → object)."""
+
+    def update(self, key: str, old: Any, new: Any) -> None:
+        """One object changed: ``old`` None when it is new, ``new`` None when it is gone."""
+
+
+class MultiIndex:
+    """Objects by the values ``values(obj)`` gives for them (owner UIDs, involved objects, …): client-go's
+    ``cache.Indexer`` for one index function. ``keys(value)`` is the set of object keys holding ``value``."""
+
+    def __init__(self, values: Callable[[Any], Iterable[Hashable]]) -> None:
+        self._values = values
+        self._keys: dict[Hashable, set[str]] = {}
+
+    def reset(self, items: dict[str, Any]) -> None:
+        self._keys = {}
+        for key, obj in items.items():
+            self._add(key, obj)
+
+    def update(self, key: str, old: Any, new: Any) -> None:
+        if old is not None:
+            for value in self._values(old):
+                keys = self._keys.get(value)
+                if keys is not None:
+                    keys.discard(key)
+                    if not keys:
+                        del self._keys[value]
+        if new is not None:
+            self._add(key, new)
+
+    def _add(self, key: str, obj: Any) -> None:
+        for value in self._values(obj):
+            self._keys.setdefault(value, set()).add(key)
+
+    def keys(self, value: Hashable) -> frozenset[str]:
+        return frozenset(self._keys.get(value, ()))
+
+
+class Subset:
+    """The keys of the objects for which ``predicate(obj)`` holds (e.g. the pods that may raise an alert)."""
+
+    def __init__(self, predicate: Callable[[Any], bool]) -> None:
+        self._predicate = predicate
+        self.members: set[str] = set()
+
+    def reset(self, items: dict[str, Any]) -> None:
+        self.members = {key for key, obj in items.items() if self._predicate(obj)}
+
+    def update(self, key: str, old: Any, new: Any) -> None:
+        if new is not None and self._predicate(new):
+            self.members.add(key)
+        else:
+            self.members.discard(key)
+
+
+class Totals:
+    """Sums per group of projected ``(group, amount)`` entries (None: counts for nothing): the GPUs allocated
+    on each node from the cluster-wide GPU pod projections. ``version`` changes whenever a total does."""
+
+    def __init__(self) -> None:
+        self.by_group: dict[str, int] = {}
+        self.version = 0
+
+    def reset(self, items: dict[str, Any]) -> None:
+        totals: dict[str, int] = {}
+        for entry in items.values():
+            if entry is not None:
+                totals[entry[0]] = totals.get(entry[0], 0) + entry[1]
+        self.by_group = totals
+        self.version += 1
+
+    def update(self, key: str, old: Any, new: Any) -> None:
+        if old == new:
+            return
+        if old is not None:
+            left = self.by_group.get(old[0], 0) - old[1]
+            if left:
+                self.by_group[old[0]] = left
+            else:
+                self.by_group.pop(old[0], None)
+        if new is not None:
+            self.by_group[new[0]] = self.by_group.get(new[0], 0) + new[1]
+        self.version += 1
+
+
+def owner_uids(obj: dict[str, Any]) -> list[str]:
+    """The UIDs of an object's owners (a pod's ReplicaSet, a ReplicaSet's Deployment)."""
+    return [o["uid"] for o in (obj.get("metadata") or {}).get("ownerReferences") or [] if o.get("uid")]
+
+
+def involved_object(event: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(namespace, kind, name) of the object a core/v1 Event is about."""
+    obj = event.get("involvedObject") or {}
+    namespace = obj.get("namespace") or (event.get("metadata") or {}).get("namespace") or ""
+    return [(namespace, obj.get("kind") or "", obj.get("name") or "")]

@@ -1,0 +1,124 @@
+"""The cluster service's derived views (a Deployment's ReplicaSets, pods and events; GPUs allocated per node; the
+pods that may alert) are indexes kept per watch event. Against a real sandbox under changes — a scale, a new
+revision, a pod deleted — they must say at every moment exactly what a scan of the whole store says."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from typing import Any
+
+from kubernetes import client, config
+
+from console.alerts.model import cluster_alerts
+from console.core.rollout import revision_history
+from console.kube.cluster import KubeClusterService
+from console.sandbox.server import SandboxThread
+
+NS = "llm"
+DEPLOYMENTS = ("claude-inference", "claude-short-queue", "claude-long-queue")
+
+
+def owned(objs: list[dict[str, Any]], uids: set[str]) -> list[dict[str, Any]]:
+    return [o for o in objs if any(r.get("uid") in uids for r in o["metadata"].get("ownerReferences") or [])]
+
+
+def scanned(service: KubeClusterService, name: str) -> dict[str, Any]:
+    """What one Deployment's detail holds, found by scanning every object of the store (the pre-index way)."""
+    dep = next(d for d in service.raw("deployments") if d["metadata"]["name"] == name)
+    rss = owned(service.raw("replicasets"), {dep["metadata"]["uid"]})
+    pods = owned(service.raw("pods"), {rs["metadata"]["uid"] for rs in rss})
+    involved = {("Deployment", name)} | {("ReplicaSet", rs["metadata"]["name"]) for rs in rss} \
+        | {("Pod", p["metadata"]["name"]) for p in pods} \
+        | {("HorizontalPodAutoscaler", h["metadata"]["name"]) for h in service.raw("horizontalpodautoscalers")
+           if h["spec"]["scaleTargetRef"]["name"] == name}
+    events = [e for e in service.raw("events")
+              if (e["involvedObject"].get("kind"), e["involvedObject"].get("name")) in involved]
+    return {"pods": sorted(p["metadata"]["name"] for p in pods),
+            "revisions": revision_history(dep, rss),
+            "events": Counter((e["involvedObject"]["kind"], e["involvedObject"]["name"], e.get("reason"),
+                               e.get("message")) for e in events)}
+
+
+def check(service: KubeClusterService) -> None:
+    """The views against full scans, in one step of the event loop (no watch event can come between)."""
+    for name in DEPLOYMENTS:
+        detail = service.deployment_detail(name)
+        assert detail is not None, name
+        expect = scanned(service, name)
+        assert [p.name for p in detail.pods] == expect["pods"], f"{name}: pods"
+        assert list(detail.revisions) == expect["revisions"], f"{name}: revisions"
+        got = Counter((*e.obj.split("/", 1), e.reason, e.message) for e in detail.events)
+        assert len(detail.events) == min(30, sum(expect["events"].values())) and not got - expect["events"], \
+            f"{name}: events"
+    allocated: dict[str, int] = {}
+    for entry in service.raw("gpu-pods"):
+        if entry is not None:
+            allocated[entry[0]] = allocated.get(entry[0], 0) + entry[1]
+    assert {n.name: n.allocated for n in service.snapshot().nodes} == \
+        {n["metadata"]["name"]: allocated.get(n["metadata"]["name"], 0) for n in service.raw("nodes")}
+
+    def summary(alerts: list[Any]) -> set[tuple[str, str, str, str]]:
+        return {(a.name, str(a.target), a.severity, a.state) for a in alerts}
+    assert summary(service.alerts()) == summary(cluster_alerts(service.raw("pods"), service.raw("deployments"),
+                                                              service.raw("nodes")))
+    first, second = service.snapshot(), service.snapshot()
+    assert first.nodes is second.nodes and first.deployments is second.deployments, \
+        "nothing changed between two snapshots: nothing was derived again"
+    assert service.pods() is service.pods()
+
+
+def set_image(apps: client.AppsV1Api, name: str, image: str) -> None:
+    container = apps.read_namespaced_deployment(name, NS).spec.template.spec.containers[0].name
+    apps.patch_namespaced_deployment(name, NS, {"spec": {"template": {"spec": {"containers": [
+        {"name": container, "image": image}]}}}})
+
+
+async def test_derived_views_match_a_full_scan_through_changes(sb: SandboxThread) -> None:
+    service = KubeClusterService(sb.info.kubeconfig, None, NS, sandbox=True)
+    task = asyncio.create_task(service.run(lambda: None))
+    apps = client.AppsV1Api(config.new_client_from_config(sb.info.kubeconfig))
+    core = client.CoreV1Api(config.new_client_from_config(sb.info.kubeconfig))
+
+    async def watch_for(seconds: float) -> int:
+        """Check the views every 50 ms while the cluster moves; how many checks were made."""
+        checks, end = 0, time.monotonic() + seconds
+        while time.monotonic() < end:
+            check(service)
+            checks += 1
+            await asyncio.sleep(0.05)
+        return checks
+
+    try:
+        deadline = time.monotonic() + 20
+        while not {"nodes", "deployments", "replicasets", "pods", "events", "gpu-pods"} <= service.snapshot().synced:
+            assert time.monotonic() < deadline, "the watches did not sync"
+            await asyncio.sleep(0.05)
+        await watch_for(0.5)
+        await asyncio.to_thread(apps.patch_namespaced_deployment_scale, "claude-long-queue", NS,
+                                {"spec": {"replicas": 3}})
+        await watch_for(2)
+        await asyncio.to_thread(apps.patch_namespaced_deployment, "claude-short-queue", NS, {"spec": {"template": {
+            "metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": "2026-12-02T00:00:00Z"}}}}})
+        await watch_for(2)
+        # A pod that alerts (its image is not in the registry), then gone again with the rollback: the alerting
+        # pods' index gains it and loses it.
+        image = next(d.image for d in service.snapshot().deployments if d.name == "claude-short-queue")
+        await asyncio.to_thread(set_image, apps, "claude-short-queue", "registry.invalid/llm/nothing:1")
+        await watch_for(3)
+        assert any(a.name == "ImagePullBackOff" for a in service.alerts()), "the bad image's pod alerts"
+        await asyncio.to_thread(set_image, apps, "claude-short-queue", image)
+        await watch_for(3)
+        assert not any(a.name == "ImagePullBackOff" for a in service.alerts()), "rolled back: no pod alerts"
+        victim = next(p.name for p in service.pods() if p.name.startswith("claude-inference-"))
+        await asyncio.to_thread(core.delete_namespaced_pod, victim, NS)
+        await watch_for(2)
+        detail = service.deployment_detail("claude-short-queue")
+        assert detail is not None and len(detail.revisions) >= 2, "the restart made a new revision, seen"
+        long_queue = service.deployment_detail("claude-long-queue")
+        assert long_queue is not None and len(long_queue.pods) >= 3, "the scale's new pods are in the view"
+        assert victim not in [p.name for p in service.pods()]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
