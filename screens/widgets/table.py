@@ -20,6 +20,7 @@ from rich.protocol import is_renderable
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual._two_way_dict import TwoWayDict
 from textual.content import Content
 from textual.geometry import Region
@@ -40,9 +41,9 @@ class ResourceTable(DataTable[Any]):
     Textual's DataTable keys every cached cell and line on one counter that each change bumps, so one changed
     cell redraws every visible cell (Rich rendering per cell: ~10 ms per event for a screenful). Here each row is
     drawn once per content version into a Strip, kept under its key; a frame only crops the kept strips and lays
-    the zebra/cursor style and the click position (``row``/``column`` meta, as DataTable's mouse handling reads
-    it) over them. A changed cell repaints its own line only. Rows are one line high, with no fixed rows or
-    columns and no row labels: tables that need those are drawn by DataTable itself.
+    the zebra style over them (the pointer's row is found from its position: see ``_with_row``). A changed cell
+    repaints its own line only. Rows are one line high, with no fixed rows or columns and no row labels: tables that
+    need those are drawn by DataTable itself.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -227,8 +228,34 @@ class ResourceTable(DataTable[Any]):
             row_style = base + (zebra if zebra is not None else
                                 self.get_component_rich_style("datatable--odd-row" if index % 2
                                                               else "datatable--even-row"))
-        strip = self._row_strip(key, index, widths).apply_style(row_style).apply_meta({"row": index})
+        # No per-line "row" meta (laying it over a line's segments cost ~0.2 ms a line, and a new row moves every
+        # line below it): the mouse handlers below find the row from the pointer's position instead. The styled
+        # line and its crop are cached inside the kept strip (Strip keeps both per style and crop).
+        strip = self._row_strip(key, index, widths).apply_style(row_style)
         return strip.crop_extend(scroll_x, scroll_x + width, base)
+
+    def _with_row(self, event: events.MouseEvent) -> None:
+        """Give the event the ``row`` meta DataTable's own mouse handling reads (the simple drawing leaves it out
+        of the lines): the row under the pointer, from its position, the header line being row -1."""
+        meta = event.style.meta
+        if not self._simple() or not meta or "column" not in meta or "row" in meta:
+            return
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return
+        y = offset.y - (1 if self.show_header else 0)
+        if y < 0:
+            return
+        index = y + self.scroll_offset.y
+        if index < self.row_count:
+            event.style = event.style + Style.from_meta({"row": index})
+
+    # Textual calls these before DataTable's own handlers of the same events (each class of the MRO in turn).
+    def _on_mouse_move(self, event: events.MouseMove) -> None:
+        self._with_row(event)
+
+    def _on_click(self, event: events.Click) -> None:  # type: ignore[override]
+        self._with_row(event)
 
 
 # What each table shows now: its column keys, and row key → the cells' fingerprints (compared with the next fill's).

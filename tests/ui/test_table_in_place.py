@@ -161,12 +161,13 @@ class Both(App[None]):
             table.styles.height = 20
 
 
-def lines(table: DataTable[Any]) -> list[tuple[str, list[tuple[str, object]]]]:
+def lines(table: DataTable[Any]) -> list[tuple[str, list[tuple[str, str]]]]:
     """What the table draws now, line by line: text and each segment's style (without mouse meta)."""
     out = []
     for y in range(table.size.height):
         strip = table.render_line(y).discard_meta()
-        out.append((strip.text, [(segment.text, segment.style) for segment in strip.simplify()]))
+        # A style's text names all it draws (colours, attributes, link); its hash would keep the meta discarded.
+        out.append((strip.text, [(segment.text, str(segment.style)) for segment in strip.simplify()]))
     return out
 
 
@@ -209,3 +210,36 @@ async def test_resource_table_draws_what_datatable_draws_and_redraws_one_row_per
         for y, ((_, mine), (_, theirs)) in enumerate(zip(resource_lines, plain_lines, strict=True)):
             if y not in unfocused:
                 assert mine == theirs, y
+
+
+async def test_the_mouse_picks_the_row_under_it_as_in_datatable() -> None:
+    """The ResourceTable's lines carry no row meta; a click and a hover still find the row under the pointer
+    (scrolled, header included) exactly as DataTable's do."""
+    headers: list[str | None] = []
+
+    class Clicked(Both):
+        def on_data_table_header_selected(self, message: DataTable.HeaderSelected) -> None:
+            headers.append(message.data_table.id)
+
+    app = Clicked()
+    async with app.run_test(size=(100, 50)) as pilot:
+        resource = app.query_one("#resource", ResourceTable)
+        plain = app.query_one("#plain", DataTable)
+        for table in (resource, plain):
+            fill_table(table, pod_rows(60))
+        await pilot.pause()
+        for table in (resource, plain):
+            table.scroll_to(y=25, animate=False)
+        await pilot.pause()
+        for table in (resource, plain):
+            assert table.scroll_offset.y == 25
+            await pilot.click(table, offset=(3, 5))  # the 5th line: header + 4 rows → row 25 + 4
+            await pilot.pause()
+            assert table.cursor_row == 29, table.id
+            await pilot.hover(table, offset=(3, 8))
+            await pilot.pause()
+            assert table.hover_coordinate.row == 32, table.id
+            await pilot.click(table, offset=(3, 0))  # the header: a header click, the cursor stays
+            await pilot.pause()
+            assert table.cursor_row == 29, table.id
+        assert headers == ["resource", "plain"]
