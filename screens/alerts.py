@@ -19,7 +19,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, Input, Label, Static
+from textual.widgets import Button, DataTable, Input, Label, Static
 
 from console.alerts.alertmanager import Silence
 from console.alerts.center import AlertGroup, AlertRow, compile_filter, deployment_of, group_rows
@@ -27,6 +27,7 @@ from console.core.units import human_duration
 from screens.host import host
 from screens.widgets import tone
 from screens.widgets.dialogs import AsksOnce
+from screens.widgets.footer import KeyFooter
 from screens.widgets.statusbar import StatusBar
 from screens.widgets.table import ResourceTable, fill_table
 
@@ -149,7 +150,7 @@ class AlertsScreen(Screen[None]):
                 yield ResourceTable(id="silences", cursor_type="row", zebra_stripes=True)
         yield Input(placeholder="filter: text or /regex/ over severity, name, target, summary (esc clears)",
                     id="alerts-filter")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#alerts-table", DataTable).add_columns(*COLUMNS)

@@ -15,12 +15,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Label
+from textual.widgets import DataTable, Input, Label
 
 from console.core.model import ClusterSnapshot
 from screens.host import host
 from screens.object_actions import NODE_BINDINGS, OBJECT_BINDINGS, ObjectActionsMixin, ObjectRef
 from screens.widgets import tone
+from screens.widgets.footer import KeyFooter
 from screens.widgets.statusbar import StatusBar
 from screens.widgets.table import ResourceTable, fill_table, set_text
 
@@ -71,7 +72,7 @@ class BrowserScreen(ObjectActionsMixin, Screen[None]):
             yield Label("reading…", id="browser-status", classes="panel-status")
             yield ResourceTable(id="browser", cursor_type="row", zebra_stripes=True)
         yield Input(placeholder="filter: part of any column (enter keeps it, esc clears)", id="browser-filter")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#browser-filter", Input).display = False

@@ -17,12 +17,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Label, Static
+from textual.widgets import DataTable, Input, Label, Static
 
 from console.compat.matrix import CompatReport, ImageRow, NodePool
 from console.compat.rules import Level
 from screens.host import host
 from screens.widgets import tone
+from screens.widgets.footer import KeyFooter
 from screens.widgets.statusbar import StatusBar
 from screens.widgets.table import ResourceTable
 
@@ -122,7 +123,7 @@ class CompatScreen(Screen[None]):
                 with Vertical(classes="panel", id="compat-stack-panel"):
                     yield Label("Stack", classes="panel-title")
                     yield ResourceTable(id="compat-stack", cursor_type="row", show_cursor=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#compat-stack", DataTable).add_columns("", "CHECK", "FINDING")

@@ -9,7 +9,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Label
+from textual.widgets import DataTable, Input, Label
 
 from console.core.metrics import DeploymentTrend
 from console.core.model import ClusterSnapshot, DeploymentRow, GpuNode
@@ -20,6 +20,7 @@ from screens.dashboard_trends import TREND_COLUMNS, DeploymentTrendsMixin, trend
 from screens.format import verdict_text
 from screens.object_actions import NODE_BINDINGS, OBJECT_BINDINGS, ObjectActionsMixin, ObjectRef
 from screens.widgets import tone
+from screens.widgets.footer import KeyFooter
 from screens.widgets.statusbar import StatusBar
 from screens.widgets.table import ResourceTable, fill_table, panel_status, set_text
 from screens.widgets.visible import watch_snapshot
@@ -107,7 +108,7 @@ class DashboardScreen(ActionsMixin, ObjectActionsMixin, DeploymentTrendsMixin, S
                 yield Label("connecting…", id="deployments-status", classes="panel-status")
                 yield ResourceTable(id="deployments", cursor_type="row", zebra_stripes=True)
         yield Input(placeholder="filter: part of a name or image (enter keeps it, esc clears)", id="filter")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#nodes", DataTable).add_columns(*NODE_COLUMNS)

@@ -7,7 +7,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label, Static
+from textual.widgets import DataTable, Label, Static
 
 from console.core.model import ClusterSnapshot, DeploymentDetail, DeploymentRow
 from console.core.units import age
@@ -16,6 +16,7 @@ from screens.format import image_ref, verdict_text
 from screens.host import host
 from screens.object_actions import OBJECT_BINDINGS, ObjectActionsMixin, ObjectRef
 from screens.widgets import tone
+from screens.widgets.footer import KeyFooter
 from screens.widgets.statusbar import StatusBar
 from screens.widgets.table import ResourceTable, set_text
 from screens.widgets.visible import watch_snapshot
@@ -80,7 +81,7 @@ class DeploymentScreen(ActionsMixin, ObjectActionsMixin, Screen[None]):
                 with Vertical(classes="panel", id="events-panel"):
                     yield Label("Events", classes="panel-title")
                     yield ResourceTable(id="events", cursor_type="row")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#pods", DataTable).add_columns(*POD_COLUMNS)

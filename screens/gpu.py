@@ -14,12 +14,13 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label
+from textual.widgets import DataTable, Label
 
 from console.core.metrics import GpuSample, MetricsError, MetricsResult, MetricsService, Series
 from screens.metrics_poll import METRICS_SCREEN_BINDINGS, MetricsPolling
 from screens.widgets import tone
 from screens.widgets.chart import Chart, bar, freshness, level_style, sparkline
+from screens.widgets.footer import KeyFooter
 from screens.widgets.statusbar import StatusBar
 from screens.widgets.table import ResourceTable, fill_table
 
@@ -104,7 +105,7 @@ class GpuScreen(MetricsPolling, Screen[None]):
                 yield ResourceTable(id="gpus", cursor_type="row", zebra_stripes=True)
             yield Chart("framebuffer used %", threshold=ALERT_PERCENT, threshold_label="alert 80 %", floor=100.0,
                         id="gpu-chart")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#gpus", DataTable).add_columns(*COLUMNS)

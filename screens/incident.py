@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label, Static
+from textual.widgets import DataTable, Label, Static
 
 from console.audit import AuditLog
 from console.core.model import DeploymentRow
@@ -29,6 +29,7 @@ from screens.actions_flow import ActionsMixin
 from screens.alerts import SEVERITY_STYLE
 from screens.host import host
 from screens.widgets import tone
+from screens.widgets.footer import KeyFooter
 from screens.widgets.statusbar import StatusBar
 from screens.widgets.table import ResourceTable, fill_table, set_text
 
@@ -113,7 +114,7 @@ class IncidentScreen(ActionsMixin, Screen[None]):
                 yield Label("", id="incident-status", classes="panel-status")
                 yield ResourceTable(id="timeline", cursor_type="row", zebra_stripes=True)
             yield Static("", id="entry-detail")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         app = host(self)

@@ -15,12 +15,13 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label
+from textual.widgets import DataTable, Label
 
 from console.core.metrics import MetricsError, MetricsResult, MetricsService, ServingStats
 from screens.metrics_poll import METRICS_SCREEN_BINDINGS, MetricsPolling
 from screens.widgets import tone
 from screens.widgets.chart import Chart, freshness, seconds_label
+from screens.widgets.footer import KeyFooter
 from screens.widgets.statusbar import StatusBar
 from screens.widgets.table import ResourceTable, fill_table
 
@@ -69,7 +70,7 @@ class LatencyScreen(MetricsPolling, Screen[None]):
                 yield ResourceTable(id="serving", cursor_type="row", zebra_stripes=True)
             yield Chart("latency", threshold=P99_LINE_S, threshold_label="p99 500 ms", label=seconds_label,
                         id="latency-chart")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#serving", DataTable).add_columns(*COLUMNS)

@@ -18,12 +18,13 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Label, Static
+from textual.widgets import Label, Static
 
 from console.core.metrics import Series
 from screens.host import host
 from screens.widgets import tone
 from screens.widgets.chart import Chart, seconds_label
+from screens.widgets.footer import KeyFooter
 from screens.widgets.statusbar import StatusBar
 
 P99_LINE_S = 0.5
@@ -61,7 +62,7 @@ class LoadTestScreen(Screen[None]):
             yield Chart("QPS sent", label=_count_label, id="loadtest-qps")
             yield Chart("Ready replicas", label=_count_label, id="loadtest-replicas")
             yield Label("", id="loadtest-status", classes="panel-status")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self._show_head()

@@ -20,11 +20,12 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Label, RichLog
+from textual.widgets import Input, Label, RichLog
 
 from console.kube.logs import DEFAULT_LINES, LogError, SearchError, compile_pattern, next_since, since_label
 from screens.host import host
 from screens.widgets import tone
+from screens.widgets.footer import KeyFooter
 from screens.widgets.statusbar import StatusBar
 
 MAX_LINES = 5000  # kept on screen while following
@@ -69,7 +70,7 @@ class LogsScreen(Screen[None]):
             yield Label("reading…", id="logs-status", classes="panel-status")
             yield RichLog(id="log", wrap=False, highlight=False, max_lines=MAX_LINES, auto_scroll=True)
         yield Input(placeholder="search: text or /regex/ (enter keeps it, esc clears)", id="log-search")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#log-search", Input).display = False

@@ -6,13 +6,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label
+from textual.widgets import DataTable, Label
 
 from console.core.model import ClusterSnapshot, PodRow
 from console.core.units import age
 from screens.deployment import POD_COLUMNS, status_text
 from screens.host import host
 from screens.object_actions import OBJECT_BINDINGS, ObjectActionsMixin, ObjectRef
+from screens.widgets.footer import KeyFooter
 from screens.widgets.statusbar import StatusBar
 from screens.widgets.table import ResourceTable, fill_table, panel_status, set_text
 from screens.widgets.visible import watch_snapshot
@@ -38,7 +39,7 @@ class PodsScreen(ObjectActionsMixin, Screen[None]):
             yield Label("Pods", classes="panel-title")
             yield Label("connecting…", id="pods-status", classes="panel-status")
             yield ResourceTable(id="all-pods", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self._shown: dict[str, tuple[PodRow, str, tuple[object, ...]]] = {}
@@ -77,7 +78,7 @@ class HpaScreen(Screen[None]):
             yield Label("HorizontalPodAutoscalers", classes="panel-title")
             yield Label("connecting…", id="hpa-status", classes="panel-status")
             yield ResourceTable(id="all-hpa", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one(DataTable).add_columns(*self.COLUMNS)

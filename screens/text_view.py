@@ -7,9 +7,10 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Label, Static
+from textual.widgets import Label, Static
 
 from screens.widgets import tone
+from screens.widgets.footer import KeyFooter
 from screens.widgets.statusbar import StatusBar
 
 
@@ -27,7 +28,7 @@ class TextViewScreen(Screen[None]):
         yield Label(self.title_text, classes="panel-title", id="text-title")
         with VerticalScroll(id="text-scroll"):
             yield Static(id="text-body")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         tone.on_theme_change(self, self.draw)  # highlighted in the colours of the theme in use

@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label, RichLog, Static
+from textual.widgets import DataTable, Label, RichLog, Static
 
 from console.builds.lint import lint_context
 from console.builds.model import (
@@ -50,6 +50,7 @@ from screens.builds.view import (
 from screens.host import host
 from screens.widgets import tone
 from screens.widgets.dialogs import FormDialog
+from screens.widgets.footer import KeyFooter
 from screens.widgets.statusbar import StatusBar
 from screens.widgets.table import ResourceTable, fill_table
 
@@ -132,7 +133,7 @@ class BuildsScreen(PushMixin, Screen[None]):
                 yield Static("", id="image-facts")
                 yield ResourceTable(id="layers", cursor_type="row", zebra_stripes=True)
                 yield Static("", id="push-progress")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#builds-list", DataTable).add_columns(*LIST_COLUMNS)

@@ -41,7 +41,6 @@ from textual.widgets import (
     Checkbox,
     ContentSwitcher,
     DataTable,
-    Footer,
     Input,
     Label,
     OptionList,
@@ -61,6 +60,7 @@ from console.deploy.wizard import (
 )
 from screens.host import host
 from screens.widgets import tone
+from screens.widgets.footer import KeyFooter
 from screens.widgets.statusbar import StatusBar
 from screens.widgets.table import ResourceTable
 from screens.wizard.common import (
@@ -201,7 +201,7 @@ class WizardScreen(WizardInputSteps, WizardDeploySteps, Screen[None]):
             yield Label("", id="wizard-status")
             yield Button("Apply (a)", id="apply", compact=True, variant="warning")
             yield Button("Next ▶ (n)", id="next", compact=True, variant="primary")
-        yield Footer()
+        yield KeyFooter()
 
     def _field(self, fid: str) -> ComposeResult:
         with Horizontal(classes="field-row"):

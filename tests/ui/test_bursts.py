@@ -90,7 +90,9 @@ async def test_two_enters_in_the_scale_form_submit_it_once(sb: SandboxThread, tm
     async with dashboard(sb, tmp_path, PLAIN) as (app, pilot):
         await open_form(app, pilot, "s", "scale form")
         burst(app, "enter", "enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="one confirm dialog")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what=lambda: (
+            f"one confirm dialog; screens now {[type(s).__name__ for s in app.screen_stack]}, "
+            f"audit {[e['mode'] for e in audit(tmp_path)]}"))
         await pilot.pause(0.3)
         assert count(app, ConfirmDialog) == 1 and count(app, FormDialog) == 0
         # The first Enter submitted the form; the second went where the focus was then, the Deployments table,
