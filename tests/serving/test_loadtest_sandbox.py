@@ -97,7 +97,9 @@ def test_the_hpa_scales_out_under_the_load(serving_sandbox: tuple[SandboxThread,
             await client.transport.close()
 
     result = asyncio.run(go())
-    assert result["summary"]["achieved_qps"] == pytest.approx(25, rel=0.05)
+    # The open loop sends each request when due; on a 2-core machine busy with other tests its wake-ups can come
+    # late enough that the last ones fall past the 5 s window (CI saw 22.2): what was sent is what it reports.
+    assert 25 * 0.8 <= result["summary"]["achieved_qps"] <= 25 * 1.05
     assert replicas() > 2
 
 
