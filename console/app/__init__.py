@@ -44,7 +44,7 @@ from screens.widgets.dialogs import AsksOnce, CommandPrompt, Palette
 from screens.wizard.screen import WizardScreen
 
 # Redraws from cluster events: at once when none was made for a while, else after a pause that keeps their share of
-# a core near REDRAW_SHARE — each redraw's own time ÷ the share, between 50 ms (a small namespace: a change shows
+# a core near REDRAW_SHARE — the redraws' recent time ÷ the share, between 50 ms (a small namespace: a change shows
 # within a frame or three) and 200 ms (at most five a second, Argo Rollouts' figure, on a big one).
 REDRAW_MIN, REDRAW_MAX, REDRAW_SHARE = 0.05, 0.2, 0.2
 
@@ -82,6 +82,7 @@ class LlmctlApp(ConsoleApp):
         self._wizard_open: tuple[str, WizardScreen] | None = None
         self._last_redraw = 0.0
         self._redraw_interval = REDRAW_MAX  # until a redraw has been timed
+        self._redraw_took = REDRAW_MAX * REDRAW_SHARE  # the redraws' time, smoothed
         self._redraw_pending = False
         self.keys = KeyQueue(self, chores=(ClusterChanged,))
         self.error_log = ErrorLog()
@@ -238,8 +239,8 @@ class LlmctlApp(ConsoleApp):
         first_contact = self.snapshot.connection.state.value != "connected"
         self.snapshot = snap  # the visible screen's tables follow (screens/widgets/visible.py)
         self.alerts.update_cluster_alerts()
-        took = time.monotonic() - started
-        self._redraw_interval = min(REDRAW_MAX, max(REDRAW_MIN, took / REDRAW_SHARE))
+        self._redraw_took = 0.7 * self._redraw_took + 0.3 * (time.monotonic() - started)  # one slow redraw (a GC
+        self._redraw_interval = min(REDRAW_MAX, max(REDRAW_MIN, self._redraw_took / REDRAW_SHARE))  # pause) is damped
         if first_contact and snap.connection.state.value == "connected" and not self.readonly:
             self.probe_permissions()
 
