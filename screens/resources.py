@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -28,10 +30,9 @@ class PodsScreen(ObjectActionsMixin, Screen[None]):
         table = self.query_one(DataTable)
         if not table.row_count:
             return None
-        name = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
-        pod = next((p for p in host(self).services.cluster.raw("pods") if p["metadata"]["name"] == name), None)
-        namespace = pod["metadata"].get("namespace", "") if pod else host(self).snapshot.namespace
-        return ObjectRef("pods", namespace, name)
+        key = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        namespace, _, name = key.rpartition("/")  # NAMESPACE/NAME when every namespace is shown, else NAME
+        return ObjectRef("pods", namespace or host(self).snapshot.namespace, name)
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
@@ -48,17 +49,20 @@ class PodsScreen(ObjectActionsMixin, Screen[None]):
 
     def show_snapshot(self, snap: ClusterSnapshot) -> None:
         pods = host(self).services.cluster.pods()
+        every = not snap.namespace  # every namespace shown: pods are NAMESPACE/NAME (names repeat across them)
         # A pod's cells are kept while its row (one per object version) and its age stay the same: the table
         # then knows the row unchanged without comparing its cells (#16: work per event ∝ what changed).
         kept: dict[str, tuple[PodRow, str, tuple[object, ...]]] = {}
+        now = datetime.now(UTC)
         for p in pods:
-            created = age(p.created)
-            before = self._shown.get(p.name)
+            created = age(p.created, now)
+            key = f"{p.namespace}/{p.name}" if every else p.name
+            before = self._shown.get(key)
             if before is not None and before[0] is p and before[1] == created:
-                kept[p.name] = before
+                kept[key] = before
             else:
-                kept[p.name] = (p, created, (
-                    p.name, status_text(p.status, p.ready), p.ready, str(p.restarts), p.node or "-",
+                kept[key] = (p, created, (
+                    key, status_text(p.status, p.ready), p.ready, str(p.restarts), p.node or "-",
                     f"{p.cold_start_s:.0f}s" if p.cold_start_s is not None else "-", created, p.why))
         self._shown = kept
         fill_table(self.query_one(DataTable), [(name, cells) for name, (_, _, cells) in kept.items()])

@@ -161,6 +161,7 @@ class PodRow:
     cold_start_s: float | None  # creation → Ready, once Ready
     why: str  # the reason behind the status ("0/4 nodes are available: ...", "last: OOMKilled (exit 137)")
     image: str = ""
+    namespace: str = ""
 
 
 @dataclass(frozen=True)

@@ -293,7 +293,7 @@ class KubeClusterService:
     def pods(self) -> tuple[PodRow, ...]:
         """Every pod of the namespace (the :pods view)."""
         return self._views.cached("pods", self._versions("pods"), lambda: tuple(
-            sorted((pod_row(p) for p in self._items("pods")), key=lambda r: r.name)))
+            sorted((pod_row(p) for p in self._items("pods")), key=lambda r: (r.namespace, r.name))))
 
     def _deployment(self, name: str) -> dict[str, Any] | None:
         deps = self._reflectors.get("deployments")

@@ -152,6 +152,7 @@ def _pod_row(pod: dict[str, Any]) -> PodRow:
         node=spec.get("nodeName") or "", created=meta.get("creationTimestamp", ""),
         cold_start_s=cold_start_seconds(pod), why=pod_why(pod),
         image=containers[0].get("image", "") if containers else "",
+        namespace=meta.get("namespace", ""),
     )
 
 

@@ -13,6 +13,7 @@ from console.app.target import RecentNamespaces
 from console.config import Settings
 from console.kube.cluster import KubeClusterService
 from console.sandbox.server import SandboxThread
+from screens.resources import PodsScreen
 from screens.widgets.picker import PickerDialog
 from screens.widgets.statusbar import StatusBar
 from tests.ui.helpers import console_app, rows, wait_for
@@ -51,6 +52,21 @@ async def test_namespace_and_all_namespaces_refill_the_tables(sandbox: SandboxTh
         await wait_for(pilot, lambda: {"coredns", "claude-inference", "kube-state-metrics"} <= deployment_names(app),
                        what="every namespace's Deployments")
         assert "ns all" in header(app)
+        # :pods over every namespace: NAMESPACE/NAME (a name may repeat across namespaces), and the row's own
+        # namespace is what d/y/e/ctrl+d/l act on.
+        await command(pilot, "pods")
+        await wait_for(pilot, lambda: isinstance(app.screen, PodsScreen), what=":pods")
+        pods = app.screen.query_one("#all-pods", DataTable)
+        await wait_for(pilot, lambda: {r[0].split("/")[0] for r in rows(pods)} >= {"kube-system", "llm", "monitoring"},
+                       what="every namespace's pods")
+        shown = [r[0] for r in rows(pods)]
+        assert shown == sorted(shown, key=lambda key: key.split("/")), "by namespace, then name"
+        index = next(i for i, key in enumerate(shown) if key.startswith("kube-system/coredns-"))
+        pods.move_cursor(row=index)
+        ref = app.screen.selected_object()
+        assert ref is not None and (ref.namespace, ref.name) == tuple(shown[index].split("/"))
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, PodsScreen), what="the dashboard again")
 
         # `:ns` with no name: a picker, the namespace used last first, then what the API lists.
         await command(pilot, "ns")
