@@ -20,7 +20,8 @@ from textual.widgets._footer import FooterKey
 class KeyFooter(Footer):
     def compose(self) -> Iterator[Widget]:  # type: ignore[override]
         for widget in super().compose():
-            if isinstance(widget, FooterKey) and widget._reactive_connect:  # bound to the footer's compact
+            # (Textual's private binding record: another Textual without it leaves the key as Textual made it.)
+            if isinstance(widget, FooterKey) and getattr(widget, "_reactive_connect", None):  # bound to compact
                 widget._reactive_connect = None  # set once, here, instead (the palette key keeps its own)
                 widget.set_reactive(FooterKey.compact, self.compact)
                 widget.set_class(self.compact, "-compact", update=False)  # its watcher then has nothing to do
