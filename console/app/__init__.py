@@ -81,8 +81,7 @@ class LlmctlApp(ConsoleApp):
         self.permissions: dict[str, bool] = {}  # action → allowed (SelfSubjectAccessReview); unknown = allowed
         self._wizard_open: tuple[str, WizardScreen] | None = None
         self._last_redraw = 0.0
-        self._redraw_interval = REDRAW_MAX  # until a redraw has been timed
-        self._redraw_took = REDRAW_MAX * REDRAW_SHARE  # the redraws' time, smoothed
+        self._redraw_took = REDRAW_MAX * REDRAW_SHARE  # the redraws' time, smoothed (a full pause until timed)
         self._redraw_pending = False
         self.keys = KeyQueue(self, chores=(ClusterChanged,))
         self.error_log = ErrorLog()
@@ -225,7 +224,8 @@ class LlmctlApp(ConsoleApp):
     def on_cluster_changed(self, _message: ClusterChanged) -> None:
         if self._redraw_pending:
             return
-        wait = self._redraw_interval - (time.monotonic() - self._last_redraw)
+        interval = min(REDRAW_MAX, max(REDRAW_MIN, self._redraw_took / REDRAW_SHARE))
+        wait = interval - (time.monotonic() - self._last_redraw)
         if wait <= 0:
             self._redraw()
         else:
@@ -239,8 +239,8 @@ class LlmctlApp(ConsoleApp):
         first_contact = self.snapshot.connection.state.value != "connected"
         self.snapshot = snap  # the visible screen's tables follow (screens/widgets/visible.py)
         self.alerts.update_cluster_alerts()
-        self._redraw_took = 0.7 * self._redraw_took + 0.3 * (time.monotonic() - started)  # one slow redraw (a GC
-        self._redraw_interval = min(REDRAW_MAX, max(REDRAW_MIN, self._redraw_took / REDRAW_SHARE))  # pause) is damped
+        # Smoothed, so one slow redraw (a GC pause) does not set the next pauses.
+        self._redraw_took = 0.7 * self._redraw_took + 0.3 * (time.monotonic() - started)
         if first_contact and snap.connection.state.value == "connected" and not self.readonly:
             self.probe_permissions()
 

@@ -251,9 +251,13 @@ class KubeClusterService:
                                  for d in self._items("deployments")), key=lambda d: (d.namespace, d.name)))
         return self._views.cached("deployments", self._versions("deployments", "horizontalpodautoscalers"), build)
 
-    def _items(self, resource: str) -> list[dict[str, Any]]:
+    def _store(self, resource: str) -> dict[str, Any]:
+        """One reflector's objects by key (empty before it exists)."""
         r = self._reflectors.get(resource)
-        return list(r.items.values()) if r is not None else []
+        return r.items if r is not None else {}
+
+    def _items(self, resource: str) -> list[dict[str, Any]]:
+        return list(self._store(resource).values())
 
     def _hpas_by_target(self) -> dict[str, HpaRow]:
         rows = [hpa_row(h) for h in self._items("horizontalpodautoscalers")]
@@ -266,8 +270,8 @@ class KubeClusterService:
         """Cluster-derived alerts from the watch store: the namespace's pods and Deployments, every node."""
         # Pods: only those that can alert at all (an index kept per watch event), looked at on every call since
         # their alerts resolve with time; Deployments' and nodes' alerts only when one of them changed.
-        pods_r = self._reflectors.get("pods")
-        pods = [pods_r.items[k] for k in self._views.pods_may_alert.members] if pods_r is not None else []
+        pod_items = self._store("pods")
+        pods = [pod_items[k] for k in self._views.pods_may_alert.members if k in pod_items]
         others = self._views.cached("alerts", self._versions("deployments", "nodes"), lambda: cluster_alerts(
             [], self._items("deployments"), self._items("nodes")))
         return cluster_alerts(pods, [], []) + others
@@ -296,16 +300,10 @@ class KubeClusterService:
             sorted((pod_row(p) for p in self._items("pods")), key=lambda r: (r.namespace, r.name))))
 
     def _deployment(self, name: str) -> dict[str, Any] | None:
-        deps = self._reflectors.get("deployments")
-        if deps is None:
-            return None
+        deps = self._store("deployments")
         if not self.all_namespaces:
-            return deps.items.get(f"{self.namespace or ''}/{name}")  # type: ignore[no-any-return]
-        return next((d for d in deps.items.values() if d["metadata"]["name"] == name), None)
-
-    def _store(self, resource: str) -> dict[str, Any]:
-        r = self._reflectors.get(resource)
-        return r.items if r is not None else {}
+            return deps.get(f"{self.namespace or ''}/{name}")  # type: ignore[no-any-return]
+        return next((d for d in deps.values() if d["metadata"]["name"] == name), None)
 
     def deployment_detail(self, name: str) -> DeploymentDetail | None:
         """Pods, revisions, recent events and HPA of one Deployment of the namespace: read from the indexes kept

@@ -171,13 +171,20 @@ def lines(table: DataTable[Any]) -> list[tuple[str, list[tuple[str, str]]]]:
     return out
 
 
+def filled(app: Both) -> tuple[ResourceTable, DataTable[Any]]:
+    """Both tables of ``app``, each with the same 60 pod rows."""
+    resource = app.query_one("#resource", ResourceTable)
+    plain = app.query_one("#plain", DataTable)
+    for table in (resource, plain):
+        fill_table(table, pod_rows(60))
+    return resource, plain
+
+
 async def test_resource_table_draws_what_datatable_draws_and_redraws_one_row_per_change() -> None:
     app = Both()
     async with app.run_test(size=(100, 50)) as pilot:
-        resource = app.query_one("#resource", ResourceTable)
-        plain = app.query_one("#plain", DataTable)
+        resource, plain = filled(app)
         for table in (resource, plain):
-            fill_table(table, pod_rows(60))
             table.move_cursor(row=3)
             table.focus()
             await pilot.pause()
@@ -223,10 +230,7 @@ async def test_the_mouse_picks_the_row_under_it_as_in_datatable() -> None:
 
     app = Clicked()
     async with app.run_test(size=(100, 50)) as pilot:
-        resource = app.query_one("#resource", ResourceTable)
-        plain = app.query_one("#plain", DataTable)
-        for table in (resource, plain):
-            fill_table(table, pod_rows(60))
+        resource, plain = filled(app)
         await pilot.pause()
         for table in (resource, plain):
             table.scroll_to(y=25, animate=False)
