@@ -70,9 +70,6 @@ async def collect_status(service: ClusterService, timeout: float) -> ClusterSnap
 
 
 def format_status(snap: ClusterSnapshot, output: str) -> str:
-    from rich.console import Console
-    from rich.table import Table
-
     if output in STRUCTURED:
         data = asdict(snap)
         data["synced"] = sorted(snap.synced)
@@ -80,6 +77,9 @@ def format_status(snap: ClusterSnapshot, output: str) -> str:
         for node, row in zip(data["nodes"], snap.nodes, strict=True):
             node["free"] = row.free
         return dump(data, output)
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console(width=160, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
     head = f"context {snap.context}  namespace {snap.namespace}  {snap.connection.state.value}"
     if snap.connection.message:

@@ -28,6 +28,7 @@ from typing import Any
 
 from console.core.yamlsafe import YamlError, safe_load
 from console.kube.errors import KubeError, KubeTarget
+from console.kube.official import kubernetes_aio
 
 REQUEST_TIMEOUT = 10.0  # seconds for one ordinary request
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -118,6 +119,7 @@ def official_loaders() -> Any:
     """The official merger and loader with kubectl's merge rule, empty files allowed, and the exec plugin
     run on demand with errors that say what failed (the official loader logs a failing plugin and carries
     on without credentials). Made here because their bases are imported lazily."""
+    kubernetes_aio()  # the loaders without the rest of the package (console/kube/official.py)
     from kubernetes.aio.config import exec_provider, kube_config
     from kubernetes.aio.config.config_exception import ConfigException
     from kubernetes.aio.config.dateutil import parse_rfc3339

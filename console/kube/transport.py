@@ -8,7 +8,6 @@ with ``json`` instead of being turned into pydantic models, and so watch streams
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -18,14 +17,16 @@ from console.http import env_proxy
 from console.kube.credentials import Credentials, credentials_for
 from console.kube.errors import KubeError, KubeTarget
 from console.kube.kubeconfig import official_loaders, select_kubeconfig, service_account_dir
+from console.kube.official import kubernetes_aio
 
 REQUEST_TIMEOUT = 10.0  # seconds for one ordinary request
 PAGE = 500  # items per page of a LIST (kubectl's chunk size)
 
 
 async def load_kubernetes() -> Any:
-    """Import ``kubernetes.aio`` off the event loop (the import costs ~0.5 s; the UI must not wait)."""
-    return await asyncio.to_thread(importlib.import_module, "kubernetes.aio")
+    """Import the official client off the event loop (its loaders and ApiClient alone still cost ~0.15 s of
+    CPU, mostly aiohttp: the UI must not wait)."""
+    return await asyncio.to_thread(kubernetes_aio)
 
 
 async def connect_target(kubeconfig: str | None, context: str | None) -> tuple[KubeTarget, KubeTransport]:
