@@ -8,8 +8,10 @@ commands one registry (:mod:`console.app.commands`) shared by ``:``, the palette
 from __future__ import annotations
 
 import asyncio
+import importlib
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from textual import events, work
 from textual.binding import Binding
@@ -26,22 +28,14 @@ from console.kube.discovery import Catalog
 from console.wiring import Services
 from screens.actions_flow import ACTION_PERMISSIONS
 from screens.alert_feed import AlertFeed
-from screens.alerts import AlertsScreen
-from screens.browser import BrowserScreen
-from screens.builds.screen import BuildsScreen
-from screens.compat import CompatScreen
 from screens.dashboard import DashboardScreen
-from screens.deployment import DeploymentScreen
 from screens.errorlog import ErrorLog, ReportingWorkers, one_line
-from screens.gpu import GpuScreen
-from screens.help import HelpScreen
 from screens.host import ConsoleApp
-from screens.incident import IncidentScreen
 from screens.keyqueue import KeyQueue
-from screens.latency import LatencyScreen
-from screens.resources import HpaScreen, PodsScreen
 from screens.widgets.dialogs import AsksOnce, CommandPrompt, Palette
-from screens.wizard.screen import WizardScreen
+
+if TYPE_CHECKING:
+    from screens.wizard.screen import WizardScreen
 
 # Redraws from cluster events: at once when none was made for a while, else after a pause that keeps their share of
 # a core near REDRAW_SHARE — the redraws' recent time ÷ the share, between 50 ms (a small namespace: a change shows
@@ -56,13 +50,29 @@ class ClusterChanged(Message):
         return isinstance(message, ClusterChanged)
 
 
+def screen_class(module: str, name: str) -> Any:
+    """The screen class ``name`` of ``module``, imported now (and once)."""
+    return getattr(importlib.import_module(module), name)
+
+
+def screen_from(module: str, name: str) -> Callable[[], Any]:
+    """A mode's screen factory that imports its module only when the mode is first shown."""
+    return lambda: screen_class(module, name)()
+
+
 class LlmctlApp(ConsoleApp):
     TITLE = "llmctl"
     SUB_TITLE = __version__
     CSS_PATH = str(asset("llmctl.tcss"))
-    MODES = {"dashboard": DashboardScreen, "pods": PodsScreen, "hpa": HpaScreen, "builds": BuildsScreen,
-             "gpu": GpuScreen, "latency": LatencyScreen, "alerts": AlertsScreen,
-             "compat": CompatScreen}
+    # The first frame needs the dashboard only: every other screen's module is imported when it is first shown.
+    MODES = {"dashboard": DashboardScreen,
+             "pods": screen_from("screens.resources", "PodsScreen"),
+             "hpa": screen_from("screens.resources", "HpaScreen"),
+             "builds": screen_from("screens.builds.screen", "BuildsScreen"),
+             "gpu": screen_from("screens.gpu", "GpuScreen"),
+             "latency": screen_from("screens.latency", "LatencyScreen"),
+             "alerts": screen_from("screens.alerts", "AlertsScreen"),
+             "compat": screen_from("screens.compat", "CompatScreen")}
     DEFAULT_MODE = "dashboard"
     COMMANDS = ConsoleApp.COMMANDS | {commands.LlmctlCommands}
     BINDINGS = [
@@ -95,7 +105,7 @@ class LlmctlApp(ConsoleApp):
     def on_mount(self) -> None:
         asyncio.get_running_loop().set_exception_handler(self._loop_exception)
         self.snapshot = self.services.cluster.snapshot()
-        self.watch_cluster()
+        self.call_after_refresh(self.watch_cluster)  # the first frame first: the client's import competes for the CPU
         self.alerts.start()
         if self.wizard_at_start is not None:
             kwargs = dict(self.wizard_at_start)
@@ -325,9 +335,10 @@ class LlmctlApp(ConsoleApp):
 
     def show_deployment(self, name: str) -> None:
         """Open (or stay on) the detail screen of a Deployment."""
-        if isinstance(self.screen, DeploymentScreen) and self.screen.deployment_name == name:
+        deployment_screen = screen_class("screens.deployment", "DeploymentScreen")
+        if isinstance(self.screen, deployment_screen) and self.screen.deployment_name == name:
             return
-        self.push_screen(DeploymentScreen(name))
+        self.push_screen(deployment_screen(name))
 
     def show_incident(self, deployment: str | None = None) -> None:
         """Open the incident timeline of a Deployment (None: the whole namespace)."""
@@ -335,11 +346,12 @@ class LlmctlApp(ConsoleApp):
             self.notify(f"no Deployment {deployment} in namespace {self.snapshot.namespace}; showing the namespace",
                         severity="warning")
             deployment = None
-        self.push_screen(IncidentScreen(deployment))
+        self.push_screen(screen_class("screens.incident", "IncidentScreen")(deployment))
 
     def open_wizard(self, **kwargs: Any) -> None:
         """Open the guided deployment on top of the current screen (or go back to the one left open)."""
-        if isinstance(self.screen, WizardScreen):
+        wizard_screen = screen_class("screens.wizard.screen", "WizardScreen")
+        if isinstance(self.screen, wizard_screen):
             return
         if self._wizard_open is not None:
             mode, screen = self._wizard_open
@@ -349,7 +361,7 @@ class LlmctlApp(ConsoleApp):
                 return
         if "namespace" not in kwargs and self.settings.namespace:
             kwargs["namespace"] = self.settings.namespace
-        screen = WizardScreen(**kwargs)
+        screen = wizard_screen(**kwargs)
         self._wizard_open = (self.current_mode, screen)
         self.push_screen(screen)
 
@@ -451,7 +463,7 @@ class LlmctlApp(ConsoleApp):
             return
         for screen in reversed(self.screen_stack[1:]):
             screen.dismiss(None)
-        self.push_screen(BrowserScreen(resource.qualified))
+        self.push_screen(screen_class("screens.browser", "BrowserScreen")(resource.qualified))
 
     def action_help(self) -> None:
         rows: list[tuple[str, str]] = []
@@ -461,4 +473,4 @@ class LlmctlApp(ConsoleApp):
             if b.key not in seen:
                 seen.add(b.key)
                 rows.append((self.get_key_display(b), b.description or b.action))
-        self.push_screen(HelpScreen(rows + commands.help_rows()))
+        self.push_screen(screen_class("screens.help", "HelpScreen")(rows + commands.help_rows()))
