@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,7 +11,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Label
 
 from console.core.model import ClusterSnapshot, PodRow
-from console.core.units import age
+from console.core.units import age_until
 from screens.deployment import POD_COLUMNS, status_text
 from screens.host import host
 from screens.object_actions import OBJECT_BINDINGS, ObjectActionsMixin, ObjectRef
@@ -43,7 +43,7 @@ class PodsScreen(ObjectActionsMixin, Screen[None]):
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        self._shown: dict[str, tuple[PodRow, str, tuple[object, ...]]] = {}
+        self._shown: dict[str, tuple[PodRow, float, tuple[object, ...]]] = {}  # key → row, age good until, cells
         self.query_one(DataTable).add_columns(*POD_COLUMNS)
         watch_snapshot(self, self.show_snapshot)  # hidden: stale until shown again (#16)
 
@@ -51,17 +51,21 @@ class PodsScreen(ObjectActionsMixin, Screen[None]):
         pods = host(self).services.cluster.pods()
         every = not snap.namespace  # every namespace shown: pods are NAMESPACE/NAME (names repeat across them)
         # A pod's cells are kept while its row (one per object version) and its age stay the same: the table
-        # then knows the row unchanged without comparing its cells (#16: work per event ∝ what changed).
-        kept: dict[str, tuple[PodRow, str, tuple[object, ...]]] = {}
-        now = datetime.now(UTC)
+        # then knows the row unchanged without comparing its cells (#16: work per event ∝ what changed). An age
+        # is worked out again only when it is due to change.
+        kept: dict[str, tuple[PodRow, float, tuple[object, ...]]] = {}
+        now = time.time()
         for p in pods:
-            created = age(p.created, now)
             key = f"{p.namespace}/{p.name}" if every else p.name
             before = self._shown.get(key)
-            if before is not None and before[0] is p and before[1] == created:
+            if before is not None and before[0] is p and now < before[1]:
                 kept[key] = before
+                continue
+            created, until = age_until(p.created, now)
+            if before is not None and before[0] is p and before[2][6] == created:
+                kept[key] = (p, until, before[2])
             else:
-                kept[key] = (p, created, (
+                kept[key] = (p, until, (
                     key, status_text(p.status, p.ready), p.ready, str(p.restarts), p.node or "-",
                     f"{p.cold_start_s:.0f}s" if p.cold_start_s is not None else "-", created, p.why))
         self._shown = kept

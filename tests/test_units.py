@@ -10,6 +10,7 @@ import pytest
 
 from console.core.units import (
     age,
+    age_until,
     as_int,
     binary_size,
     clock,
@@ -52,6 +53,18 @@ def test_ages() -> None:
     now = datetime(2026, 12, 1, tzinfo=UTC)
     assert age((now - timedelta(minutes=5, seconds=20)).strftime("%Y-%m-%dT%H:%M:%SZ"), now) == "5m"
     assert age("2026-11-30T23:59:30.123456Z", now) == "29s" and age("", now) == "-" and age("garbage", now) == "-"
+
+
+def test_an_age_holds_exactly_until_the_second_it_is_due_to_change() -> None:
+    created = "2026-12-01T00:00:00Z"
+    start = datetime(2026, 12, 1, tzinfo=UTC).timestamp()
+    for elapsed in (-3, 0, 1, 59, 60, 61, 119, 3599, 7199, 7200, 7201, 86399, 172799, 172800, 400 * 86400 + 17):
+        now = start + elapsed + 0.25
+        text, until = age_until(created, now)
+        assert text == age(created, datetime.fromtimestamp(now, UTC)), elapsed
+        assert until > now and age(created, datetime.fromtimestamp(until - 0.001, UTC)) == text, elapsed
+        assert age(created, datetime.fromtimestamp(until, UTC)) != text, f"{elapsed}: due at {until - start}"
+    assert age_until("", start) == ("-", float("inf"))
 
 
 def test_clock_and_sizes() -> None:

@@ -142,11 +142,14 @@ def _parsed_time(value: str) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
+_AGE_UNITS = (("d", 86400, 2 * 86400), ("h", 3600, 2 * 3600), ("m", 60, 60))  # unit, size, shown from
+
+
 def human_duration(seconds: float) -> str:
     """A table's AGE: ``45s``, ``12m``, ``3h``, ``5d`` — one unit, which changes at 1 minute, 2 hours and 2 days
     (so a fresh pod says ``119m`` rather than ``1h``, as kubectl would, and a row does not flicker)."""
     s = int(max(seconds, 0))
-    for unit, size, threshold in (("d", 86400, 2 * 86400), ("h", 3600, 2 * 3600), ("m", 60, 60)):
+    for unit, size, threshold in _AGE_UNITS:
         if s >= threshold:
             return f"{s // size}{unit}"
     return f"{s}s"
@@ -158,6 +161,18 @@ def age(timestamp: Any, now: datetime | None = None) -> str:
     if then is None:
         return "-"
     return human_duration(((now or datetime.now(UTC)) - then).total_seconds())
+
+
+def age_until(timestamp: Any, now: float) -> tuple[str, float]:
+    """:func:`age` at ``now`` (epoch seconds), and the epoch second it changes at: a table of 10,000 rows asks
+    again only for the ages that are due (``5d`` is good for hours), not for every row on every redraw."""
+    then = parse_time(timestamp)
+    if then is None:
+        return "-", math.inf
+    start = then.timestamp()
+    s = int(max(now - start, 0))
+    size = next((size for _, size, threshold in _AGE_UNITS if s >= threshold), 1)
+    return human_duration(s), start + (s // size + 1) * size
 
 
 def clock(seconds: float) -> str:

@@ -29,7 +29,7 @@ from console.core.model import (
 from console.core.rollout import revision_history, rollout_verdict
 from console.kube.access import KubeAccess
 from console.kube.errors import KubeError, KubeTarget
-from console.kube.indexes import MultiIndex, Subset, Totals, involved_object, owner_uids
+from console.kube.indexes import MultiIndex, SortedRows, Subset, Totals, involved_object, owner_uids
 from console.kube.kubeconfig import read_kubeconfig_target
 from console.kube.pods import pod_tombstone
 from console.kube.reflector import Reflector
@@ -128,7 +128,7 @@ class KubeClusterService:
             "replicasets": Reflector(t, f"/apis/apps/v1{scope}/replicasets", "replicasets", self._changed,
                                      indexes=(v.rs_by_owner,)),
             "pods": Reflector(t, f"/api/v1{scope}/pods", "pods", self._changed, on_delete=self._pod_gone,
-                              indexes=(v.pods_by_owner, v.pods_may_alert)),
+                              indexes=(v.pods_by_owner, v.pods_may_alert, v.pod_rows)),
             "events": Reflector(t, f"/api/v1{scope}/events", "events", self._changed,
                                 indexes=(v.events_by_object,)),
         }
@@ -295,9 +295,8 @@ class KubeClusterService:
             self._gone.append((time.time(), tombstone))
 
     def pods(self) -> tuple[PodRow, ...]:
-        """Every pod of the namespace (the :pods view)."""
-        return self._views.cached("pods", self._versions("pods"), lambda: tuple(
-            sorted((pod_row(p) for p in self._items("pods")), key=lambda r: (r.namespace, r.name))))
+        """Every pod of the namespace (the :pods view), by namespace and name (kept so per watch event)."""
+        return self._views.pod_rows.rows()
 
     def _deployment(self, name: str) -> dict[str, Any] | None:
         deps = self._store("deployments")
@@ -354,6 +353,7 @@ class _Views:
         self.pods_by_owner = MultiIndex(owner_uids)
         self.rs_by_owner = MultiIndex(owner_uids)
         self.pods_may_alert = Subset(pod_may_alert)
+        self.pod_rows = SortedRows(pod_row, lambda r: (r.namespace, r.name))
         self.events_by_object = MultiIndex(involved_object)
         self.gpu_allocation = Totals()
         self._values: dict[str, tuple[Hashable, Any]] = {}

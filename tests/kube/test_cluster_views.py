@@ -1,6 +1,7 @@
 """The cluster service's derived views (a Deployment's ReplicaSets, pods and events; GPUs allocated per node; the
-pods that may alert) are indexes kept per watch event. Against a real sandbox under changes — a scale, a new
-revision, a pod deleted — they must say at every moment exactly what a scan of the whole store says."""
+pods that may alert; the :pods rows in order) are indexes kept per watch event. Against a real sandbox under
+changes — a scale, a new revision, a pod deleted — they must say at every moment exactly what a scan of the whole
+store says."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from kubernetes import client, config
 from console.alerts.model import cluster_alerts
 from console.core.rollout import revision_history
 from console.kube.cluster import KubeClusterService
+from console.kube.rows import pod_row
 from console.sandbox.server import SandboxThread
 
 NS = "llm"
@@ -67,6 +69,9 @@ def check(service: KubeClusterService) -> None:
     assert first.nodes is second.nodes and first.deployments is second.deployments, \
         "nothing changed between two snapshots: nothing was derived again"
     assert service.pods() is service.pods()
+    assert list(service.pods()) == sorted((pod_row(p) for p in service.raw("pods")), key=lambda r: (r.namespace,
+                                                                                                      r.name)), \
+        ":pods: every pod's current row, by namespace and name"
 
 
 def set_image(apps: client.AppsV1Api, name: str, image: str) -> None:
