@@ -44,6 +44,8 @@ class PodsScreen(ObjectActionsMixin, Screen[None]):
 
     def on_mount(self) -> None:
         self._shown: dict[str, tuple[PodRow, float, tuple[object, ...]]] = {}  # key → row, age good until, cells
+        self._drawn: tuple[tuple[PodRow, ...], bool] | None = None  # the rows last shown, and whether NAMESPACE/NAME
+        self._ages_due = 0.0  # when the first age shown changes
         self.query_one(DataTable).add_columns(*POD_COLUMNS)
         watch_snapshot(self, self.show_snapshot)  # hidden: stale until shown again (#16)
 
@@ -53,25 +55,41 @@ class PodsScreen(ObjectActionsMixin, Screen[None]):
         # A pod's cells are kept while its row (one per object version) and its age stay the same: the table
         # then knows the row unchanged without comparing its cells (#16: work per event ∝ what changed). An age
         # is worked out again only when it is due to change.
-        kept: dict[str, tuple[PodRow, float, tuple[object, ...]]] = {}
         now = time.time()
+        if self._drawn is not None and self._drawn[0] is pods and self._drawn[1] == every and now < self._ages_due:
+            # No pod changed (the cluster view hands out the very same rows) and no age is due: the redraw is for
+            # another resource's event (an Event, an HPA), and there is nothing to walk.
+            self._show_counts(snap, len(pods))
+            return
+        kept: dict[str, tuple[PodRow, float, tuple[object, ...]]] = {}
+        rows: list[tuple[str, tuple[object, ...]]] = []
+        due = float("inf")
         for p in pods:
             key = f"{p.namespace}/{p.name}" if every else p.name
             before = self._shown.get(key)
             if before is not None and before[0] is p and now < before[1]:
                 kept[key] = before
+                rows.append((key, before[2]))
+                if before[1] < due:
+                    due = before[1]
                 continue
             created, until = age_until(p.created, now)
+            due = min(due, until)
             if before is not None and before[0] is p and before[2][6] == created:
-                kept[key] = (p, until, before[2])
+                cells = before[2]
             else:
-                kept[key] = (p, until, (
-                    key, status_text(p.status, p.ready), p.ready, str(p.restarts), p.node or "-",
-                    f"{p.cold_start_s:.0f}s" if p.cold_start_s is not None else "-", created, p.why))
+                cells = (key, status_text(p.status, p.ready), p.ready, str(p.restarts), p.node or "-",
+                         f"{p.cold_start_s:.0f}s" if p.cold_start_s is not None else "-", created, p.why)
+            kept[key] = (p, until, cells)
+            rows.append((key, cells))
         self._shown = kept
-        fill_table(self.query_one(DataTable), [(name, cells) for name, (_, _, cells) in kept.items()])
+        fill_table(self.query_one(DataTable), rows)
+        self._drawn, self._ages_due = (pods, every), due
+        self._show_counts(snap, len(pods))
+
+    def _show_counts(self, snap: ClusterSnapshot, count: int) -> None:
         set_text(self.query_one(".panel-title", Label), f"Pods — namespace {snap.namespace or 'all'}")
-        set_text(self.query_one("#pods-status", Label), panel_status(snap, "pods", len(pods)))
+        set_text(self.query_one("#pods-status", Label), panel_status(snap, "pods", count))
 
 
 class HpaScreen(Screen[None]):

@@ -23,7 +23,7 @@ from rich.text import Text
 from textual import events
 from textual._two_way_dict import TwoWayDict
 from textual.content import Content
-from textual.geometry import Region
+from textual.geometry import Region, Spacing
 from textual.strip import Strip
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import CellType, ColumnKey, RowKey
@@ -111,6 +111,30 @@ class ResourceTable(DataTable[Any]):
         if self._tall:
             return DataTable._y_offsets.fget(self)  # type: ignore[attr-defined]
         return _OneLineRows(self)
+
+    def _get_row_region(self, row_index: int) -> Region:
+        """DataTable sums the heights of every row above (O(rows), on each cursor move); rows are one line here."""
+        if self._tall or not self.is_valid_row_index(row_index):
+            return super()._get_row_region(row_index)
+        width = sum(column.get_render_width(self) for column in self.columns.values()) + self._row_label_column_width
+        return Region(0, row_index + (self.header_height if self.show_header else 0), max(self.size.width, width), 1)
+
+    def _get_cell_region(self, coordinate: Any) -> Region:
+        """As :meth:`_get_row_region`: the cell's line is its row's index."""
+        if self._tall or not self.is_valid_coordinate(coordinate):
+            return super()._get_cell_region(coordinate)
+        row_index, column_index = coordinate
+        x = sum(column.get_render_width(self) for column in self.ordered_columns[:column_index])
+        width = self.columns[self._column_locations.get_key(column_index)].get_render_width(self)
+        y = row_index + (self.header_height if self.show_header else 0)
+        return Region(x + self._row_label_column_width, y, width, 1)
+
+    def _get_fixed_offset(self) -> Spacing:
+        """DataTable lists every row in order (O(rows) after each change) to sum the fixed rows' heights."""
+        if self.fixed_rows:
+            return super()._get_fixed_offset()
+        left = sum(column.get_render_width(self) for column in self.ordered_columns[:self.fixed_columns])
+        return Spacing(self.header_height if self.show_header else 0, 0, 0, left + self._row_label_column_width)
 
     # -- drawing ---------------------------------------------------------------------------------------------------
     def _simple(self) -> bool:

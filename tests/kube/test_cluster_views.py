@@ -127,3 +127,36 @@ async def test_derived_views_match_a_full_scan_through_changes(sb: SandboxThread
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_a_pod_change_that_leaves_its_gpus_alone_wakes_nothing_in_the_gpu_index(sb: SandboxThread) -> None:
+    """The cluster-wide GPU pod watch keeps (node, GPUs) per pod: a change of anything else (here a label) is read,
+    and neither changes its version nor wakes the console."""
+    service = KubeClusterService(sb.info.kubeconfig, None, NS, sandbox=True)
+    task = asyncio.create_task(service.run(lambda: None))
+    core = client.CoreV1Api(config.new_client_from_config(sb.info.kubeconfig))
+    try:
+        deadline = time.monotonic() + 20
+        while not {"pods", "gpu-pods"} <= service.snapshot().synced:
+            assert time.monotonic() < deadline, "the watches did not sync"
+            await asyncio.sleep(0.05)
+        gpu, pods = service._reflectors["gpu-pods"], service._reflectors["pods"]
+        pod = next(p.name for p in service.pods() if p.name.startswith("claude-inference-"))
+        for attempt in range(3):  # a window in which no GPU pod came or went (the HPA may scale meanwhile)
+            kept, version = dict(gpu.items), gpu.version
+            await asyncio.to_thread(core.patch_namespaced_pod, pod, NS, {"metadata": {"labels": {
+                "touched": str(attempt)}}})
+            deadline = time.monotonic() + 10
+            while (pods.items.get(f"{NS}/{pod}") or {}).get("metadata", {}).get("labels", {}).get(
+                    "touched") != str(attempt):
+                assert time.monotonic() < deadline, "the label change never reached the namespace's pod watch"
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(0.3)  # the GPU watch has read the same event by now
+            if dict(gpu.items) == kept:
+                assert gpu.version == version, "an unchanged projection bumped the GPU index's version"
+                break
+        else:
+            raise AssertionError("GPU pods came or went in each of three windows")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

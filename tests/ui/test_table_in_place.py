@@ -13,6 +13,7 @@ from typing import Any
 
 from textual.app import App, ComposeResult
 from textual.content import Content
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 from screens.widgets import tone
@@ -247,3 +248,29 @@ async def test_the_mouse_picks_the_row_under_it_as_in_datatable() -> None:
             await pilot.pause()
             assert table.cursor_row == 29, table.id
         assert headers == ["resource", "plain"]
+
+
+async def test_row_and_cell_regions_are_datatables() -> None:
+    """ResourceTable finds a row's line from its index (rows are one line); DataTable sums the rows above (and
+    lists every row for the fixed offset). Both must give the same regions and offsets (the cursor's scrolling and
+    repaint use them), with a header and without."""
+    app = Both()
+    async with app.run_test(size=(100, 50)) as pilot:
+        resource, plain = filled(app)
+        await pilot.pause()
+        for header in (True, False):
+            for table in (resource, plain):
+                table.show_header = header
+            await pilot.pause()
+            for row in (0, 1, 7, 59, 60, -1):
+                assert resource._get_row_region(row) == plain._get_row_region(row), (header, row)
+                for column in range(len(plain.columns) + 1):
+                    coordinate = Coordinate(row, column)
+                    assert resource._get_cell_region(coordinate) == plain._get_cell_region(coordinate), \
+                        (header, row, column)
+            for table in (resource, plain):
+                table.fixed_columns = 1
+            assert resource._get_fixed_offset() == plain._get_fixed_offset(), header
+            for table in (resource, plain):
+                table.fixed_columns = 0
+            assert resource._get_fixed_offset() == plain._get_fixed_offset(), header
