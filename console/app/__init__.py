@@ -120,6 +120,11 @@ class LlmctlApp(ConsoleApp):
     async def on_event(self, event: events.Event) -> None:
         """Keys and pastes one at a time, each once the one before it has had its effect (screens.keyqueue)."""
         if not KeyQueue.wants(event):
+            if (isinstance(event, events.Key) and event.is_forwarded and isinstance(self.screen, AsksOnce)
+                    and self.screen.typed_ahead(event.time)):
+                # Routed to a widget before the confirmation was shown, taken by none, and bubbled up to the app's
+                # bindings only now — the dialog's: typed before it was shown, it answers nothing.
+                return
             await super().on_event(event)
             return
         if not self.keys.admit(event):  # type: ignore[arg-type]

@@ -131,6 +131,26 @@ async def test_each_enter_moves_to_the_next_field_and_typing_follows_the_focus(s
         await still_answers(app, pilot)
 
 
+async def test_a_y_routed_before_the_confirmation_was_shown_answers_nothing(sb: SandboxThread,
+                                                                           tmp_path: Path) -> None:
+    """The other side of the race (CI of d89eeae, a loaded machine): the y was read and routed to the dashboard's
+    table while the plan was still being made; nothing there took it, so it bubbled up to the app's bindings — by
+    then the dialog's. A key typed before the confirmation was shown must not answer it on that path either."""
+    async with dashboard(sb, tmp_path) as (app, pilot):
+        table = app.screen.query_one("#deployments", DataTable)
+        await open_form(app, pilot, "h", "HPA form")
+        early = key_event("y")  # read now, with the form still open
+        await pilot.press("enter", "enter", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="confirm dialog")
+        table._forward_event(early)  # as App.on_event forwarded it when the dashboard still had the focus
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, ConfirmDialog), "a y typed ahead confirmed a plan nobody had seen"
+        assert [e["mode"] for e in audit(tmp_path)] == ["dry-run"]
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmDialog), what="cancelled")
+        await still_answers(app, pilot)
+
+
 async def test_a_y_typed_before_the_confirmation_was_shown_answers_nothing(sb: SandboxThread,
                                                                           tmp_path: Path) -> None:
     """Deterministic form of the race above: the y is read (stamped) before the plan is shown, and reaches the
