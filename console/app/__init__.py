@@ -216,6 +216,7 @@ class LlmctlApp(ConsoleApp):
 
     def _retarget(self, context: str | None, namespace: str | None, everything: bool) -> None:
         self.services.cluster.retarget(context, namespace, everything)  # type: ignore[attr-defined]
+        gc.unfreeze()  # the old target's objects back in the collector's sight (its watches' tasks hold cycles)
         self.all_namespaces = everything
         for screen in reversed(self.screen_stack[1:]):  # a Deployment or a log of the old target: closed
             screen.dismiss(None)
