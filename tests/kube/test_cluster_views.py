@@ -151,7 +151,10 @@ async def test_a_pod_change_that_leaves_its_gpus_alone_wakes_nothing_in_the_gpu_
                     "touched") != str(attempt):
                 assert time.monotonic() < deadline, "the label change never reached the namespace's pod watch"
                 await asyncio.sleep(0.02)
-            await asyncio.sleep(0.3)  # the GPU watch has read the same event by now
+            seen = int(pods.items[f"{NS}/{pod}"]["metadata"]["resourceVersion"])
+            while int(gpu.resource_version or 0) < seen:  # the GPU watch has read the same event (or a later one)
+                assert time.monotonic() < deadline, "the GPU pod watch never got the label change"
+                await asyncio.sleep(0.02)
             if dict(gpu.items) == kept:
                 assert gpu.version == version, "an unchanged projection bumped the GPU index's version"
                 break
