@@ -67,21 +67,19 @@ class PodsScreen(ObjectActionsMixin, Screen[None]):
         for p in pods:
             key = f"{p.namespace}/{p.name}" if every else p.name
             before = self._shown.get(key)
-            if before is not None and before[0] is p and now < before[1]:
-                kept[key] = before
-                rows.append((key, before[2]))
-                if before[1] < due:
-                    due = before[1]
-                continue
-            created, until = age_until(p.created, now)
-            due = min(due, until)
-            if before is not None and before[0] is p and before[2][6] == created:
-                cells = before[2]
+            same = before is not None and before[0] is p
+            if same and now < before[1]:
+                entry = before
             else:
-                cells = (key, status_text(p.status, p.ready), p.ready, str(p.restarts), p.node or "-",
-                         f"{p.cold_start_s:.0f}s" if p.cold_start_s is not None else "-", created, p.why)
-            kept[key] = (p, until, cells)
-            rows.append((key, cells))
+                created, until = age_until(p.created, now)
+                cells = before[2] if same and before[2][6] == created else (
+                    key, status_text(p.status, p.ready), p.ready, str(p.restarts), p.node or "-",
+                    f"{p.cold_start_s:.0f}s" if p.cold_start_s is not None else "-", created, p.why)
+                entry = (p, until, cells)
+            kept[key] = entry
+            rows.append((key, entry[2]))
+            if entry[1] < due:
+                due = entry[1]
         self._shown = kept
         fill_table(self.query_one(DataTable), rows)
         self._drawn, self._ages_due = (pods, every), due

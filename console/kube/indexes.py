@@ -103,7 +103,7 @@ class Totals:
 class SortedRows:
     """A row per object (``row(obj)``), kept in the order of ``order(row)`` (the ``:pods`` view): a change costs
     a binary search and a list insertion, not a sort of every row. ``rows()`` is the rows in order, the same
-    tuple until something changes; ``version`` changes whenever a row does."""
+    tuple until something changes."""
 
     def __init__(self, row: Callable[[Any], Any], order: Callable[[Any], Any]) -> None:
         self._row = row
@@ -112,14 +112,12 @@ class SortedRows:
         self._positions: list[tuple[Any, str]] = []  # (order(row), key), sorted
         self._rows: list[Any] = []  # the rows, in the same order
         self._tuple: tuple[Any, ...] | None = ()
-        self.version = 0
 
     def reset(self, items: dict[str, Any]) -> None:
         self._by_key = {key: self._row(obj) for key, obj in items.items()}
         self._positions = sorted((self._order(row), key) for key, row in self._by_key.items())
         self._rows = [self._by_key[key] for _, key in self._positions]
         self._tuple = None
-        self.version += 1
 
     def update(self, key: str, old: Any, new: Any) -> None:
         before = self._by_key.pop(key, None)
@@ -133,7 +131,6 @@ class SortedRows:
             self._positions.insert(index, position)
             self._rows.insert(index, row)
         self._tuple = None
-        self.version += 1
 
     def rows(self) -> tuple[Any, ...]:
         if self._tuple is None:
