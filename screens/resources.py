@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import heapq
+import math
 import time
+from itertools import repeat
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -17,7 +20,7 @@ from screens.host import host
 from screens.object_actions import OBJECT_BINDINGS, ObjectActionsMixin, ObjectRef
 from screens.widgets.footer import KeyFooter
 from screens.widgets.statusbar import StatusBar
-from screens.widgets.table import ResourceTable, fill_table, panel_status, set_text
+from screens.widgets.table import ResourceTable, fill_table, panel_status, patch_table, set_text
 from screens.widgets.visible import watch_snapshot
 
 
@@ -44,46 +47,95 @@ class PodsScreen(ObjectActionsMixin, Screen[None]):
 
     def on_mount(self) -> None:
         self._shown: dict[str, tuple[PodRow, float, tuple[object, ...]]] = {}  # key → row, age good until, cells
-        self._drawn: tuple[tuple[PodRow, ...], bool] | None = None  # the rows last shown, and whether NAMESPACE/NAME
-        self._ages_due = 0.0  # when the first age shown changes
+        self._mark: object = None  # the cluster view's mark of the rows last shown (pod_changes)
+        self._every: bool | None = None  # whether the rows last shown were NAMESPACE/NAME
+        self._due: list[tuple[float, str]] = []  # (when its age changes, key) for each row shown, soonest first
         self.query_one(DataTable).add_columns(*POD_COLUMNS)
         watch_snapshot(self, self.show_snapshot)  # hidden: stale until shown again (#16)
 
     def show_snapshot(self, snap: ClusterSnapshot) -> None:
-        pods = host(self).services.cluster.pods()
+        """Redraw what changed since the last redraw: the pods the cluster view says changed, and the rows whose
+        age is due to change (a heap of when each row's age changes). A pod's cells are kept while its row (one per
+        object version) and its age stay the same, so the table knows them unchanged without comparing them. Every
+        row is walked only on a first draw, a new target, or when the view cannot say what changed (a re-list);
+        a redraw for another resource's event (an Event, an HPA) costs nothing here (#16: work per event ∝ what
+        changed)."""
+        changes = host(self).services.cluster.pod_changes(self._mark)
         every = not snap.namespace  # every namespace shown: pods are NAMESPACE/NAME (names repeat across them)
-        # A pod's cells are kept while its row (one per object version) and its age stay the same: the table
-        # then knows the row unchanged without comparing its cells (#16: work per event ∝ what changed). An age
-        # is worked out again only when it is due to change.
         now = time.time()
-        if self._drawn is not None and self._drawn[0] is pods and self._drawn[1] == every and now < self._ages_due:
-            # No pod changed (the cluster view hands out the very same rows) and no age is due: the redraw is for
-            # another resource's event (an Event, an HPA), and there is nothing to walk.
-            self._show_counts(snap, len(pods))
-            return
+        table = self.query_one(ResourceTable)
+        changed = changes.changed
+        if changed is None or every != self._every or len(changed) > len(changes.rows) // 2 \
+                or not self._patch(table, changes.rows, changed, changes.moved, every, now):
+            self._fill(table, changes.rows, every, now)
+        self._mark, self._every = changes.mark, every
+        self._show_counts(snap, len(changes.rows))
+
+    @staticmethod
+    def _key(p: PodRow, every: bool) -> str:
+        return f"{p.namespace}/{p.name}" if every else p.name
+
+    def _entry(self, key: str, p: PodRow, now: float) -> tuple[PodRow, float, tuple[object, ...]]:
+        """A pod's row, when its age changes, and its cells: the cells kept when only the age is due and it reads
+        the same."""
+        before = self._shown.get(key)
+        if before is not None and before[0] is p and now < before[1]:
+            return before
+        created, until = age_until(p.created, now)
+        if before is not None and before[0] is p and before[2][6] == created:
+            return (p, until, before[2])
+        cells = (key, status_text(p.status, p.ready), p.ready, str(p.restarts), p.node or "-",
+                 f"{p.cold_start_s:.0f}s" if p.cold_start_s is not None else "-", created, p.why)
+        return (p, until, cells)
+
+    def _fill(self, table: ResourceTable, pods: tuple[PodRow, ...], every: bool, now: float) -> None:
+        """Every row, walked once."""
         kept: dict[str, tuple[PodRow, float, tuple[object, ...]]] = {}
         rows: list[tuple[str, tuple[object, ...]]] = []
-        due = float("inf")
         for p in pods:
-            key = f"{p.namespace}/{p.name}" if every else p.name
-            before = self._shown.get(key)
-            same = before is not None and before[0] is p
-            if same and now < before[1]:
-                entry = before
-            else:
-                created, until = age_until(p.created, now)
-                cells = before[2] if same and before[2][6] == created else (
-                    key, status_text(p.status, p.ready), p.ready, str(p.restarts), p.node or "-",
-                    f"{p.cold_start_s:.0f}s" if p.cold_start_s is not None else "-", created, p.why)
-                entry = (p, until, cells)
-            kept[key] = entry
+            key = self._key(p, every)
+            entry = kept[key] = self._entry(key, p, now)
             rows.append((key, entry[2]))
-            if entry[1] < due:
-                due = entry[1]
         self._shown = kept
-        fill_table(self.query_one(DataTable), rows)
-        self._drawn, self._ages_due = (pods, every), due
-        self._show_counts(snap, len(pods))
+        fill_table(table, rows)
+        self._due = [(entry[1], key) for key, entry in kept.items() if entry[1] != math.inf]
+        heapq.heapify(self._due)
+
+    def _patch(self, table: ResourceTable, pods: tuple[PodRow, ...], changed: dict[str, PodRow | None],
+               moved: bool, every: bool, now: float) -> bool:
+        """The pods that changed and the ages that are due, patched into the table (False: it must be filled)."""
+        shown, due = self._shown, self._due
+        redo: dict[str, PodRow] = {}
+        gone: list[str] = []
+        for ref, p in changed.items():  # ref: the view's NAMESPACE/NAME
+            key = ref if every else ref.partition("/")[2]
+            if p is not None:
+                redo[key] = p
+            elif key in shown:
+                gone.append(key)
+        while due and due[0][0] <= now:
+            until, key = heapq.heappop(due)
+            held = shown.get(key)
+            if held is not None and held[1] == until and key not in redo:  # else an entry replaced since
+                redo[key] = held[0]
+        fresh = {}
+        for key, p in redo.items():
+            entry = self._entry(key, p, now)
+            if entry is not shown.get(key):
+                fresh[key] = entry
+        order = list(map(self._key, pods, repeat(every))) if moved else None
+        if not patch_table(table, [(key, entry[2]) for key, entry in fresh.items()], gone, order):
+            return False
+        for key in gone:
+            del shown[key]
+        shown.update(fresh)
+        for key, entry in fresh.items():
+            if entry[1] != math.inf:
+                heapq.heappush(due, (entry[1], key))
+        if len(due) > 2 * len(shown) + 1024:  # entries of rows replaced since pile up: keep the live ones only
+            self._due = [(entry[1], key) for key, entry in shown.items() if entry[1] != math.inf]
+            heapq.heapify(self._due)
+        return True
 
     def _show_counts(self, snap: ClusterSnapshot, count: int) -> None:
         set_text(self.query_one(".panel-title", Label), f"Pods — namespace {snap.namespace or 'all'}")

@@ -29,7 +29,7 @@ from console.core.model import (
 from console.core.rollout import revision_history, rollout_verdict
 from console.kube.access import KubeAccess
 from console.kube.errors import KubeError, KubeTarget
-from console.kube.indexes import MultiIndex, SortedRows, Subset, Totals, involved_object, owner_uids
+from console.kube.indexes import MultiIndex, RowChanges, SortedRows, Subset, Totals, involved_object, owner_uids
 from console.kube.kubeconfig import read_kubeconfig_target
 from console.kube.pods import pod_tombstone
 from console.kube.reflector import Reflector
@@ -58,6 +58,9 @@ class ClusterService(Protocol):
 
     def pods(self) -> tuple[PodRow, ...]:
         """Every pod of the namespace."""
+
+    def pod_changes(self, mark: object) -> RowChanges:
+        """Every pod's row in order, and which changed since the read that returned ``mark`` (None: a first read)."""
 
     def hpas(self) -> tuple[HpaRow, ...]:
         """Every HorizontalPodAutoscaler of the namespace."""
@@ -297,6 +300,11 @@ class KubeClusterService:
     def pods(self) -> tuple[PodRow, ...]:
         """Every pod of the namespace (the :pods view), by namespace and name (kept so per watch event)."""
         return self._views.pod_rows.rows()
+
+    def pod_changes(self, mark: object) -> RowChanges:
+        """:meth:`pods`, and the pods (by ``namespace/name``) whose row changed since the read that returned
+        ``mark``: the :pods screen redraws those, not every row (#16)."""
+        return self._views.pod_rows.since(mark)
 
     def _deployment(self, name: str) -> dict[str, Any] | None:
         deps = self._store("deployments")

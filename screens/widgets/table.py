@@ -26,7 +26,7 @@ from textual.content import Content
 from textual.geometry import Region, Spacing
 from textual.strip import Strip
 from textual.widgets import DataTable, Static
-from textual.widgets.data_table import CellType, ColumnKey, RowKey
+from textual.widgets.data_table import CellKey, CellType, ColumnKey, RowDoesNotExist, RowKey
 
 from console.core.model import ClusterSnapshot, ConnState
 from screens.widgets import tone
@@ -48,6 +48,7 @@ class ResourceTable(DataTable[Any]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self._versions: dict[RowKey, int] = {}
+        self._row_keys: dict[str, RowKey] = {}  # each row's key object by its value (patch_table's reordering)
         self._strips: dict[RowKey, tuple[tuple[object, ...], Strip]] = {}
         self._header: tuple[tuple[object, ...], Strip] | None = None
         self._only_row: int | None = None  # update_cell's repaint: this row's line, not the whole table
@@ -61,6 +62,7 @@ class ResourceTable(DataTable[Any]):
         row_key = super().add_row(*cells, height=height, key=key, label=label)
         self._tall = self._tall or height != 1 or label is not None
         self._versions[row_key] = next(_VERSIONS)
+        self._row_keys[str(row_key.value)] = row_key
         return row_key
 
     def update_cell(self, row_key: RowKey | str, column_key: ColumnKey | str, value: CellType, *,
@@ -77,12 +79,42 @@ class ResourceTable(DataTable[Any]):
     def remove_row(self, row_key: RowKey | str) -> None:
         key = RowKey(row_key) if isinstance(row_key, str) else row_key
         super().remove_row(key)
+        self._forget(key)
+
+    def _forget(self, key: RowKey) -> None:
         self._versions.pop(key, None)
         self._strips.pop(key, None)
+        self._row_keys.pop(str(key.value), None)
+
+    def place_rows(self, keys: Sequence[str], dropped: Iterable[str] = ()) -> None:
+        """Drop the rows ``dropped`` and put the others in the order of ``keys`` (each row's key once): one
+        reordering of the row index. DataTable's ``remove_row`` walks every row in Python to shift the rows
+        below (O(rows) per removed row); here the index is made once, at C speed, from the keys in order."""
+        dropped = list(dropped)
+        for value in dropped:
+            if value not in self._row_keys:
+                raise RowDoesNotExist(f"Row key {value!r} is not valid.")
+        if len(keys) != len(self.rows) - len(dropped):
+            raise ValueError("place_rows: the keys are not the table's rows")
+        for value in dropped:
+            key = self._row_keys[value]
+            for column_key in self._data[key]:
+                self._updated_cells.discard(CellKey(key, column_key))
+            del self.rows[key], self._data[key]
+            self._forget(key)
+        located = zip(map(self._row_keys.__getitem__, keys), range(len(keys)), strict=True)
+        self._row_locations = TwoWayDict(dict(located))
+        self._require_update_dimensions = True
+        self.cursor_coordinate = self.cursor_coordinate  # clamped to the rows left
+        self.hover_coordinate = self.hover_coordinate
+        self._update_count += 1
+        self.check_idle()
+        self.refresh()  # rows that came or went change the virtual size, and that asks for the layout
 
     def clear(self, columns: bool = False) -> ResourceTable:
         super().clear(columns)
         self._versions.clear()
+        self._row_keys.clear()
         self._strips.clear()
         self._header = None
         self._tall = False
@@ -386,12 +418,33 @@ def _same_order(table: DataTable[Any], rows: Sequence[Row]) -> bool:
     return all(locations.get(RowKey(key)) == index for index, (key, _) in enumerate(rows))
 
 
+def _cursor_key(table: DataTable[Any]) -> Any:
+    if table.row_count and table.cursor_row < table.row_count:
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+    return None
+
+
+def _keep_cursor(table: DataTable[Any], key: Any, shown: dict[str, Any]) -> None:
+    """The cursor back on the row it was on (by key), if that row is still shown."""
+    if key is not None and key in shown:
+        index = table.get_row_index(key)
+        if index != table.cursor_row:
+            table.move_cursor(row=index, animate=False)
+
+
+def _update_row(table: DataTable[Any], columns: list[Any], key: str, cells: Sequence[object],
+                before: tuple[object, ...], now: tuple[object, ...]) -> None:
+    """``update_cell`` for each cell of a shown row whose fingerprint changed."""
+    for index, column in enumerate(columns):
+        if (now[index] if index < len(now) else None) != (before[index] if index < len(before) else None):
+            value = cells[index] if index < len(cells) else None
+            table.update_cell(key, column, cell(value), update_width=_grows(table, column, value))
+
+
 def fill_table(table: DataTable[Any], rows: Sequence[Row]) -> None:
     """Show ``rows`` (key, cells), in this order, changing only what differs from what the table shows;
     the cursor stays on the row it was on (by key)."""
-    cursor_key = None
-    if table.row_count and table.cursor_row < table.row_count:
-        cursor_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+    cursor_key = _cursor_key(table)
     columns = [column.key for column in table.ordered_columns]
     columns_then, shown, given = _SHOWN.get(table) or ([], {}, {})
     if columns_then != columns or len(shown) != table.row_count:  # first fill, or the table changed otherwise
@@ -415,10 +468,7 @@ def fill_table(table: DataTable[Any], rows: Sequence[Row]) -> None:
             if before is None:
                 table.add_row(*(cell(v) for v in cells), key=key)
             elif before != now:
-                for index, column in enumerate(columns):
-                    if (now[index] if index < len(now) else None) != (before[index] if index < len(before) else None):
-                        value = cells[index] if index < len(cells) else None
-                        table.update_cell(key, column, cell(value), update_width=_grows(table, column, value))
+                _update_row(table, columns, key, cells, before, now)
         # The same keys in the same order as the last fill (compared as lists, at C speed): the order holds.
         if not (same_keys and list(given_now) == list(given)) and not _same_order(table, rows):
             # One reordering of the row index (what DataTable.sort does), not a rebuild of every row.
@@ -426,7 +476,41 @@ def fill_table(table: DataTable[Any], rows: Sequence[Row]) -> None:
             table._update_count += 1
             table.refresh()
     _SHOWN[table] = (columns, wanted, given_now)
-    if cursor_key is not None and cursor_key in wanted:
-        index = table.get_row_index(cursor_key)
-        if index != table.cursor_row:
-            table.move_cursor(row=index, animate=False)
+    _keep_cursor(table, cursor_key, wanted)
+
+
+def patch_table(table: ResourceTable, changed: Sequence[Row], gone: Sequence[str],
+                order: Sequence[str] | None) -> bool:
+    """Change what a table filled by :func:`fill_table` shows by what changed alone: ``changed`` rows (key,
+    cells; new keys are added), ``gone`` keys removed, and ``order`` every key in its new order (None: the order
+    holds — required when rows come or go). The work follows the rows changed, plus one reordering of the row
+    index (at C speed) when the order changed; the table then shows what ``fill_table`` with every row would.
+    False, changing nothing, when the table was not filled by ``fill_table`` since it last changed otherwise:
+    the caller fills it whole."""
+    columns = [column.key for column in table.ordered_columns]
+    held = _SHOWN.get(table)
+    if held is None or held[0] != columns or len(held[1]) != table.row_count:
+        return False
+    _, shown, given = held
+    added = [(key, cells) for key, cells in changed if key not in shown]
+    if (added or gone) and order is None:
+        raise ValueError("patch_table: rows came or went, and no order was given")
+    cursor_key = _cursor_key(table)
+    for key, cells in changed:
+        before = shown.get(key)
+        if before is None or given.get(key) is cells:
+            continue
+        now = tuple(map(fingerprint, cells))
+        if before != now:
+            _update_row(table, columns, key, cells, before, now)
+        shown[key], given[key] = now, cells
+    for key in gone:
+        shown.pop(key, None)
+        given.pop(key, None)
+    for key, cells in added:
+        table.add_row(*(cell(v) for v in cells), key=key)
+        shown[key], given[key] = tuple(map(fingerprint, cells)), cells
+    if order is not None:
+        table.place_rows(order, gone)
+    _keep_cursor(table, cursor_key, shown)
+    return True

@@ -25,6 +25,19 @@ def rows(table: DataTable) -> list[list[str]]:
     return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
 
 
+def edit_deployment(sb: Any, name: str, edit: Callable[[dict[str, Any]], object]) -> None:
+    """Change a Deployment of a sandbox (any namespace) the way a controller would: ``edit`` its copy, store it."""
+    from console.sandbox.store import copy_object
+
+    def write() -> None:
+        store = sb.ctx.store
+        ns = next(d["metadata"]["namespace"] for d in store.iter_all("deployments") if d["metadata"]["name"] == name)
+        dep = copy_object(store.get("deployments", ns, name))
+        edit(dep)
+        store.replace("deployments", dep)
+    sb.call(write)
+
+
 def console_app(cluster: Any, settings: Any = None, **parts: Any) -> Any:
     """The console app as ``llmctl`` builds it (console.wiring), with the test's own parts in place."""
     from console import wiring

@@ -12,22 +12,15 @@ from textual.widgets import DataTable
 from console.config import Settings
 from console.kube.cluster import KubeClusterService
 from console.sandbox.server import SandboxThread
-from console.sandbox.store import copy_object
 from screens.dashboard import DashboardScreen
 from screens.resources import PodsScreen
-from tests.ui.helpers import console_app, rows, wait_for
+from tests.ui.helpers import console_app, edit_deployment, rows, wait_for
 
 DEP = "claude-long-queue"
 
 
 def scale(sb: SandboxThread, replicas: int) -> None:
-    def write() -> None:
-        store = sb.ctx.store
-        ns = next(d["metadata"]["namespace"] for d in store.iter_all("deployments") if d["metadata"]["name"] == DEP)
-        dep = copy_object(store.get("deployments", ns, DEP))
-        dep["spec"]["replicas"] = replicas
-        store.replace("deployments", dep)
-    sb.call(write)
+    edit_deployment(sb, DEP, lambda dep: dep["spec"].__setitem__("replicas", replicas))
 
 
 async def test_a_hidden_dashboard_does_not_redraw_and_catches_up_when_shown(

@@ -27,6 +27,7 @@ from console.core.model import (
     RolloutVerdict,
 )
 from console.kube.access import KubeAccess
+from console.kube.indexes import RowChanges
 from tests.ui.helpers import console_app
 from tests.ui.static_metrics import StaticMetrics
 
@@ -109,6 +110,9 @@ class StaticCluster:
 
     def pods(self) -> tuple[PodRow, ...]:
         return self.detail.pods
+
+    def pod_changes(self, mark: object) -> RowChanges:
+        return RowChanges.everything(self.detail.pods)
 
     def hpas(self) -> tuple[HpaRow, ...]:
         return (self.detail.hpa,) if self.detail.hpa else ()

@@ -17,7 +17,7 @@ from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 from screens.widgets import tone
-from screens.widgets.table import ResourceTable, fill_table
+from screens.widgets.table import ResourceTable, fill_table, patch_table
 
 COLUMNS = ("NAME", "STATUS", "READY", "AGE")
 
@@ -274,3 +274,89 @@ async def test_row_and_cell_regions_are_datatables() -> None:
             for table in (resource, plain):
                 table.fixed_columns = 0
             assert resource._get_fixed_offset() == plain._get_fixed_offset(), header
+
+
+class Patched(App[None]):
+    """A ResourceTable patched by what changed, and one filled whole with the same rows."""
+
+    def compose(self) -> ComposeResult:
+        yield ResourceTable(id="live", cursor_type="row", zebra_stripes=True)
+        yield DataTable(id="fresh", cursor_type="row")
+
+    def on_mount(self) -> None:
+        for table in self.query(DataTable):
+            table.add_columns(*COLUMNS)
+            table.styles.height = 20
+
+
+async def test_patch_table_shows_what_a_rebuild_shows_through_any_changes() -> None:
+    """patch_table is given only what changed (and the order when rows came or went): through random adds,
+    changes and deletions, the table shows what a rebuild from every row shows, the cursor stays on its row, and
+    DataTable's O(rows) remove_row is never called (the rows go in one reordering)."""
+    app = Patched()
+    rng = random.Random(1616)
+    async with app.run_test(size=(100, 50)) as pilot:
+        table = app.query_one("#live", ResourceTable)
+        rows = dict(pod_rows(80))
+        fill_table(table, list(rows.items()))
+        calls = counted(table)
+        for step in range(60):
+            changed: dict[str, tuple[object, ...]] = {}
+            gone: list[str] = []
+            for _ in range(rng.randint(0, 5)):
+                roll = rng.random()
+                if roll < 0.3 and len(rows) > 1:
+                    key = rng.choice(sorted(rows))
+                    del rows[key]
+                    changed.pop(key, None)
+                    gone.append(key)
+                elif roll < 0.6:
+                    key = f"model-{rng.randrange(200):04d}"
+                    rows[key] = changed[key] = (key, "Pending", "0/1", f"{step}s")
+                    if key in gone:
+                        gone.remove(key)
+                        changed.pop(key)  # gone and back in one redraw: a changed row
+                        changed[key] = rows[key]
+                elif rows:
+                    key = rng.choice(sorted(rows))
+                    rows[key] = changed[key] = (key, Content.styled("CrashLoopBackOff", tone.ERROR), "0/1", "1m")
+            gone = [key for key in gone if key not in rows]
+            ordered = sorted(rows)
+            cursor_key = None
+            if table.row_count:
+                table.move_cursor(row=rng.randrange(table.row_count))
+                cursor_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            came = any(key not in dict(shown(table)) for key in changed)
+            assert patch_table(table, list(changed.items()), gone, ordered if gone or came or step % 9 == 0 else None)
+            await pilot.pause()
+            expected = [(key, rows[key]) for key in ordered]
+            assert shown(table) == rebuilt(app, expected), step
+            if cursor_key in rows:
+                assert table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value == cursor_key
+            assert lines(table)  # it draws (the row index and the kept strips agree)
+        assert calls["remove_row"] == 0 and calls["clear"] == 0
+        # fill_table after patches still updates in place (its record of what is shown was kept up to date)
+        calls.clear()
+        key = sorted(rows)[0]
+        rows[key] = (key, "Terminating", "0/1", "1m")
+        fill_table(table, [(k, rows[k]) for k in sorted(rows)])
+        assert calls == Counter(update_cell=1)
+
+
+async def test_patch_table_refuses_a_table_it_cannot_patch() -> None:
+    app = Patched()
+    async with app.run_test():
+        table = app.query_one("#live", ResourceTable)
+        assert not patch_table(table, [("a", ("a", "x", "1/1", "1m"))], [], ["a"]), "never filled"
+        fill_table(table, pod_rows(3))
+        table.clear()
+        table.add_row("b", "x", "1/1", "1m", key="b")  # changed behind fill_table's back
+        assert not patch_table(table, [("b", ("b", "y", "1/1", "1m"))], [], None)
+        assert [str(c) for c in table.get_row_at(0)][1] == "x", "nothing changed"
+        fill_table(table, pod_rows(3))
+        try:
+            patch_table(table, [("new", ("new", "x", "1/1", "1m"))], [], None)
+        except ValueError:
+            pass
+        else:
+            raise AssertionError("a row that came needs the order")
