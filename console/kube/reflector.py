@@ -74,16 +74,13 @@ class Reflector:
 
     async def list(self) -> None:
         items: dict[str, Any] = {}
-        cont = ""
-        while True:
-            query = [*self._query(), ("limit", PAGE)] + ([("continue", cont)] if cont else [])
-            page = await self.transport.get(self.path, query)
+        key, project = self.key, self.project
+        version = ""
+        async for page in self.transport.pages(self.path, self._query(), PAGE):
             for obj in page.get("items") or []:
-                items[self.key(obj)] = self.project(obj)
-            cont = (page.get("metadata") or {}).get("continue") or ""
-            if not cont:
-                self.resource_version = (page.get("metadata") or {}).get("resourceVersion", "")
-                break
+                items[key(obj)] = project(obj)
+            version = (page.get("metadata") or {}).get("resourceVersion", "")  # every page's: the first page's
+        self.resource_version = version
         if self.on_delete is not None and self.synced:  # gone while the watch was down: no DELETED event came
             for key in self.items.keys() - items.keys():
                 self.on_delete(self.items[key])

@@ -10,6 +10,7 @@ holding the files of FILES; ``only`` marks a command one kubectl does not have (
 from __future__ import annotations
 
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +29,8 @@ class Cmd:
     only: str = ""  # "current" or "debian" to run with one kubectl only
     timeout: float = 60
     env: dict[str, str] = field(default_factory=dict)
+    # Tries, 1 s apart, for a command that races the controllers as it does on a real cluster (see its use).
+    tries: int = 1
 
 
 DEPLOY_YAML = """apiVersion: apps/v1
@@ -119,7 +122,10 @@ COMMANDS: list[Cmd] = [
     Cmd("rollout resume deployment/web -n {ns}", out=("deployment.apps/web resumed",)),
     Cmd("rollout restart deployment/web -n {ns}", out=("deployment.apps/web restarted",)),
     Cmd("rollout status deployment/web -n {ns} --timeout=60s", out=('deployment "web" successfully rolled out',)),
-    Cmd("logs deployment/web -n {ns} --tail=5"),
+    # Right after a rollout, kubectl may pick an old pod (ready for longer: first in its order) that the
+    # ReplicaSet controller is deleting, and ask for its logs once it is gone: NotFound. On a real cluster too;
+    # kubectl picks again when run again.
+    Cmd("logs deployment/web -n {ns} --tail=5", tries=3),
     Cmd("create poddisruptionbudget web-pdb --selector=app=web --min-available=1 -n {ns}",
         out=("poddisruptionbudget.policy/web-pdb created",), only="current"),
     # kubectl 1.20 creates budgets in policy/v1beta1, which a v1.30 server no longer serves.
@@ -143,6 +149,11 @@ def run(binary: str, kubeconfig: str, cmd: Cmd, ns: str, tmp: Path) -> str | Non
     """Run one command; what is wrong with its answer, or None."""
     args = cmd.args.format(ns=ns, tmp=tmp).split(" ")
     done = kubectl(binary, kubeconfig, args, cmd.timeout)
+    for _ in range(cmd.tries - 1):
+        if done.returncode == cmd.rc:
+            break
+        time.sleep(1)
+        done = kubectl(binary, kubeconfig, args, cmd.timeout)
     output = done.stdout + done.stderr
     if done.returncode != cmd.rc:
         return f"kubectl {' '.join(args)} → exit {done.returncode}, not {cmd.rc}: {output}"
