@@ -15,7 +15,7 @@ from kubernetes import client, config
 from console.actions.service import Actions
 from console.audit import AuditLog
 from console.kube.kubeconfig import read_kubeconfig_target
-from console.kube.transport import KubeTransport
+from console.kube.transport import PAGE, KubeTransport
 from console.sandbox.server import SandboxThread
 
 NS, DEP, HPA = "llm", "claude-inference", "claude-hpa"
@@ -80,6 +80,14 @@ class CountingTransport:
 
     async def list(self, path: str, query: list[tuple[str, Any]] | None = None) -> list[dict]:
         return await KubeTransport.list(self, path, query)  # type: ignore[arg-type]  (its pages: counted GETs)
+
+    def pages(self, path: str, query: list[tuple[str, Any]] | None = None, page: int = PAGE) -> Any:
+        return KubeTransport.pages(self, path, query, page)  # type: ignore[arg-type]
+
+    async def _read(self, method: str, path: str, query: list[tuple[str, Any]] | None = None,
+                    *args: Any, **kwargs: Any) -> bytes:  # each page of pages(): a counted GET
+        self.calls.append((method, path))
+        return await self.inner._read(method, path, query, *args, **kwargs)
 
     def stream(self, path: str, query: list[tuple[str, Any]], idle_timeout: float) -> Any:
         self.calls.append(("WATCH", path))

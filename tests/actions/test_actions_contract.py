@@ -376,14 +376,14 @@ async def test_follow_reports_a_failed_rollout_and_times_out(sb: SandboxThread, 
 
 async def test_preflight_unknown_without_permission_to_list_pods(sb: SandboxThread, tmp_path: Path) -> None:
     actions, transport = await connect(sb, tmp_path / "audit.jsonl")
-    real_get = transport.get
+    real_read = transport._read
 
-    async def forbid_pods(path: str, query: list | None = None) -> object:
+    async def forbid_pods(method: str, path: str, *args: object, **kwargs: object) -> bytes:
         if path == "/api/v1/pods":
             raise KubeError(403, "Forbidden", "pods is forbidden")
-        return await real_get(path, query)
+        return await real_read(method, path, *args, **kwargs)
 
-    transport.get = forbid_pods  # type: ignore[method-assign]
+    transport._read = forbid_pods  # type: ignore[method-assign]  (each LIST page is read through it)
     try:
         plan = await actions.plan_set_image(NS, DEP, image(sb, "v1.1.0"))
     finally:
