@@ -29,7 +29,16 @@ from console.core.model import (
 from console.core.rollout import revision_history, rollout_verdict
 from console.kube.access import KubeAccess
 from console.kube.errors import KubeError, KubeTarget
-from console.kube.indexes import MultiIndex, RowChanges, SortedRows, Subset, Totals, involved_object, owner_uids
+from console.kube.indexes import (
+    MultiIndex,
+    Projected,
+    RowChanges,
+    SortedRows,
+    Subset,
+    Totals,
+    involved_object,
+    owner_uids,
+)
 from console.kube.kubeconfig import read_kubeconfig_target
 from console.kube.pods import pod_tombstone
 from console.kube.reflector import Reflector
@@ -39,6 +48,7 @@ from console.kube.transport import KubeTransport
 REPLACED_PODS = "replaced-pods"  # raw(): tombstones of deleted pods whose containers had failed
 GONE_FOR_S = 3600.0  # kept for an hour (the API server keeps events that long by default)
 GONE_MAX = 500
+GPU_PODS = "gpu-pods"  # the cluster-wide GPU pod index (a reflector of its own unless every namespace is watched)
 T = TypeVar("T")
 
 
@@ -131,20 +141,23 @@ class KubeClusterService:
             "replicasets": Reflector(t, f"/apis/apps/v1{scope}/replicasets", "replicasets", self._changed,
                                      indexes=(v.rs_by_owner,)),
             "pods": Reflector(t, f"/api/v1{scope}/pods", "pods", self._changed, on_delete=self._pod_gone,
-                              indexes=(v.pods_by_owner, v.pods_may_alert, v.pod_rows)),
+                              indexes=(v.pods_by_owner, v.pods_may_alert, v.pod_rows,
+                                       # every namespace watched: the GPU index is kept from these same pods
+                                       *((Projected(v.gpu_allocation, project_gpu_pod),)
+                                         if self.all_namespaces else ()))),
             "events": Reflector(t, f"/api/v1{scope}/events", "events", self._changed,
                                 indexes=(v.events_by_object,)),
         }
-        gpu_pods = Reflector(t, "/api/v1/pods", "pods", self._changed, project=project_gpu_pod,
-                             field_selector="status.phase!=Succeeded,status.phase!=Failed",
-                             indexes=(v.gpu_allocation,))
         tasks = [asyncio.create_task(r.run(), name=f"reflector-{k}") for k, r in reflectors.items()]
         try:
-            # The cluster-wide GPU pod index waits until the namespace's own data is in.
-            while not all(r.synced or r.error for k, r in reflectors.items() if k in ("nodes", "deployments")):
-                await asyncio.sleep(0.05)
-            reflectors["gpu-pods"] = gpu_pods
-            tasks.append(asyncio.create_task(gpu_pods.run(), name="reflector-gpu-pods"))
+            if not self.all_namespaces:
+                # The cluster-wide GPU pod index waits until the namespace's own data is in.
+                while not all(r.synced or r.error for k, r in reflectors.items() if k in ("nodes", "deployments")):
+                    await asyncio.sleep(0.05)
+                reflectors[GPU_PODS] = gpu_pods = Reflector(
+                    t, "/api/v1/pods", "pods", self._changed, project=project_gpu_pod,
+                    field_selector="status.phase!=Succeeded,status.phase!=Failed", indexes=(v.gpu_allocation,))
+                tasks.append(asyncio.create_task(gpu_pods.run(), name="reflector-gpu-pods"))
             await asyncio.gather(*tasks)
         finally:
             for task in tasks:
@@ -227,7 +240,8 @@ class KubeClusterService:
             sandbox=self.sandbox,
             nodes=self._node_rows(),
             deployments=self._deployment_rows(),
-            synced=frozenset(k for k, r in refl.items() if r.synced),
+            synced=frozenset(k for k, r in refl.items() if r.synced)
+            | ({GPU_PODS} if self.all_namespaces and "pods" in refl and refl["pods"].synced else set()),
             problems=tuple(problems),
         )
 
@@ -236,10 +250,15 @@ class KubeClusterService:
         refl = self._reflectors
         return tuple(refl[k].version if k in refl else -1 for k in resources)
 
+    def _gpu_pods(self) -> Reflector | None:
+        """The reflector whose pods the GPU allocation index is kept from: the cluster-wide GPU pod watch, or with
+        every namespace watched, the pods watch itself (one LIST and one watch of every pod, not two)."""
+        return self._reflectors.get(GPU_PODS if not self.all_namespaces else "pods")
+
     def _node_rows(self) -> tuple[GpuNode, ...]:
         """Every node's row with its GPUs allocated (None until the cluster-wide GPU pod index is in), built again
         only when a node or an allocation changed: pods that come and go elsewhere in the cluster cost nothing."""
-        gpu_pods = self._reflectors.get("gpu-pods")
+        gpu_pods = self._gpu_pods()
         synced = gpu_pods is not None and gpu_pods.synced
         alloc = self._views.gpu_allocation
         key = (*self._versions("nodes"), synced, alloc.version)
@@ -290,6 +309,8 @@ class KubeClusterService:
         if resource == REPLACED_PODS:
             horizon = time.time() - GONE_FOR_S
             return [pod for at, pod in self._gone if at >= horizon]
+        if resource == GPU_PODS and self.all_namespaces:  # what the GPU index keeps of each pod (see _gpu_pods)
+            return [project_gpu_pod(pod) for pod in self._items("pods")]
         return self._items(resource)
 
     def _pod_gone(self, pod: dict[str, Any]) -> None:

@@ -102,6 +102,23 @@ class Totals:
         self.version += 1
 
 
+class Projected:
+    """Another index kept from a projection of each object (``project(obj)``), as a reflector with that projection
+    would keep it: the GPU allocation index fed by the pods watch itself when every namespace is watched."""
+
+    def __init__(self, index: Index, project: Callable[[Any], Any]) -> None:
+        self._index = index
+        self._project = project
+
+    def reset(self, items: dict[str, Any]) -> None:
+        project = self._project
+        self._index.reset({key: project(obj) for key, obj in items.items()})
+
+    def update(self, key: str, old: Any, new: Any) -> None:
+        project = self._project
+        self._index.update(key, None if old is None else project(old), None if new is None else project(new))
+
+
 @dataclass(frozen=True)
 class RowChanges:
     """What a reader of a :class:`SortedRows` view needs to catch up since its last read (:meth:`SortedRows.since`).

@@ -10,9 +10,11 @@ import time
 from collections import Counter
 from typing import Any
 
+import pytest
 from kubernetes import client, config
 
 from console.alerts.model import cluster_alerts
+from console.core.gpus import project_gpu_pod
 from console.core.rollout import revision_history
 from console.kube.cluster import KubeClusterService
 from console.kube.rows import pod_row
@@ -55,7 +57,9 @@ def check(service: KubeClusterService) -> None:
         assert len(detail.events) == min(30, sum(expect["events"].values())) and not got - expect["events"], \
             f"{name}: events"
     allocated: dict[str, int] = {}
-    for entry in service.raw("gpu-pods"):
+    # what a full scan finds: the cluster-wide GPU pod watch's projections, or with every namespace watched (the
+    # index then kept from the pods watch itself) every pod projected here
+    for entry in service.raw("gpu-pods") if not service.all_namespaces else map(project_gpu_pod, service.raw("pods")):
         if entry is not None:
             allocated[entry[0]] = allocated.get(entry[0], 0) + entry[1]
     assert {n.name: n.allocated for n in service.snapshot().nodes} == \
@@ -80,8 +84,11 @@ def set_image(apps: client.AppsV1Api, name: str, image: str) -> None:
         {"name": container, "image": image}]}}}})
 
 
-async def test_derived_views_match_a_full_scan_through_changes(sb: SandboxThread) -> None:
+@pytest.mark.parametrize("every", [False, True], ids=["namespace", "all-namespaces"])
+async def test_derived_views_match_a_full_scan_through_changes(sb: SandboxThread, every: bool) -> None:
     service = KubeClusterService(sb.info.kubeconfig, None, NS, sandbox=True)
+    if every:
+        service.retarget(None, None, all_namespaces=True)
     task = asyncio.create_task(service.run(lambda: None))
     apps = client.AppsV1Api(config.new_client_from_config(sb.info.kubeconfig))
     core = client.CoreV1Api(config.new_client_from_config(sb.info.kubeconfig))
