@@ -205,7 +205,7 @@ class ActionsMixin:
             return
         app.notify(result.message + (" (retried after a conflict)" if result.retried else ""), title=kind)
         if plan.action in ROLLOUT_ACTIONS and plan.kind == "Deployment":
-            app.show_deployment(row.name)
+            app.show_deployment(row.name, row.namespace)
             self._follow(plan, row)
 
     @work(exclusive=True, exit_on_error=False, group="follow")

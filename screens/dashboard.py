@@ -160,7 +160,7 @@ class DashboardScreen(ActionsMixin, ObjectActionsMixin, DeploymentTrendsMixin, S
     def action_open(self) -> None:
         row = self.selected_deployment()
         if row is not None:
-            self.app.show_deployment(row.name)
+            self.app.show_deployment(row.name, row.namespace)
 
     def action_probe(self) -> None:
         from screens.probe import probe_deployment
@@ -170,7 +170,7 @@ class DashboardScreen(ActionsMixin, ObjectActionsMixin, DeploymentTrendsMixin, S
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         row = self._rows.get(str(event.row_key.value)) if event.data_table.id == "deployments" else None
         if row is not None:
-            self.app.show_deployment(row.name)
+            self.app.show_deployment(row.name, row.namespace)
 
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)

@@ -62,9 +62,10 @@ class DeploymentScreen(ActionsMixin, ObjectActionsMixin, Screen[None]):
 
         probe_deployment(self.app, self.selected_deployment())
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, namespace: str | None = None) -> None:
         super().__init__()
         self.deployment_name = name
+        self.deployment_namespace = namespace  # whose, when every namespace is shown (None: the namespace shown)
         self._detail: DeploymentDetail | None = None
 
     def compose(self) -> ComposeResult:
@@ -93,11 +94,13 @@ class DeploymentScreen(ActionsMixin, ObjectActionsMixin, Screen[None]):
         return self._detail.row if self._detail else None
 
     def show_snapshot(self, snap: ClusterSnapshot) -> None:
-        detail = host(self).services.cluster.deployment_detail(self.deployment_name)
+        detail = host(self).services.cluster.deployment_detail(self.deployment_name, self.deployment_namespace)
         self._detail = detail
         head = self.query_one("#deployment-head", Static)
         if detail is None:
-            head.update(Content.styled(f"deployment/{self.deployment_name}: not found in namespace {snap.namespace} "
+            namespace = self.deployment_namespace or snap.namespace
+            where = f"namespace {namespace}" if namespace else "any namespace"
+            head.update(Content.styled(f"deployment/{self.deployment_name}: not found in {where} "
                                        "(deleted, or not listed yet)", tone.bold(tone.ERROR)))
             return
         head.update(self._head(detail))

@@ -84,7 +84,7 @@ class ConsoleApp(App[None]):
     def action_allowed(self, action: str) -> bool:
         raise NotImplementedError
 
-    def show_deployment(self, name: str) -> None:
+    def show_deployment(self, name: str, namespace: str | None = None) -> None:
         raise NotImplementedError
 
     def show_incident(self, deployment: str | None = None) -> None:

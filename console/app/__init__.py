@@ -345,12 +345,14 @@ class LlmctlApp(ConsoleApp):
         if found:
             found.first().focus()
 
-    def show_deployment(self, name: str) -> None:
-        """Open (or stay on) the detail screen of a Deployment."""
+    def show_deployment(self, name: str, namespace: str | None = None) -> None:
+        """Open (or stay on) the detail screen of a Deployment (of ``namespace`` when every namespace is shown:
+        the same name may be in several)."""
         deployment_screen = screen_class("screens.deployment", "DeploymentScreen")
-        if isinstance(self.screen, deployment_screen) and self.screen.deployment_name == name:
+        if isinstance(self.screen, deployment_screen) and self.screen.deployment_name == name \
+                and self.screen.deployment_namespace in (None, namespace):
             return
-        self.push_screen(deployment_screen(name))
+        self.push_screen(deployment_screen(name, namespace))
 
     def show_incident(self, deployment: str | None = None) -> None:
         """Open the incident timeline of a Deployment (None: the whole namespace)."""

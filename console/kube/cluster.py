@@ -63,8 +63,9 @@ class ClusterService(Protocol):
     def snapshot(self) -> ClusterSnapshot:
         """The current state (cheap; call it from the UI thread on each notification)."""
 
-    def deployment_detail(self, name: str) -> DeploymentDetail | None:
-        """Pods, revisions, events and HPA of one Deployment of the namespace."""
+    def deployment_detail(self, name: str, namespace: str | None = None) -> DeploymentDetail | None:
+        """Pods, revisions, events and HPA of one Deployment of the namespace (with every namespace watched,
+        ``namespace`` says whose: the same name may be in several)."""
 
     def pods(self) -> tuple[PodRow, ...]:
         """Every pod of the namespace."""
@@ -269,7 +270,8 @@ class KubeClusterService:
     def _deployment_rows(self) -> tuple[DeploymentRow, ...]:
         def build() -> tuple[DeploymentRow, ...]:
             hpas = self._hpas_by_target()
-            return tuple(sorted((deployment_row(d, hpas.get(d["metadata"]["name"]))
+            return tuple(sorted((deployment_row(d, hpas.get((d["metadata"].get("namespace", ""),
+                                                             d["metadata"]["name"])))
                                  for d in self._items("deployments")), key=lambda d: (d.namespace, d.name)))
         return self._views.cached("deployments", self._versions("deployments", "horizontalpodautoscalers"), build)
 
@@ -281,9 +283,10 @@ class KubeClusterService:
     def _items(self, resource: str) -> list[dict[str, Any]]:
         return list(self._store(resource).values())
 
-    def _hpas_by_target(self) -> dict[str, HpaRow]:
+    def _hpas_by_target(self) -> dict[tuple[str, str], HpaRow]:
+        """HPAs by (namespace, the Deployment they scale): with every namespace watched, a name may repeat."""
         rows = [hpa_row(h) for h in self._items("horizontalpodautoscalers")]
-        return {r.target: r for r in rows}
+        return {(r.namespace, r.target): r for r in rows}
 
     def hpas(self) -> tuple[HpaRow, ...]:
         return tuple(sorted((hpa_row(h) for h in self._items("horizontalpodautoscalers")), key=lambda r: r.name))
@@ -327,24 +330,26 @@ class KubeClusterService:
         ``mark``: the :pods screen redraws those, not every row (#16)."""
         return self._views.pod_rows.since(mark)
 
-    def _deployment(self, name: str) -> dict[str, Any] | None:
+    def _deployment(self, name: str, namespace: str | None = None) -> dict[str, Any] | None:
         deps = self._store("deployments")
         if not self.all_namespaces:
             return deps.get(f"{self.namespace or ''}/{name}")  # type: ignore[no-any-return]
-        return next((d for d in deps.values() if d["metadata"]["name"] == name), None)
+        if namespace:
+            return deps.get(f"{namespace}/{name}")  # type: ignore[no-any-return]
+        return next((d for d in deps.values() if d["metadata"]["name"] == name), None)  # the first of that name
 
-    def deployment_detail(self, name: str) -> DeploymentDetail | None:
+    def deployment_detail(self, name: str, namespace: str | None = None) -> DeploymentDetail | None:
         """Pods, revisions, recent events and HPA of one Deployment of the namespace: read from the indexes kept
         per watch event (its ReplicaSets by owner, their pods by owner, events by involved object), so the work
         follows the Deployment's own objects, not the namespace's."""
-        dep = self._deployment(name)
+        dep = self._deployment(name, namespace)
         if dep is None:
             return None
         views, namespace = self._views, dep["metadata"].get("namespace", "")
         rs_items, pod_items = self._store("replicasets"), self._store("pods")
         rss = [rs_items[k] for k in sorted(views.rs_by_owner.keys(dep["metadata"]["uid"])) if k in rs_items]
         pods = [pod_items[k] for rs in rss for k in views.pods_by_owner.keys(rs["metadata"]["uid"]) if k in pod_items]
-        hpa = self._hpas_by_target().get(name)
+        hpa = self._hpas_by_target().get((namespace, name))
         involved = {("Deployment", name)} | {("ReplicaSet", rs["metadata"]["name"]) for rs in rss} \
             | {("Pod", p["metadata"]["name"]) for p in pods}
         if hpa is not None:

@@ -105,7 +105,7 @@ class StaticCluster:
     def snapshot(self) -> ClusterSnapshot:
         return self.snap
 
-    def deployment_detail(self, name: str) -> DeploymentDetail | None:
+    def deployment_detail(self, name: str, namespace: str | None = None) -> DeploymentDetail | None:
         return self.detail if name == self.detail.row.name else None
 
     def pods(self) -> tuple[PodRow, ...]:

@@ -1,0 +1,69 @@
+"""With every namespace shown, two Deployments may share a name: Enter on either opens that one (its pods, its HPA),
+not the first of that name, and each dashboard row carries its own namespace's HPA. Real sandbox, real console,
+Deployment and HPA made with the official client."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client, config
+from textual.widgets import DataTable
+
+from console.config import Settings
+from console.kube.cluster import KubeClusterService
+from console.sandbox.server import SandboxThread
+from screens.deployment import DeploymentScreen
+from tests.ui.helpers import console_app, rows, wait_for
+
+NAME, HOME, OTHER = "claude-inference", "llm", "team-b"
+
+
+def copy_to_other_namespace(sb: SandboxThread) -> None:
+    api = config.new_client_from_config(sb.info.kubeconfig)
+    core, apps, scaling = client.CoreV1Api(api), client.AppsV1Api(api), client.AutoscalingV2Api(api)
+    core.create_namespace({"metadata": {"name": OTHER}})
+    dep = api.sanitize_for_serialization(apps.read_namespaced_deployment(NAME, HOME))
+    apps.create_namespaced_deployment(OTHER, {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": NAME, "namespace": OTHER, "labels": dep["metadata"].get("labels") or {}},
+        "spec": {"replicas": 1, "selector": dep["spec"]["selector"], "template": dep["spec"]["template"]}})
+    scaling.create_namespaced_horizontal_pod_autoscaler(OTHER, {
+        "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": NAME, "namespace": OTHER},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": NAME},
+                 "minReplicas": 1, "maxReplicas": 7,
+                 "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
+                     "type": "Utilization", "averageUtilization": 80}}}]}})
+
+
+async def test_enter_opens_the_deployment_of_the_rows_namespace(sb: SandboxThread, tmp_path: Path) -> None:
+    copy_to_other_namespace(sb)
+    service = KubeClusterService(sb.info.kubeconfig)
+    app = console_app(service, Settings(audit_log=str(tmp_path / "audit.jsonl")))
+    async with app.run_test(size=(180, 50)) as pilot:
+        table = app.screen.query_one("#deployments", DataTable)
+        await wait_for(pilot, lambda: any(r[0] == NAME for r in rows(table)), what="llm's Deployments")
+        await pilot.press("0")
+        keys = [f"{ns}/{NAME}" for ns in (HOME, OTHER)]
+
+        def shown() -> list[str]:
+            return [str(table.coordinate_to_cell_key((i, 0)).row_key.value) for i in range(table.row_count)]
+        await wait_for(pilot, lambda: set(keys) <= set(shown()), what="both Deployments of that name")
+        hpas = {(d.namespace, d.name): d.hpa for d in app.snapshot.deployments if d.name == NAME}
+        assert hpas[(OTHER, NAME)] is not None and hpas[(OTHER, NAME)].max_replicas == 7, hpas
+        assert hpas[(HOME, NAME)] is None or hpas[(HOME, NAME)].max_replicas != 7, "each row has its own HPA"
+        for namespace in (OTHER, HOME):  # the second of that name first: a lookup by name alone finds the other
+            table.focus()
+            table.move_cursor(row=shown().index(f"{namespace}/{NAME}"))
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, DeploymentScreen), what="the Deployment screen")
+            screen: Any = app.screen
+            await wait_for(pilot, lambda s=screen: s.selected_deployment() is not None, what="its detail")
+            detail = screen._detail
+            assert (detail.row.namespace, detail.row.name) == (namespace, NAME)
+            own = {p["metadata"]["name"] for p in service.raw("pods") if p["metadata"]["namespace"] == namespace}
+            assert detail.pods and {p.name for p in detail.pods} <= own, "its own namespace's pods"
+            assert (detail.hpa is not None and detail.hpa.max_replicas == 7) == (namespace == OTHER)
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: not isinstance(app.screen, DeploymentScreen), what="back")
