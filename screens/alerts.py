@@ -345,10 +345,11 @@ class AlertsScreen(Screen[None]):
         group, row = self._selected_group(), self._selected()
         app = host(self)
         if group is not None:
-            app.show_incident(group.deployment)
+            app.show_incident(group.deployment, group.target.namespace)
             return
         known = [d.name for d in app.snapshot.deployments]
-        app.show_incident(deployment_of(row.alert, known) if row is not None else None)
+        app.show_incident(deployment_of(row.alert, known) if row is not None else None,
+                          row.alert.target.namespace if row is not None else None)
 
     def action_silence(self) -> None:
         row = self._selected()

@@ -50,7 +50,8 @@ class DeploymentScreen(ActionsMixin, ObjectActionsMixin, Screen[None]):
         return ObjectRef("deployments.apps", row.namespace, row.name) if row else None
 
     def action_incident(self) -> None:
-        self.app.show_incident(self.deployment_name)
+        row = self.selected_deployment()
+        self.app.show_incident(self.deployment_name, row.namespace if row else self.deployment_namespace)
 
     def action_loadtest(self) -> None:
         from screens.loadtest import LoadTestScreen

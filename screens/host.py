@@ -87,7 +87,7 @@ class ConsoleApp(App[None]):
     def show_deployment(self, name: str, namespace: str | None = None) -> None:
         raise NotImplementedError
 
-    def show_incident(self, deployment: str | None = None) -> None:
+    def show_incident(self, deployment: str | None = None, namespace: str | None = None) -> None:
         raise NotImplementedError
 
     def jump_to_target(self, target: AlertTarget) -> None:

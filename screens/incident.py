@@ -98,9 +98,11 @@ class IncidentScreen(ActionsMixin, Screen[None]):
         Binding("escape", "app.pop_screen", "Back"),
     ]
 
-    def __init__(self, deployment: str | None = None, minutes: int = 60, now: datetime | None = None) -> None:
+    def __init__(self, deployment: str | None = None, minutes: int = 60, now: datetime | None = None,
+                 namespace: str | None = None) -> None:
         super().__init__()
         self.deployment = deployment
+        self._namespace = namespace  # the timeline's (None: the namespace shown; needed when every one is shown)
         self.minutes = minutes
         self.frozen_now = now  # tests and screenshots: a fixed "now"; None: live
         self.entries: list[TimelineEntry] = []
@@ -142,8 +144,13 @@ class IncidentScreen(ActionsMixin, Screen[None]):
         app = host(self)
         if not self.is_current and self.entries:
             return
-        raw = app.services.cluster.raw
-        namespace = app.snapshot.namespace
+        namespace = self.namespace()
+
+        def raw(resource: str) -> list[dict[str, Any]]:
+            objects = app.services.cluster.raw(resource)
+            if app.snapshot.namespace:
+                return objects  # the watches' own namespace
+            return [o for o in objects if (o.get("metadata") or {}).get("namespace") == namespace]
         center = app.alerts.center
         assert self._audit is not None
         self.entries = build_timeline(
@@ -163,7 +170,7 @@ class IncidentScreen(ActionsMixin, Screen[None]):
         self._shown = newest_first
         scope = f"deployment/{self.deployment}" if self.deployment else "every Deployment"
         set_text(self.query_one("#incident-title", Label),
-            f"Incident timeline — {scope} in namespace {app.snapshot.namespace}, last {self.minutes} min "
+            f"Incident timeline — {scope} in namespace {self.namespace()}, last {self.minutes} min "
             f"(newest first)")
         counts: dict[str, int] = {}
         for e in self.entries:
@@ -222,8 +229,8 @@ class IncidentScreen(ActionsMixin, Screen[None]):
             if entry.target.pod:
                 return entry.target.pod
         app = host(self)
-        pods = [p for p in app.services.cluster.pods()
-                if self.deployment is None or p.name.startswith(f"{self.deployment}-")]
+        pods = [p for p in app.services.cluster.pods() if p.namespace == self.namespace()
+                and (self.deployment is None or p.name.startswith(f"{self.deployment}-"))]
         pods.sort(key=lambda p: (-p.restarts, p.name))
         return pods[0].name if pods else None
 
@@ -234,8 +241,7 @@ class IncidentScreen(ActionsMixin, Screen[None]):
         if pod is None:
             self.app.notify("no pod involved in this entry", severity="warning")
             return
-        app = host(self)
-        self.app.push_screen(LogsScreen(app.snapshot.namespace, pod))
+        self.app.push_screen(LogsScreen(self.namespace(), pod))
 
     def action_jump(self) -> None:
         entry = self.selected()
@@ -259,4 +265,9 @@ class IncidentScreen(ActionsMixin, Screen[None]):
         app = host(self)
         entry = self.selected()
         name = self.deployment or (entry.target.deployment if entry is not None else None)
-        return next((d for d in app.snapshot.deployments if d.name == name), None)
+        return next((d for d in app.snapshot.deployments if d.name == name and d.namespace == self.namespace()),
+                    None)
+
+    def namespace(self) -> str:
+        """The namespace whose timeline this is."""
+        return self._namespace or host(self).snapshot.namespace

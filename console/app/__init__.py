@@ -354,13 +354,26 @@ class LlmctlApp(ConsoleApp):
             return
         self.push_screen(deployment_screen(name, namespace))
 
-    def show_incident(self, deployment: str | None = None) -> None:
-        """Open the incident timeline of a Deployment (None: the whole namespace)."""
-        if deployment and not any(d.name == deployment for d in self.snapshot.deployments):
-            self.notify(f"no Deployment {deployment} in namespace {self.snapshot.namespace}; showing the namespace",
-                        severity="warning")
+    def show_incident(self, deployment: str | None = None, namespace: str | None = None) -> None:
+        """Open the incident timeline of a Deployment (None: the whole namespace). A timeline is of one namespace:
+        with every namespace shown, the Deployment's (``namespace``, else the namespace of the one of that name)."""
+        here = self.snapshot.namespace
+        found = [d for d in self.snapshot.deployments if d.name == deployment and namespace in (None, d.namespace)]
+        if deployment and not found:
+            self.notify(f"no Deployment {deployment} in namespace {namespace or here or 'any'}"
+                        + ("; showing the namespace" if here or namespace else ""), severity="warning")
             deployment = None
-        self.push_screen(screen_class("screens.incident", "IncidentScreen")(deployment))
+        if not here:  # every namespace shown
+            if deployment:
+                namespace = found[0].namespace
+                if len(found) > 1:
+                    self.notify(f"Deployment {deployment} is in namespaces {', '.join(d.namespace for d in found)}; "
+                                f"showing {namespace} (open it from its row to choose)", severity="warning")
+            elif not namespace:
+                self.notify("The incident timeline is of one namespace: open it from a Deployment, or choose a "
+                            "namespace first (:ns NAME)", severity="warning")
+                return
+        self.push_screen(screen_class("screens.incident", "IncidentScreen")(deployment, namespace=namespace or here))
 
     def open_wizard(self, **kwargs: Any) -> None:
         """Open the guided deployment on top of the current screen (or go back to the one left open)."""

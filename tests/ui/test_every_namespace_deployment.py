@@ -1,5 +1,6 @@
-"""With every namespace shown, two Deployments may share a name: Enter on either opens that one (its pods, its HPA),
-not the first of that name, and each dashboard row carries its own namespace's HPA. Real sandbox, real console,
+"""With every namespace shown, two Deployments may share a name: Enter on either opens that one (its pods, its HPA,
+its namespace's incident timeline), not the first of that name, and each dashboard row carries its own namespace's
+HPA. Real sandbox, real console,
 Deployment and HPA made with the official client."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from console.config import Settings
 from console.kube.cluster import KubeClusterService
 from console.sandbox.server import SandboxThread
 from screens.deployment import DeploymentScreen
+from screens.incident import IncidentScreen
 from tests.ui.helpers import console_app, rows, wait_for
 
 NAME, HOME, OTHER = "claude-inference", "llm", "team-b"
@@ -65,5 +67,19 @@ async def test_enter_opens_the_deployment_of_the_rows_namespace(sb: SandboxThrea
             own = {p["metadata"]["name"] for p in service.raw("pods") if p["metadata"]["namespace"] == namespace}
             assert detail.pods and {p.name for p in detail.pods} <= own, "its own namespace's pods"
             assert (detail.hpa is not None and detail.hpa.max_replicas == 7) == (namespace == OTHER)
-            await pilot.press("escape")
-            await wait_for(pilot, lambda: not isinstance(app.screen, DeploymentScreen), what="back")
+            # Its incident timeline is of its own namespace (a timeline of namespace "" held nothing).
+            await pilot.press("I")
+            await wait_for(pilot, lambda: isinstance(app.screen, IncidentScreen), what="the incident view")
+            incident: Any = app.screen
+            if namespace == OTHER:  # made just now: its scaling events are in the window (llm has none in it)
+                await wait_for(pilot, lambda i=incident: bool(i.entries), what="the Deployment's timeline")
+            assert incident.namespace() == namespace
+            assert {e.ref[1] for e in incident.entries if len(e.ref) == 3} <= {namespace}, incident.entries
+            assert incident.selected_deployment().namespace == namespace
+            await pilot.press("escape", "escape")
+            await wait_for(pilot, lambda: not isinstance(app.screen, DeploymentScreen | IncidentScreen), what="back")
+        # With every namespace shown, a namespace's timeline needs a namespace: said, nothing opened.
+        app.show_incident()
+        await pilot.pause()
+        assert not isinstance(app.screen, IncidentScreen)
+        assert any("one namespace" in str(n.message) for n in app._notifications), "told why"
