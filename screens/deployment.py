@@ -56,7 +56,9 @@ class DeploymentScreen(ActionsMixin, ObjectActionsMixin, Screen[None]):
     def action_loadtest(self) -> None:
         from screens.loadtest import LoadTestScreen
 
-        self.app.push_screen(LoadTestScreen(self.deployment_name))
+        row = self.selected_deployment()
+        self.app.push_screen(LoadTestScreen(self.deployment_name,
+                                            namespace=row.namespace if row else self.deployment_namespace))
 
     def action_probe(self) -> None:
         from screens.probe import probe_deployment

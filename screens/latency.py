@@ -87,7 +87,9 @@ class LatencyScreen(MetricsPolling, Screen[None]):
         if self.selected:
             from screens.loadtest import LoadTestScreen
 
-            self.app.push_screen(LoadTestScreen(self.selected))
+            row = next((d for d in self.app.snapshot.deployments  # type: ignore[attr-defined]
+                        if d.name == self.selected), None)  # every namespace shown: the first of that name
+            self.app.push_screen(LoadTestScreen(self.selected, namespace=row.namespace if row else None))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         key = event.row_key.value if event.row_key is not None else None

@@ -44,9 +44,10 @@ class LoadTestScreen(Screen[None]):
                 Binding("plus,equals_sign", "faster", "+QPS"), Binding("minus", "slower", "-QPS"),
                 Binding("p", "probe", "Probe")]
 
-    def __init__(self, deployment: str, qps: float = 10.0) -> None:
+    def __init__(self, deployment: str, qps: float = 10.0, namespace: str | None = None) -> None:
         super().__init__()
         self.deployment = deployment
+        self._namespace = namespace  # the Deployment's (None: the namespace shown); needed when every one is shown
         self.qps = qps
         self.running: Any = None  # the LoadRun in progress
         self.state = "idle"
@@ -69,7 +70,7 @@ class LoadTestScreen(Screen[None]):
 
     @property
     def namespace(self) -> str:
-        return self.app.snapshot.namespace or "default"  # type: ignore[attr-defined]
+        return self._namespace or self.app.snapshot.namespace or "default"  # type: ignore[attr-defined]
 
     # ---- keys -------------------------------------------------------------------------------------
     def action_toggle(self) -> None:

@@ -39,11 +39,14 @@ def _view(mode: str, focus: str | None = None) -> Callable[[LlmctlApp, str | Non
 def _loadtest(app: LlmctlApp, arg: str | None) -> None:
     from screens.loadtest import LoadTestScreen
 
-    name = arg or next((d.name for d in app.snapshot.deployments if d.gpus_per_replica), None)
+    deployments = app.snapshot.deployments  # (every namespace shown: the first of that name)
+    row = next((d for d in deployments if d.name == arg), None) if arg else \
+        next((d for d in deployments if d.gpus_per_replica), None)
+    name = arg or (row.name if row else None)
     if name is None:
         app.notify("no GPU Deployment here to load: :loadtest DEPLOYMENT", severity="warning")
         return
-    app.push_screen(LoadTestScreen(name))
+    app.push_screen(LoadTestScreen(name, namespace=row.namespace if row else None))  # every namespace: the row's
 
 
 def _probe(app: LlmctlApp, arg: str | None) -> None:

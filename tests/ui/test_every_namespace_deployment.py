@@ -1,7 +1,6 @@
 """With every namespace shown, two Deployments may share a name: Enter on either opens that one (its pods, its HPA,
-its namespace's incident timeline), not the first of that name, and each dashboard row carries its own namespace's
-HPA. Real sandbox, real console,
-Deployment and HPA made with the official client."""
+its namespace's incident timeline and load test), not the first of that name, and each dashboard row carries its
+own namespace's HPA. Real sandbox, real console, Deployment and HPA made with the official client."""
 
 from __future__ import annotations
 
@@ -16,6 +15,7 @@ from console.kube.cluster import KubeClusterService
 from console.sandbox.server import SandboxThread
 from screens.deployment import DeploymentScreen
 from screens.incident import IncidentScreen
+from screens.loadtest import LoadTestScreen
 from tests.ui.helpers import console_app, rows, wait_for
 
 NAME, HOME, OTHER = "claude-inference", "llm", "team-b"
@@ -76,8 +76,13 @@ async def test_enter_opens_the_deployment_of_the_rows_namespace(sb: SandboxThrea
             assert incident.namespace() == namespace
             assert {e.ref[1] for e in incident.entries if len(e.ref) == 3} <= {namespace}, incident.entries
             assert incident.selected_deployment().namespace == namespace
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: isinstance(app.screen, DeploymentScreen), what="the Deployment again")
+            await pilot.press("L")  # the load test aims at the Service of the Deployment's own namespace
+            await wait_for(pilot, lambda: isinstance(app.screen, LoadTestScreen), what="the load test")
+            assert app.screen.namespace == namespace  # type: ignore[attr-defined]
             await pilot.press("escape", "escape")
-            await wait_for(pilot, lambda: not isinstance(app.screen, DeploymentScreen | IncidentScreen), what="back")
+            await wait_for(pilot, lambda: not isinstance(app.screen, DeploymentScreen | LoadTestScreen), what="back")
         # With every namespace shown, a namespace's timeline needs a namespace: said, nothing opened.
         app.show_incident()
         await pilot.pause()
