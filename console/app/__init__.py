@@ -408,7 +408,7 @@ class LlmctlApp(ConsoleApp):
             screen_gpu = target.node, target.gpu
             self.call_after_refresh(lambda: self.screen.select_gpu(*screen_gpu))  # type: ignore[attr-defined]
         elif deployment and any(d.name == deployment for d in self.snapshot.deployments):
-            self.show_deployment(deployment)
+            self.show_deployment(deployment, target.namespace)  # every namespace shown: the alert's own
         elif target.node:
             self.switch_mode("dashboard")
             node = target.node
