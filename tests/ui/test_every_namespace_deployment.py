@@ -10,6 +10,7 @@ from typing import Any
 from kubernetes import client, config
 from textual.widgets import DataTable
 
+from console.alerts.model import AlertTarget
 from console.config import Settings
 from console.kube.cluster import KubeClusterService
 from console.sandbox.server import SandboxThread
@@ -83,6 +84,13 @@ async def test_enter_opens_the_deployment_of_the_rows_namespace(sb: SandboxThrea
             assert app.screen.namespace == namespace  # type: ignore[attr-defined]
             await pilot.press("escape", "escape")
             await wait_for(pilot, lambda: not isinstance(app.screen, DeploymentScreen | LoadTestScreen), what="back")
+        # An alert's target opens the Deployment of the alert's namespace (enter on the Alerts panel).
+        app.jump_to_target(AlertTarget(namespace=OTHER, deployment=NAME))
+        await wait_for(pilot, lambda: isinstance(app.screen, DeploymentScreen) and app.screen._detail is not None,
+                       what="the alert's Deployment")
+        assert app.screen._detail.row.namespace == OTHER  # type: ignore[attr-defined]
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, DeploymentScreen), what="back")
         # With every namespace shown, a namespace's timeline needs a namespace: said, nothing opened.
         app.show_incident()
         await pilot.pause()
