@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.bench.test_tui_bench import _child, _sandbox
+from tests.bench.processes import child, sandbox_process
 
 pytestmark = pytest.mark.bench
 
@@ -32,7 +32,7 @@ for path in ("/api/v1/nodes", "/api/v1/pods", f"/apis/apps/v1/namespaces/{ns}/de
 
 @pytest.mark.parametrize("nodes", [250, 500], ids=["10k-pods", "20k-pods"])
 def test_status_against_plain_lists(nodes: int) -> None:
-    gen = _sandbox("--scenario", "large", "--nodes", str(nodes))
+    gen = sandbox_process("--scenario", "large", "--nodes", str(nodes))
     kubeconfig = next(gen)
     try:
         doc = yaml.safe_load(Path(kubeconfig).read_text())
@@ -41,8 +41,8 @@ def test_status_against_plain_lists(nodes: int) -> None:
         user = next(u["user"] for u in doc["users"] if u["name"] == context["user"])
         ns = "llm-prod"
         ca = base64.b64decode(cluster["certificate-authority-data"]).decode()
-        floor = _child([sys.executable, "-c", FLOOR, cluster["server"], user["token"], ca, ns], repeat=3)
-        status = _child([sys.executable, "-m", "console", "--kubeconfig", kubeconfig, "-n", ns, "status", "-o",
+        floor = child([sys.executable, "-c", FLOOR, cluster["server"], user["token"], ca, ns], repeat=3)
+        status = child([sys.executable, "-m", "console", "--kubeconfig", kubeconfig, "-n", ns, "status", "-o",
                          "json"], repeat=3)
     finally:
         gen.close()

@@ -17,12 +17,10 @@ import asyncio
 import base64
 import json
 import os
-import resource
 import ssl
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
@@ -34,38 +32,22 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.bench.processes import ROOT, child, sandbox_process
 from tests.conftest import current_kubectl
 
 pytestmark = pytest.mark.bench
 
-ROOT = Path(__file__).resolve().parents[2]
 NS = "llm-prod"  # a namespace of the large scenario: 500 pods
-
-
-def _sandbox(*args: str) -> Iterator[str]:
-    folder = tempfile.mkdtemp(prefix="llmctl-bench-")
-    kubeconfig = str(Path(folder) / "kubeconfig")
-    proc = subprocess.Popen([sys.executable, "-m", "console", "sandbox", "--kubeconfig", kubeconfig, *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if line.startswith("{") and json.loads(line).get("event") == "ready":
-                break
-        yield kubeconfig
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
 def large() -> Iterator[str]:
-    yield from _sandbox("--scenario", "large")
+    yield from sandbox_process("--scenario", "large")
 
 
 @pytest.fixture(scope="module")
 def small() -> Iterator[str]:
-    yield from _sandbox()
+    yield from sandbox_process()
 
 
 class Api:
@@ -256,19 +238,6 @@ def test_idle_cpu_on_the_dashboard_and_pods(large: str, tmp_path: Path) -> None:
           ", ".join(f"{mode} {share * 100:.1f} %" for mode, share in shares.items()))
 
 
-def _child(cmd: list[str], repeat: int = 5) -> tuple[float, float]:
-    """(CPU s, wall s) of a command, medians."""
-    cpus, walls = [], []
-    for _ in range(repeat):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        t0 = time.perf_counter()
-        subprocess.run(cmd, capture_output=True, cwd=ROOT, timeout=120, check=False)
-        walls.append(time.perf_counter() - t0)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-    return statistics.median(cpus), statistics.median(walls)
-
-
 FIRST_FRAME = """
 import time
 t0 = time.perf_counter()
@@ -293,12 +262,12 @@ asyncio.run(main())
 
 def test_startup_figures(small: str, tmp_path: Path) -> None:
     llmctl = [sys.executable, "-m", "console"]
-    floor = _child([sys.executable, "-c", "pass"])
-    version = _child([*llmctl, "--version"])
-    helped = _child([*llmctl, "--help"])
-    render = _child([*llmctl, "render", "-f", "manifests/values.example.yaml"])
-    status = _child([*llmctl, "--kubeconfig", small, "status", "-o", "json"])
-    kubectl = _child([current_kubectl(), "--kubeconfig", small, "get", "nodes,deployments,pods,hpa", "-A", "-o",
+    floor = child([sys.executable, "-c", "pass"])
+    version = child([*llmctl, "--version"])
+    helped = child([*llmctl, "--help"])
+    render = child([*llmctl, "render", "-f", "manifests/values.example.yaml"])
+    status = child([*llmctl, "--kubeconfig", small, "status", "-o", "json"])
+    kubectl = child([current_kubectl(), "--kubeconfig", small, "get", "nodes,deployments,pods,hpa", "-A", "-o",
                       "json"])
     frames = []
     for _ in range(3):
