@@ -1,6 +1,6 @@
-"""The incident view (``:incident [DEPLOYMENT]``, ``I`` from the Alerts or Deployment screen): one timeline of
-the last N minutes for the namespace or one Deployment — alerts starting and ending, Warning events, restarts
-and OOMKills, rollouts (old → new image), scale changes (manual and HPA) and audit-log entries.
+"""The incident view (``:incident [[NAMESPACE/]DEPLOYMENT]``, ``I`` from the Alerts or Deployment screen): one
+timeline of the last N minutes for the namespace or one Deployment — alerts starting and ending, Warning events,
+restarts and OOMKills, rollouts (old → new image), scale changes (manual and HPA) and audit-log entries.
 
 Built from the watch store, the alert center and the audit log (no API call of its own), rebuilt as they
 change. From here: ``enter`` jumps to what an entry is about, ``l`` tails the logs of the pod involved,

@@ -4,7 +4,7 @@ HPA's reaction to the load is visible as it happens.
 
 ``s`` starts and stops, ``+``/``-`` change the rate (also while running: the next run uses it), ``p`` asks
 one question as ``llmctl probe`` does (answer, TTFT, pod), Esc goes back. Reached with ``L`` from a
-Deployment and the Latency screen, and ``:loadtest [DEPLOYMENT]``.
+Deployment and the Latency screen, and ``:loadtest [[NAMESPACE/]DEPLOYMENT]``.
 """
 
 from __future__ import annotations

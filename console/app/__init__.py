@@ -368,7 +368,7 @@ class LlmctlApp(ConsoleApp):
                 namespace = found[0].namespace
                 if len(found) > 1:
                     self.notify(f"Deployment {deployment} is in namespaces {', '.join(d.namespace for d in found)}; "
-                                f"showing {namespace} (open it from its row to choose)", severity="warning")
+                                f"showing {namespace} (:incident NAMESPACE/NAME chooses)", severity="warning")
             elif not namespace:
                 self.notify("The incident timeline is of one namespace: open it from a Deployment, or choose a "
                             "namespace first (:ns NAME)", severity="warning")

@@ -36,17 +36,27 @@ def _view(mode: str, focus: str | None = None) -> Callable[[LlmctlApp, str | Non
     return go
 
 
+def split_ref(arg: str | None) -> tuple[str | None, str | None]:
+    """(namespace, name) of a ``NAME`` or ``NAMESPACE/NAME`` argument (the namespace matters when every namespace
+    is shown, where one name may be in several)."""
+    if not arg:
+        return None, None
+    namespace, _, name = arg.rpartition("/")
+    return namespace or None, name
+
+
 def _loadtest(app: LlmctlApp, arg: str | None) -> None:
     from screens.loadtest import LoadTestScreen
 
-    deployments = app.snapshot.deployments  # (every namespace shown: the first of that name)
-    row = next((d for d in deployments if d.name == arg), None) if arg else \
-        next((d for d in deployments if d.gpus_per_replica), None)
-    name = arg or (row.name if row else None)
+    namespace, name = split_ref(arg)
+    deployments = app.snapshot.deployments  # (every namespace shown and no namespace given: the first of that name)
+    row = next((d for d in deployments if d.name == name and namespace in (None, d.namespace)), None) if name \
+        else next((d for d in deployments if d.gpus_per_replica), None)
+    name = name or (row.name if row else None)
     if name is None:
-        app.notify("no GPU Deployment here to load: :loadtest DEPLOYMENT", severity="warning")
+        app.notify("no GPU Deployment here to load: :loadtest [NAMESPACE/]DEPLOYMENT", severity="warning")
         return
-    app.push_screen(LoadTestScreen(name, namespace=row.namespace if row else None))  # every namespace: the row's
+    app.push_screen(LoadTestScreen(name, namespace=namespace or (row.namespace if row else None)))
 
 
 def _probe(app: LlmctlApp, arg: str | None) -> None:
@@ -78,7 +88,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("gpu", ("gpus",), "GPU memory and utilisation (DCGM)", _view("gpu")),
     Command("latency", ("lat",), "serving latency, TTFT, QPS, queue, KV-cache", _view("latency")),
     Command("loadtest", ("lt",), "load test a Deployment's Service: QPS, p50/p99, TTFT, replicas",
-            _loadtest, "[DEPLOYMENT]"),
+            _loadtest, "[[NAMESPACE/]DEPLOYMENT]"),
     Command("probe", (), "ask a model Service one question: answer, TTFT, tokens/s, the pod that answered",
             _probe, "[SERVICE[:PORT]]"),
     Command("alerts", ("alert",), "alerts from every source", _view("alerts")),
@@ -87,7 +97,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("deploy-new", ("wizard",), "guided deployment of a new model (wizard)",
             lambda app, _arg: app.open_wizard()),
     Command("incident", ("inc", "timeline"), "incident timeline of the namespace or one Deployment",
-            lambda app, arg: app.show_incident(arg), "[DEPLOYMENT]"),
+            lambda app, arg: app.show_incident(split_ref(arg)[1], split_ref(arg)[0]), "[[NAMESPACE/]DEPLOYMENT]"),
     Command("ctx", ("context", "contexts"), "switch kubeconfig context (no name: pick from the kubeconfig)",
             lambda app, arg: app.switch_context(arg), "[CONTEXT]"),
     Command("ns", ("namespace",), "switch namespace (all: every namespace; no name: pick)",

@@ -91,6 +91,15 @@ async def test_enter_opens_the_deployment_of_the_rows_namespace(sb: SandboxThrea
         assert app.screen._detail.row.namespace == OTHER  # type: ignore[attr-defined]
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, DeploymentScreen), what="back")
+        # Commands name the namespace as NAMESPACE/NAME.
+        for line, screen_type in ((f"incident {OTHER}/{NAME}", IncidentScreen), (f"loadtest {OTHER}/{NAME}",
+                                                                                 LoadTestScreen)):
+            await pilot.press("colon", *line, "enter")
+            await wait_for(pilot, lambda t=screen_type: isinstance(app.screen, t), what=line)
+            opened: Any = app.screen
+            assert (opened.namespace() if screen_type is IncidentScreen else opened.namespace) == OTHER, line
+            await pilot.press("escape")
+            await wait_for(pilot, lambda t=screen_type: not isinstance(app.screen, t), what="back")
         # With every namespace shown, a namespace's timeline needs a namespace: said, nothing opened.
         app.show_incident()
         await pilot.pause()
