@@ -64,9 +64,9 @@ def _probe(app: LlmctlApp, arg: str | None) -> None:
     Service in front of the first GPU Deployment."""
     from screens import probe
 
-    namespace = app.snapshot.namespace or "default"
     if arg:
-        probe.start(app, namespace, service=arg)
+        namespace, service = split_ref(arg)  # NAMESPACE/SERVICE[:PORT] (every namespace shown: say whose)
+        probe.start(app, namespace or app.snapshot.namespace or "default", service=service)
         return
     screen = app.screen
     if screen.check_action("probe", ()) and hasattr(screen, "action_probe"):
@@ -90,7 +90,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("loadtest", ("lt",), "load test a Deployment's Service: QPS, p50/p99, TTFT, replicas",
             _loadtest, "[[NAMESPACE/]DEPLOYMENT]"),
     Command("probe", (), "ask a model Service one question: answer, TTFT, tokens/s, the pod that answered",
-            _probe, "[SERVICE[:PORT]]"),
+            _probe, "[[NAMESPACE/]SERVICE[:PORT]]"),
     Command("alerts", ("alert",), "alerts from every source", _view("alerts")),
     Command("silences", (), "Alertmanager silences", _view("alerts", "silences")),
     Command("compat", ("compatibility", "drivers"), "driver compatibility: images × node pools", _view("compat")),
