@@ -358,6 +358,8 @@ class LlmctlApp(ConsoleApp):
         """Open the incident timeline of a Deployment (None: the whole namespace). A timeline is of one namespace:
         with every namespace shown, the Deployment's (``namespace``, else the namespace of the one of that name)."""
         here = self.snapshot.namespace
+        if here:
+            namespace = None  # the watched namespace's timeline (it follows a switch of namespace)
         found = [d for d in self.snapshot.deployments if d.name == deployment and namespace in (None, d.namespace)]
         if deployment and not found:
             self.notify(f"no Deployment {deployment} in namespace {namespace or here or 'any'}"
@@ -373,7 +375,7 @@ class LlmctlApp(ConsoleApp):
                 self.notify("The incident timeline is of one namespace: open it from a Deployment, or choose a "
                             "namespace first (:ns NAME)", severity="warning")
                 return
-        self.push_screen(screen_class("screens.incident", "IncidentScreen")(deployment, namespace=namespace or here))
+        self.push_screen(screen_class("screens.incident", "IncidentScreen")(deployment, namespace=namespace))
 
     def open_wizard(self, **kwargs: Any) -> None:
         """Open the guided deployment on top of the current screen (or go back to the one left open)."""

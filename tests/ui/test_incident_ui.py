@@ -195,6 +195,12 @@ async def test_the_view_keeps_the_oom_of_pods_replaced_outside_llmctl(sb: Sandbo
         live = app.services.cluster
         await wait_for(pilot, lambda: not oomed & {p["metadata"]["name"] for p in live.raw("pods")}, timeout=40,
                        what="the OOMKilled pods replaced")
+        # A namespace given (an alert's) does not move a timeline away from the namespace the console watches.
+        app.show_incident(DEP, "some-other-namespace")
+        await wait_for(pilot, lambda: isinstance(app.screen, IncidentScreen), what="incident screen")
+        assert app.screen.namespace() == NS and app.screen.deployment == DEP  # type: ignore[attr-defined]
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, IncidentScreen), what="back")
         app.show_incident(DEP)
         await wait_for(pilot, lambda: isinstance(app.screen, IncidentScreen), what="incident screen")
         await pilot.pause(0.3)
