@@ -51,6 +51,19 @@ def check_name(value: str | None, kind: str = "deployment") -> str:
     return text
 
 
+_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+
+def check_namespace(value: str | None) -> str:
+    """A namespace name as the API accepts it (a DNS-1123 label: lowercase letters, digits and '-', at most 63),
+    else ActionError(2): it goes into request paths."""
+    text = value if isinstance(value, str) else ""
+    if len(text) > 63 or not _LABEL.fullmatch(text):
+        raise ActionError(EXIT_USAGE, f"invalid namespace {text!r}: lowercase letters, digits and '-', starting and "
+                                      "ending with a letter or digit (at most 63)")
+    return text
+
+
 def parse_replicas(value: int | str) -> int:
     """Replicas for a scale: an integer from 0 to 1000."""
     return _whole_number(value, "replicas", 0, MAX_REPLICAS)

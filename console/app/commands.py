@@ -36,19 +36,30 @@ def _view(mode: str, focus: str | None = None) -> Callable[[LlmctlApp, str | Non
     return go
 
 
-def split_ref(arg: str | None) -> tuple[str | None, str | None]:
+def split_ref(app: LlmctlApp, arg: str | None) -> tuple[str | None, str | None] | None:
     """(namespace, name) of a ``NAME`` or ``NAMESPACE/NAME`` argument (the namespace matters when every namespace
-    is shown, where one name may be in several)."""
+    is shown, where one name may be in several); None, said, when the namespace is not a namespace's name."""
+    from console.actions.validate import ActionError, check_namespace
+
     if not arg:
         return None, None
-    namespace, _, name = arg.rpartition("/")
+    namespace, slash, name = arg.partition("/") if "/" in arg else ("", "", arg)
+    if slash:
+        try:
+            check_namespace(namespace)
+        except ActionError as exc:
+            app.notify(exc.message, severity="error")
+            return None
     return namespace or None, name
 
 
 def _loadtest(app: LlmctlApp, arg: str | None) -> None:
     from screens.loadtest import LoadTestScreen
 
-    namespace, name = split_ref(arg)
+    ref = split_ref(app, arg)
+    if ref is None:
+        return
+    namespace, name = ref
     deployments = app.snapshot.deployments  # (every namespace shown and no namespace given: the first of that name)
     row = next((d for d in deployments if d.name == name and namespace in (None, d.namespace)), None) if name \
         else next((d for d in deployments if d.gpus_per_replica), None)
@@ -59,14 +70,21 @@ def _loadtest(app: LlmctlApp, arg: str | None) -> None:
     app.push_screen(LoadTestScreen(name, namespace=namespace or (row.namespace if row else None)))
 
 
+def _incident(app: LlmctlApp, arg: str | None) -> None:
+    ref = split_ref(app, arg)
+    if ref is not None:
+        app.show_incident(ref[1], ref[0])
+
+
 def _probe(app: LlmctlApp, arg: str | None) -> None:
     """``:probe SERVICE`` in the namespace watched; without one, what ``P`` would probe on this screen, else the
     Service in front of the first GPU Deployment."""
     from screens import probe
 
     if arg:
-        namespace, service = split_ref(arg)  # NAMESPACE/SERVICE[:PORT] (every namespace shown: say whose)
-        probe.start(app, namespace or app.snapshot.namespace or "default", service=service)
+        ref = split_ref(app, arg)  # NAMESPACE/SERVICE[:PORT] (every namespace shown: say whose)
+        if ref is not None:
+            probe.start(app, ref[0] or app.snapshot.namespace or "default", service=ref[1])
         return
     screen = app.screen
     if screen.check_action("probe", ()) and hasattr(screen, "action_probe"):
@@ -97,7 +115,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("deploy-new", ("wizard",), "guided deployment of a new model (wizard)",
             lambda app, _arg: app.open_wizard()),
     Command("incident", ("inc", "timeline"), "incident timeline of the namespace or one Deployment",
-            lambda app, arg: app.show_incident(split_ref(arg)[1], split_ref(arg)[0]), "[[NAMESPACE/]DEPLOYMENT]"),
+            _incident, "[[NAMESPACE/]DEPLOYMENT]"),
     Command("ctx", ("context", "contexts"), "switch kubeconfig context (no name: pick from the kubeconfig)",
             lambda app, arg: app.switch_context(arg), "[CONTEXT]"),
     Command("ns", ("namespace",), "switch namespace (all: every namespace; no name: pick)",
