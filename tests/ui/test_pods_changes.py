@@ -14,14 +14,17 @@ from typing import Any
 import pytest
 
 from console.config import Settings
+from console.core.model import PodRow
 from console.core.units import age
 from console.kube.cluster import KubeClusterService
+from console.kube.indexes import RowChanges, SortedRows
 from console.sandbox.server import SandboxThread
 from screens import resources
 from screens.deployment import status_text
 from screens.resources import PodsScreen
 from screens.widgets.table import ResourceTable
 from tests.ui.helpers import console_app, edit_deployment, rows, wait_for
+from tests.ui.test_snapshots import AllowAll, StaticCluster, StaticMetrics
 
 DEP = "claude-long-queue"
 
@@ -111,3 +114,50 @@ async def test_pods_patches_what_changed_and_shows_what_a_full_walk_shows(
         assert len(fills) == first, f"no full walk after the first draw ({fills})"
         if cursor in [r[0] for r in rows(table)]:
             assert table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value == cursor
+
+
+class QuietCluster(StaticCluster):
+    """Fixed pods in a real pod view (SortedRows), and no cluster event after the first: nothing but the screen's
+    own timer can move an AGE."""
+
+    def __init__(self, pods: list[PodRow]) -> None:
+        super().__init__()
+        self.view = SortedRows(lambda p: p, lambda r: (r.namespace, r.name))
+        self.view.reset({f"{p.namespace}/{p.name}": p for p in pods})
+
+    def pods(self) -> tuple[PodRow, ...]:
+        return self.view.rows()
+
+    def pod_changes(self, mark: object) -> RowChanges:
+        return self.view.since(mark)
+
+
+async def test_ages_move_on_a_quiet_cluster() -> None:
+    """An AGE of "3s" must not stay "3s" because no watch event came: the screen wakes itself when the next age is
+    due, and only while it is shown (a screen shown again catches up at once)."""
+    made = datetime.fromtimestamp(time.time() - 3, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    pods = [PodRow(f"model-{i}", "Running", "1/1", 0, "gpu-node-1", made, 30.0, "", namespace="llm")
+            for i in range(3)]
+    app: Any = console_app(QuietCluster(pods), Settings(builtin_rules=False), actions=AllowAll(),
+                           metrics=StaticMetrics())
+    async with app.run_test(size=(160, 40)) as pilot:
+        await app.switch_mode("pods")
+        table = app.screen.query_one("#all-pods", ResourceTable)
+        await wait_for(pilot, lambda: table.row_count == 3, what="the pods")
+
+        def ages() -> set[str]:
+            return {r[6] for r in rows(table)}
+        first = ages()
+        await wait_for(pilot, lambda: ages() != first, timeout=5, what=f"the ages move on from {first}")
+        assert len(ages()) == 1
+        assert ages() <= now_or_a_second_ago(made)
+        await app.switch_mode("dashboard")
+        await pilot.pause(2.5)  # hidden: no redraw of its own; shown again: caught up at once
+        await app.switch_mode("pods")
+        await pilot.pause(0.2)
+        assert ages() <= now_or_a_second_ago(made), ages()
+
+
+def now_or_a_second_ago(made: str) -> set[str]:
+    """The AGE of ``made`` now, or a second ago (a second may end between a redraw and the check)."""
+    return {age(made, datetime.fromtimestamp(time.time() - back, UTC)) for back in (0, 1)}
