@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import time
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -10,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Label, Static
 
 from console.core.model import ClusterSnapshot, DeploymentDetail, DeploymentRow
-from console.core.units import age
+from console.core.units import age_until
 from screens.actions_flow import ACTION_BINDINGS, ActionsMixin
 from screens.format import image_ref, verdict_text
 from screens.host import host
@@ -19,7 +22,7 @@ from screens.widgets import tone
 from screens.widgets.footer import KeyFooter
 from screens.widgets.statusbar import StatusBar
 from screens.widgets.table import ResourceTable, set_text
-from screens.widgets.visible import watch_snapshot
+from screens.widgets.visible import WakeAt, watch_snapshot
 
 POD_COLUMNS = ("POD", "STATUS", "READY", "RESTARTS", "NODE", "COLD START", "AGE", "WHY")
 # The image third, after two narrow columns, so a whole reference fits the panel (the ReplicaSet's long name last).
@@ -91,6 +94,7 @@ class DeploymentScreen(ActionsMixin, ObjectActionsMixin, Screen[None]):
         self.query_one("#pods", DataTable).add_columns(*POD_COLUMNS)
         self.query_one("#revisions", DataTable).add_columns(*REVISION_COLUMNS)
         self.query_one("#events", DataTable).add_columns(*EVENT_COLUMNS)
+        self._ages = WakeAt(self, lambda: self.show_snapshot(host(self).snapshot))  # ages move on a quiet cluster
         watch_snapshot(self, self.show_snapshot)  # hidden: stale until shown again (#16)
 
     def selected_deployment(self) -> DeploymentRow | None:
@@ -107,12 +111,19 @@ class DeploymentScreen(ActionsMixin, ObjectActionsMixin, Screen[None]):
                                        "(deleted, or not listed yet)", tone.bold(tone.ERROR)))
             return
         head.update(self._head(detail))
+        now, due = time.time(), [math.inf]
+
+        def age(created: str) -> str:  # and when the first AGE shown changes
+            text, until = age_until(created, now)
+            due[0] = min(due[0], until)
+            return text
         self._fill("#pods", [(p.name, (p.name, status_text(p.status, p.ready), p.ready, str(p.restarts),
                                        p.node or "-", f"{p.cold_start_s:.0f}s" if p.cold_start_s is not None else "-",
                                        age(p.created), p.why)) for p in detail.pods])
         self._fill("#revisions", [(str(r.number), (str(r.number), str(r.replicas), ", ".join(map(image_ref, r.images)),
                                                    age(r.created), r.change_cause, r.replicaset))
                                   for r in reversed(detail.revisions)])
+        self._ages.at(due[0], now)
         self._fill("#events", [(f"{i}", (e.last_seen[11:19] or "-", Content.styled(e.type, tone.bold(tone.ERROR) if
                                          e.type == "Warning" else ""), e.reason, e.obj,
                                          e.message + (f" (×{e.count})" if e.count > 1 else "")))

@@ -11,7 +11,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import DataTable, Label
 
 from console.core.model import ClusterSnapshot, PodRow
@@ -22,7 +21,7 @@ from screens.object_actions import OBJECT_BINDINGS, ObjectActionsMixin, ObjectRe
 from screens.widgets.footer import KeyFooter
 from screens.widgets.statusbar import StatusBar
 from screens.widgets.table import ResourceTable, fill_table, panel_status, patch_table, set_text
-from screens.widgets.visible import watch_snapshot
+from screens.widgets.visible import WakeAt, watch_snapshot
 
 
 class PodsScreen(ObjectActionsMixin, Screen[None]):
@@ -51,9 +50,8 @@ class PodsScreen(ObjectActionsMixin, Screen[None]):
         self._mark: object = None  # the cluster view's mark of the rows last shown (pod_changes)
         self._every: bool | None = None  # whether the rows last shown were NAMESPACE/NAME
         self._due: list[tuple[float, str]] = []  # (when its age changes, key) for each row shown, soonest first
-        self._age_timer: Timer | None = None  # wakes the screen when the next age is due (a quiet cluster sends
-        self._age_timer_at = math.inf  # no event to redraw on, and an AGE of "5s" must not stay "5s")
         self.query_one(DataTable).add_columns(*POD_COLUMNS)
+        self._ages = WakeAt(self, lambda: self.show_snapshot(host(self).snapshot))  # ages move on a quiet cluster
         watch_snapshot(self, self.show_snapshot)  # hidden: stale until shown again (#16)
 
     def show_snapshot(self, snap: ClusterSnapshot) -> None:
@@ -73,27 +71,7 @@ class PodsScreen(ObjectActionsMixin, Screen[None]):
             self._fill(table, changes.rows, every, now)
         self._mark, self._every = changes.mark, every
         self._show_counts(snap, len(changes.rows))
-        self._wake_for_ages(now)
-
-    def _wake_for_ages(self, now: float) -> None:
-        """One timer, set for when the first age shown changes (none while the screen is hidden: it redraws
-        when shown again)."""
-        due = self._due[0][0] if self._due else math.inf
-        if due >= self._age_timer_at:
-            return  # the timer set already wakes the screen in time
-        if self._age_timer is not None:
-            self._age_timer.stop()
-        self._age_timer_at = due
-        self._age_timer = self.set_timer(max(0.05, due - now), self._ages_due) if due != math.inf else None
-
-    def _ages_due(self) -> None:
-        self._age_timer, self._age_timer_at = None, math.inf
-        if self.is_current:
-            self.show_snapshot(host(self).snapshot)
-
-    def on_screen_resume(self) -> None:
-        if self.is_mounted and self._mark is not None:
-            self.show_snapshot(host(self).snapshot)  # ages may have come due while hidden (the change feed: cheap)
+        self._ages.at(self._due[0][0] if self._due else math.inf, now)
 
     @staticmethod
     def _key(p: PodRow, every: bool) -> str:

@@ -7,6 +7,7 @@ moves."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from console.kube.cluster import KubeClusterService
 from console.kube.indexes import RowChanges, SortedRows
 from console.sandbox.server import SandboxThread
 from screens import resources
-from screens.deployment import status_text
+from screens.deployment import DeploymentScreen, status_text
 from screens.resources import PodsScreen
 from screens.widgets.table import ResourceTable
 from tests.ui.helpers import console_app, edit_deployment, rows, wait_for
@@ -124,6 +125,7 @@ class QuietCluster(StaticCluster):
         super().__init__()
         self.view = SortedRows(lambda p: p, lambda r: (r.namespace, r.name))
         self.view.reset({f"{p.namespace}/{p.name}": p for p in pods})
+        self.detail = replace(self.detail, pods=tuple(pods))  # the Deployment screen shows the same young pods
 
     def pods(self) -> tuple[PodRow, ...]:
         return self.view.rows()
@@ -133,8 +135,8 @@ class QuietCluster(StaticCluster):
 
 
 async def test_ages_move_on_a_quiet_cluster() -> None:
-    """An AGE of "3s" must not stay "3s" because no watch event came: the screen wakes itself when the next age is
-    due, and only while it is shown (a screen shown again catches up at once)."""
+    """An AGE of "3s" must not stay "3s" because no watch event came: :pods and the Deployment screen wake themselves
+    when their next age is due, only while shown (a screen shown again catches up at once)."""
     made = datetime.fromtimestamp(time.time() - 3, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     pods = [PodRow(f"model-{i}", "Running", "1/1", 0, "gpu-node-1", made, 30.0, "", namespace="llm")
             for i in range(3)]
@@ -156,6 +158,16 @@ async def test_ages_move_on_a_quiet_cluster() -> None:
         await app.switch_mode("pods")
         await pilot.pause(0.2)
         assert ages() <= now_or_a_second_ago(made), ages()
+        # The Deployment screen's ages too.
+        app.show_deployment(app.snapshot.deployments[0].name)
+        await wait_for(pilot, lambda: isinstance(app.screen, DeploymentScreen) and app.screen.query("#pods"),
+                       what="the Deployment screen")
+        pods_table = app.screen.query_one("#pods", ResourceTable)
+        await wait_for(pilot, lambda: pods_table.row_count == 3, what="its pods")
+        first = {r[6] for r in rows(pods_table)}
+        await wait_for(pilot, lambda: {r[6] for r in rows(pods_table)} != first, timeout=5,
+                       what=f"its ages move on from {first}")
+        assert {r[6] for r in rows(pods_table)} <= now_or_a_second_ago(made)
 
 
 def now_or_a_second_ago(made: str) -> set[str]:
