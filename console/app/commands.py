@@ -67,6 +67,10 @@ def _loadtest(app: LlmctlApp, arg: str | None) -> None:
     if name is None:
         app.notify("no GPU Deployment here to load: :loadtest [NAMESPACE/]DEPLOYMENT", severity="warning")
         return
+    others = sorted({d.namespace for d in deployments if d.name == name} - {row.namespace if row else ""})
+    if row is not None and namespace is None and others:
+        app.notify(f"Deployment {name} is also in {', '.join(others)}; loading {row.namespace} "
+                   "(:loadtest NAMESPACE/NAME chooses)", severity="warning")
     app.push_screen(LoadTestScreen(name, namespace=namespace or (row.namespace if row else None)))
 
 
