@@ -87,6 +87,9 @@ class ConsoleApp(App[None]):
     def show_deployment(self, name: str, namespace: str | None = None) -> None:
         raise NotImplementedError
 
+    def deployment_named(self, name: str, namespace: str | None = None, doing: str = "showing") -> Any:
+        raise NotImplementedError
+
     def show_incident(self, deployment: str | None = None, namespace: str | None = None) -> None:
         raise NotImplementedError
 

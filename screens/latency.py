@@ -18,6 +18,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Label
 
 from console.core.metrics import MetricsError, MetricsResult, MetricsService, ServingStats
+from screens.host import host
 from screens.metrics_poll import METRICS_SCREEN_BINDINGS, MetricsPolling
 from screens.widgets import tone
 from screens.widgets.chart import Chart, freshness, seconds_label
@@ -87,8 +88,7 @@ class LatencyScreen(MetricsPolling, Screen[None]):
         if self.selected:
             from screens.loadtest import LoadTestScreen
 
-            row = next((d for d in self.app.snapshot.deployments  # type: ignore[attr-defined]
-                        if d.name == self.selected), None)  # every namespace shown: the first of that name
+            row = host(self).deployment_named(self.selected, doing="loading")  # (its rows carry no namespace)
             self.app.push_screen(LoadTestScreen(self.selected, namespace=row.namespace if row else None))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:

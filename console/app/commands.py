@@ -60,17 +60,12 @@ def _loadtest(app: LlmctlApp, arg: str | None) -> None:
     if ref is None:
         return
     namespace, name = ref
-    deployments = app.snapshot.deployments  # (every namespace shown and no namespace given: the first of that name)
-    row = next((d for d in deployments if d.name == name and namespace in (None, d.namespace)), None) if name \
-        else next((d for d in deployments if d.gpus_per_replica), None)
+    row = app.deployment_named(name, namespace, "loading") if name else \
+        next((d for d in app.snapshot.deployments if d.gpus_per_replica), None)
     name = name or (row.name if row else None)
     if name is None:
         app.notify("no GPU Deployment here to load: :loadtest [NAMESPACE/]DEPLOYMENT", severity="warning")
         return
-    others = sorted({d.namespace for d in deployments if d.name == name} - {row.namespace if row else ""})
-    if row is not None and namespace is None and others:
-        app.notify(f"Deployment {name} is also in {', '.join(others)}; loading {row.namespace} "
-                   "(:loadtest NAMESPACE/NAME chooses)", severity="warning")
     app.push_screen(LoadTestScreen(name, namespace=namespace or (row.namespace if row else None)))
 
 

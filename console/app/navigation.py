@@ -51,24 +51,30 @@ class Navigation(ConsoleApp):
             return
         self.push_screen(deployment_screen(name, namespace))
 
+    def deployment_named(self, name: str, namespace: str | None = None, doing: str = "showing") -> Any:
+        """The Deployment row of that name (of ``namespace`` when given), or None. With every namespace shown and no
+        namespace given, the first of that name, saying which other namespaces have one (``NAMESPACE/NAME``
+        chooses)."""
+        found = [d for d in self.snapshot.deployments if d.name == name and namespace in (None, d.namespace)]
+        if len(found) > 1:
+            self.notify(f"Deployment {name} is also in {', '.join(d.namespace for d in found[1:])}; {doing} "
+                        f"{found[0].namespace} (NAMESPACE/{name} chooses)", severity="warning")
+        return found[0] if found else None
+
     def show_incident(self, deployment: str | None = None, namespace: str | None = None) -> None:
         """Open the incident timeline of a Deployment (None: the whole namespace). A timeline is of one namespace:
         with every namespace shown, the Deployment's (``namespace``, else the namespace of the one of that name)."""
         here = self.snapshot.namespace
         if here:
             namespace = None  # the watched namespace's timeline (it follows a switch of namespace)
-        found = [d for d in self.snapshot.deployments if d.name == deployment and namespace in (None, d.namespace)]
-        if deployment and not found:
+        row = self.deployment_named(deployment, namespace) if deployment else None
+        if deployment and row is None:
             self.notify(f"no Deployment {deployment} in namespace {namespace or here or 'any'}"
                         + ("; showing the namespace" if here or namespace else ""), severity="warning")
             deployment = None
-        if not here:  # every namespace shown
-            if deployment:
-                namespace = found[0].namespace
-                if len(found) > 1:
-                    self.notify(f"Deployment {deployment} is in namespaces {', '.join(d.namespace for d in found)}; "
-                                f"showing {namespace} (:incident NAMESPACE/NAME chooses)", severity="warning")
-            elif not namespace:
+        if not here:  # every namespace shown: the Deployment's namespace, or the one given
+            namespace = row.namespace if row is not None else namespace
+            if not namespace:
                 self.notify("The incident timeline is of one namespace: open it from a Deployment, or choose a "
                             "namespace first (:ns NAME)", severity="warning")
                 return

@@ -101,12 +101,15 @@ async def test_enter_opens_the_deployment_of_the_rows_namespace(sb: SandboxThrea
             await pilot.press("escape")
             await wait_for(pilot, lambda t=screen_type: not isinstance(app.screen, t), what="back")
         # A name alone, in two namespaces: the first, and the others named.
-        app.clear_notifications()
-        await pilot.press("colon", *f"loadtest {NAME}", "enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, LoadTestScreen), what=":loadtest NAME")
-        assert any(f"also in {OTHER}" in str(n.message) for n in app._notifications)
-        await pilot.press("escape")
-        await wait_for(pilot, lambda: not isinstance(app.screen, LoadTestScreen), what="back")
+        for word, screen_type in (("loadtest", LoadTestScreen), ("incident", IncidentScreen)):
+            app.clear_notifications()
+            await pilot.press("colon", *f"{word} {NAME}", "enter")
+            await wait_for(pilot, lambda t=screen_type: isinstance(app.screen, t), what=f":{word} NAME")
+            opened = app.screen
+            assert (opened.namespace() if screen_type is IncidentScreen else opened.namespace) == HOME, word
+            assert any(f"also in {OTHER}" in str(n.message) for n in app._notifications), word
+            await pilot.press("escape")
+            await wait_for(pilot, lambda t=screen_type: not isinstance(app.screen, t), what="back")
         # A namespace that is no namespace's name goes into no request path: said, nothing opened.
         for line in ("loadtest Team_B/x", "incident /x", "probe ../x"):
             app.clear_notifications()
