@@ -22,7 +22,6 @@ from console.kube.errors import KubeError
 from console.kube.indexes import Index
 from console.kube.transport import KubeTransport
 
-PAGE = 500
 WATCH_SECONDS = 290  # server-side timeoutSeconds of one watch request (client-go uses 5–10 min)
 IDLE_TIMEOUT = 330.0  # a silent stream longer than this is treated as broken
 BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0)
@@ -74,11 +73,11 @@ class Reflector:
 
     async def list(self) -> None:
         items: dict[str, Any] = {}
-        key, project = self.key, self.project
+        key_of, project = self.key, self.project
         version = ""
-        async for page in self.transport.pages(self.path, self._query(), PAGE):
+        async for page in self.transport.pages(self.path, self._query()):  # the transport's page size (kubectl's)
             for obj in page.get("items") or []:
-                items[key(obj)] = project(obj)
+                items[key_of(obj)] = project(obj)
             version = (page.get("metadata") or {}).get("resourceVersion", "")  # every page's: the first page's
         self.resource_version = version
         if self.on_delete is not None and self.synced:  # gone while the watch was down: no DELETED event came
