@@ -21,8 +21,9 @@ from screens.format import verdict_text
 from screens.object_actions import NODE_BINDINGS, OBJECT_BINDINGS, ObjectActionsMixin, ObjectRef
 from screens.widgets import tone
 from screens.widgets.footer import KeyFooter
+from screens.widgets.panel import panel_status, set_text
 from screens.widgets.statusbar import StatusBar
-from screens.widgets.table import ResourceTable, fill_table, panel_status, set_text
+from screens.widgets.table import ResourceTable, fill_table
 from screens.widgets.visible import watch_snapshot
 
 NODE_COLUMNS = ("NODE", "READY", "PRODUCT", "DRIVER", "CUDA", "CC", "GPU MEM", "ALLOC", "USED", "FREE")

@@ -20,8 +20,9 @@ from screens.host import host
 from screens.object_actions import OBJECT_BINDINGS, ObjectActionsMixin, ObjectRef
 from screens.widgets import tone
 from screens.widgets.footer import KeyFooter
+from screens.widgets.panel import set_text
 from screens.widgets.statusbar import StatusBar
-from screens.widgets.table import ResourceTable, set_text
+from screens.widgets.table import ResourceTable
 from screens.widgets.visible import WakeAt, watch_snapshot
 
 POD_COLUMNS = ("POD", "STATUS", "READY", "RESTARTS", "NODE", "COLD START", "AGE", "WHY")

@@ -12,7 +12,7 @@ from console.core.model import ClusterSnapshot, ConnState
 from console.core.units import clock
 from screens.host import host
 from screens.widgets import tone
-from screens.widgets.table import set_text
+from screens.widgets.panel import set_text
 
 _STATE_STYLE = {
     ConnState.CONNECTING: ("◌", tone.WARNING),

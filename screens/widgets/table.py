@@ -1,6 +1,7 @@
-"""The resource tables every screen shows: filling one in place while keeping the cursor, and the panel status line.
+"""The resource tables every screen shows, and filling one in place while keeping the cursor.
 
-:func:`fill_table` is the one way a screen puts rows in a ``DataTable``. It keeps, per table, the cells it last
+:func:`fill_table` is the one way a screen puts rows in a ``DataTable`` (and :func:`patch_table` the way to change
+only the rows a screen knows changed). It keeps, per table, the cells it last
 showed under each row key (a name or UID), and on a redraw touches only what changed: ``update_cell`` for a
 changed cell, ``add_row`` / ``remove_row`` for rows that came or went, and one reordering of the row index
 when the order changed (a sort key moved) — never a clear-and-refill of a table whose rows mostly stayed.
@@ -25,10 +26,9 @@ from textual._two_way_dict import TwoWayDict
 from textual.content import Content
 from textual.geometry import Region, Spacing
 from textual.strip import Strip
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable
 from textual.widgets.data_table import CellKey, CellType, ColumnKey, RowDoesNotExist, RowKey
 
-from console.core.model import ClusterSnapshot, ConnState
 from screens.widgets import tone
 
 Row = tuple[str, tuple[object, ...]]
@@ -328,37 +328,6 @@ class ResourceTable(DataTable[Any]):
 _SHOWN: WeakKeyDictionary[DataTable[Any], tuple[list[Any], dict[str, tuple[object, ...]],
                                                   dict[str, Sequence[object]]]] = WeakKeyDictionary()
 _REBUILD_SHARE = 0.5  # more rows added or removed than this share of the table: a rebuild is cheaper
-
-
-_TEXTS: WeakKeyDictionary[Static, tuple[object, int]] = WeakKeyDictionary()
-
-
-def set_text(widget: Static, content: str | Content) -> None:
-    """Show ``content`` in a title or status line, doing nothing when it already shows exactly that.
-
-    ``Static.update`` always asks for a new layout of the whole screen, and a screen layout repaints every widget
-    on it: on a redraw that changes one pod, an unchanged "Pods — namespace x" or "500 shown" made the screen
-    repaint all of its lines. A text of another width still gets a layout (a label's width follows its text)."""
-    width = content.cell_length if isinstance(content, Content) else cell_len(content)
-    now = (fingerprint(content), width)
-    before = _TEXTS.get(widget)
-    if before == now:
-        return
-    _TEXTS[widget] = now
-    widget.update(content, layout=not isinstance(before, tuple) or before[1] != width)
-
-
-def panel_status(snap: ClusterSnapshot, resource: str, count: int, shown: int | None = None) -> Content:
-    problem = snap.problem(resource)
-    if problem:
-        return Content.styled(problem, tone.bold(tone.ERROR))
-    if resource not in snap.synced:
-        if snap.connection.state is ConnState.ERROR:
-            return Content.styled(snap.connection.message, tone.bold(tone.ERROR))
-        return Content.styled("connecting…", tone.WARNING)
-    if shown is not None and shown != count:
-        return Content.styled(f"{shown} of {count} shown (filter)", tone.MUTED)
-    return Content.styled(f"{count} shown", tone.MUTED)
 
 
 class _OneLineRows:
