@@ -5,6 +5,7 @@ sandbox, over real HTTPS."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -55,9 +56,15 @@ async def test_pages_ask_ahead_and_give_what_plain_paging_gives(sandbox: Sandbox
         assert got == plain
         assert ahead[:-1] == [1] * (len(ahead) - 1), f"each page but the last came with the next asked ({ahead})"
         assert ahead[-1] == 0 and t.started == len(ahead), "nothing asked after the last page"
-        # A consumer that stops early leaves no request behind.
-        async for _page in t.pages("/api/v1/pods", None, page=3):
+        # A consumer that stops early leaves no request behind once the pages are closed (the one asked ahead is
+        # cancelled and awaited).
+        before = len(asyncio.all_tasks())
+        pages = t.pages("/api/v1/pods", None, page=3)
+        async for _page in pages:
+            assert len(asyncio.all_tasks()) == before + 1, "the next page is being asked for"
             break
+        await pages.aclose()
+        assert len(asyncio.all_tasks()) == before, "nothing left running"
         # The same through list() and with a selector.
         selected = await t.list("/api/v1/pods", [("fieldSelector", "status.phase=Running")], page=2)
         assert names(selected) == names([p for p in whole if p["status"].get("phase") == "Running"])
