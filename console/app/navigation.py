@@ -46,9 +46,11 @@ class Navigation(ConsoleApp):
         """Open (or stay on) the detail screen of a Deployment (of ``namespace`` when every namespace is shown:
         the same name may be in several)."""
         deployment_screen = screen_class("screens.deployment", "DeploymentScreen")
-        if isinstance(self.screen, deployment_screen) and self.screen.deployment_name == name \
-                and self.screen.deployment_namespace in (None, namespace):
-            return
+        screen = self.screen
+        if isinstance(screen, deployment_screen) and screen.deployment_name == name:
+            shown = screen.selected_deployment()  # the Deployment it shows (None: not found yet)
+            if namespace is None or (shown.namespace if shown else screen.deployment_namespace) == namespace:
+                return
         self.push_screen(deployment_screen(name, namespace))
 
     def deployment_named(self, name: str, namespace: str | None = None, doing: str = "showing") -> Any:

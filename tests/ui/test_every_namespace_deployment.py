@@ -84,12 +84,17 @@ async def test_enter_opens_the_deployment_of_the_rows_namespace(sb: SandboxThrea
             assert app.screen.namespace == namespace  # type: ignore[attr-defined]
             await pilot.press("escape", "escape")
             await wait_for(pilot, lambda: not isinstance(app.screen, DeploymentScreen | LoadTestScreen), what="back")
-        # An alert's target opens the Deployment of the alert's namespace (enter on the Alerts panel).
+        # An alert's target opens the Deployment of the alert's namespace (enter on the Alerts panel), also from
+        # the screen of the same name in another namespace.
+        app.show_deployment(NAME)  # no namespace: the first of that name (llm's)
+        await wait_for(pilot, lambda: isinstance(app.screen, DeploymentScreen) and app.screen._detail is not None,
+                       what="the first Deployment of that name")
+        assert app.screen._detail.row.namespace == HOME  # type: ignore[attr-defined]
         app.jump_to_target(AlertTarget(namespace=OTHER, deployment=NAME))
         await wait_for(pilot, lambda: isinstance(app.screen, DeploymentScreen) and app.screen._detail is not None,
                        what="the alert's Deployment")
         assert app.screen._detail.row.namespace == OTHER  # type: ignore[attr-defined]
-        await pilot.press("escape")
+        await pilot.press("escape", "escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, DeploymentScreen), what="back")
         # Commands name the namespace as NAMESPACE/NAME.
         for line, screen_type in ((f"incident {OTHER}/{NAME}", IncidentScreen), (f"loadtest {OTHER}/{NAME}",
