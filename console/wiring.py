@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from console.audit import AuditLog
 from console.config import Settings
-from console.core.metrics import MetricsService
 from console.kube.access import KubeAccess
 from console.kube.cluster import ClusterService, KubeClusterService
 
@@ -29,6 +28,7 @@ if TYPE_CHECKING:
     from console.alerts.alertmanager import AlertmanagerClient
     from console.builds.engine import BuildService
     from console.compat.checker import CompatService
+    from console.core.metrics import MetricsService
     from console.deploy.engine import DeployEngine
     from console.sandbox.server import SandboxThread
 
@@ -133,11 +133,21 @@ class Services:
     cluster: ClusterService
     actions: Lazy[ActionsService]
     compat: Lazy[CompatService]
-    builds: BuildService
     metrics: MetricsService | None = None
     alertmanager: AlertmanagerClient | None = None
     sandbox: SandboxThread | None = None
+    _builds: BuildService | None = field(default=None, repr=False)
     _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    @property
+    def builds(self) -> BuildService:
+        """The Docker Engine adapter, made on first use (it connects on its first call), so a command that
+        builds nothing never imports it."""
+        if self._builds is None:
+            from console.builds.engine import DockerBuildService
+
+            self._builds = DockerBuildService(self.settings.docker_host)
+        return self._builds
 
     @property
     def access(self) -> KubeAccess:
@@ -223,12 +233,8 @@ def build(settings: Settings, *, cluster: ClusterService | None = None, actions:
 
         return CompatChecker((await actions_lazy.get()).transport)
 
-    if builds is None:
-        from console.builds.engine import DockerBuildService
-
-        builds = DockerBuildService(settings.docker_host)
     return Services(settings=settings, audit=audit, cluster=cluster, actions=actions_lazy,
-                    compat=Lazy.ready(compat) if compat is not None else Lazy(connect_compat), builds=builds,
+                    compat=Lazy.ready(compat) if compat is not None else Lazy(connect_compat), _builds=builds,
                     metrics=metrics, alertmanager=_alertmanager(settings, audit), sandbox=sandbox)
 
 

@@ -57,3 +57,27 @@ def test_the_loaders_alone_then_the_whole_package_on_demand(sandbox: SandboxThre
     assert seen["raw"] and seen["raw"] == seen["typed"], "the raw transport and a typed call list the same pods"
     assert seen["model"] == "V1Pod" and seen["sync"] == "V1Pod"
     assert seen["version"] and seen["all"]
+
+
+STATUS = r"""
+import json, runpy, sys
+sys.argv = ["llmctl", "--kubeconfig", sys.argv[1], "status", "-o", "json"]
+try:
+    runpy.run_module("console", run_name="__main__")
+except SystemExit as stop:
+    code = stop.code
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+
+def test_status_imports_only_what_it_needs(sandbox: SandboxThread) -> None:
+    """``llmctl status`` reads the cluster and prints: no UI, no Docker adapter, no Prometheus client, no
+    sandbox code, no synchronous kubernetes client (each of them costs start-up CPU it never uses)."""
+    out = subprocess.run([sys.executable, "-c", STATUS, str(sandbox.info.kubeconfig)], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen["code"] in (0, None), out.stdout[:2000]
+    unneeded = ("textual", "rich", "docker", "prometheus_api_client", "console.builds", "console.sandbox",
+                "console.metrics", "screens", "kubernetes.client", "kubernetes.config", "kubernetes_validate")
+    assert [m for m in seen["modules"] if m.startswith(unneeded)] == []
