@@ -84,9 +84,8 @@ class ActionsMixin:
 
     def _resources_form(self, row: DeploymentRow) -> FormDialog:
         """Requests and limits of the first container, as they are now (from the watch)."""
-        deployment = next((d for d in host(self).services.cluster.raw("deployments")  # type: ignore[arg-type]
-                           if d["metadata"]["name"] == row.name and d["metadata"].get("namespace") == row.namespace),
-                          {})
+        deployment = next((d for d in host(self).services.cluster.raw(  # type: ignore[arg-type]
+                               "deployments", row.namespace) if d["metadata"]["name"] == row.name), {})
         containers = (((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
         first = containers[0] if containers else {}
         now = first.get("resources") or {}

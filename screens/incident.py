@@ -148,10 +148,9 @@ class IncidentScreen(ActionsMixin, Screen[None]):
         namespace = self.namespace()
 
         def raw(resource: str) -> list[dict[str, Any]]:
-            objects = app.services.cluster.raw(resource)
             if app.snapshot.namespace:
-                return objects  # the watches' own namespace
-            return [o for o in objects if (o.get("metadata") or {}).get("namespace") == namespace]
+                return app.services.cluster.raw(resource)  # the watches' own namespace
+            return app.services.cluster.raw(resource, namespace)  # every namespace watched: from the index
         center = app.alerts.center
         assert self._audit is not None
         self.entries = build_timeline(

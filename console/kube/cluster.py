@@ -30,6 +30,7 @@ from console.core.rollout import revision_history, rollout_verdict
 from console.kube.access import KubeAccess
 from console.kube.errors import KubeError, KubeTarget
 from console.kube.indexes import (
+    Index,
     MultiIndex,
     Projected,
     RowChanges,
@@ -48,6 +49,7 @@ from console.kube.transport import KubeTransport
 REPLACED_PODS = "replaced-pods"  # raw(): tombstones of deleted pods whose containers had failed
 GONE_FOR_S = 3600.0  # kept for an hour (the API server keeps events that long by default)
 GONE_MAX = 500
+NAMESPACED = ("deployments", "horizontalpodautoscalers", "replicasets", "pods", "events")  # watched per namespace
 GPU_PODS = "gpu-pods"  # the cluster-wide GPU pod index (a reflector of its own unless every namespace is watched)
 T = TypeVar("T")
 
@@ -79,8 +81,9 @@ class ClusterService(Protocol):
     def alerts(self) -> list[Alert]:
         """Alerts derived from the watched objects (OOMKilled, CrashLoopBackOff, NotReady, ...)."""
 
-    def raw(self, resource: str) -> list[dict[str, Any]]:
-        """The watched objects of one resource ("pods", "events", "replicasets", ...) as raw JSON."""
+    def raw(self, resource: str, namespace: str | None = None) -> list[dict[str, Any]]:
+        """The watched objects of one resource ("pods", "events", "replicasets", ...) as raw JSON; with
+        ``namespace``, only that namespace's."""
 
     @property
     def transport(self) -> KubeTransport | None:
@@ -133,21 +136,25 @@ class KubeClusterService:
         t = self._transport
         assert t is not None
         self._views = v = _Views()
+        if self.all_namespaces:
+            v.by_namespace = {r: MultiIndex(namespace_of) for r in NAMESPACED}
+        ns_index = v.by_namespace.get
         self._reflectors = reflectors = {
             "nodes": Reflector(t, "/api/v1/nodes", "nodes", self._changed),
-            "deployments": Reflector(t, f"/apis/apps/v1{scope}/deployments", "deployments", self._changed),
+            "deployments": Reflector(t, f"/apis/apps/v1{scope}/deployments", "deployments", self._changed,
+                                     indexes=_present(ns_index("deployments"))),
             "horizontalpodautoscalers": Reflector(
                 t, f"/apis/autoscaling/v2{scope}/horizontalpodautoscalers", "horizontalpodautoscalers",
-                self._changed),
+                self._changed, indexes=_present(ns_index("horizontalpodautoscalers"))),
             "replicasets": Reflector(t, f"/apis/apps/v1{scope}/replicasets", "replicasets", self._changed,
-                                     indexes=(v.rs_by_owner,)),
+                                     indexes=_present(v.rs_by_owner, ns_index("replicasets"))),
             "pods": Reflector(t, f"/api/v1{scope}/pods", "pods", self._changed, on_delete=self._pod_gone,
-                              indexes=(v.pods_by_owner, v.pods_may_alert, v.pod_rows,
-                                       # every namespace watched: the GPU index is kept from these same pods
-                                       *((Projected(v.gpu_allocation, project_gpu_pod),)
-                                         if self.all_namespaces else ()))),
+                              indexes=_present(v.pods_by_owner, v.pods_may_alert, v.pod_rows, ns_index("pods"),
+                                               # every namespace watched: the GPU index is kept from these pods
+                                               Projected(v.gpu_allocation, project_gpu_pod)
+                                               if self.all_namespaces else None)),
             "events": Reflector(t, f"/api/v1{scope}/events", "events", self._changed,
-                                indexes=(v.events_by_object,)),
+                                indexes=_present(v.events_by_object, ns_index("events"))),
         }
         tasks = [asyncio.create_task(r.run(), name=f"reflector-{k}") for k, r in reflectors.items()]
         try:
@@ -306,15 +313,25 @@ class KubeClusterService:
         """The connection the watches use (for one-off reads such as pod logs), once connected."""
         return self._transport
 
-    def raw(self, resource: str) -> list[dict[str, Any]]:
+    def raw(self, resource: str, namespace: str | None = None) -> list[dict[str, Any]]:
         """The watched objects of one resource ("pods", "events", "replicasets", ...) as raw JSON;
-        "replaced-pods": what is left of the failed containers of pods deleted in the last hour."""
+        "replaced-pods": what is left of the failed containers of pods deleted in the last hour. With
+        ``namespace``, only that namespace's: with every namespace watched they come from an index (the
+        incident timeline reads its namespace on each change: its cost follows the namespace, not the cluster)."""
         if resource == REPLACED_PODS:
             horizon = time.time() - GONE_FOR_S
-            return [pod for at, pod in self._gone if at >= horizon]
+            return [pod for at, pod in self._gone if at >= horizon
+                    and (namespace is None or pod["metadata"].get("namespace") == namespace)]
         if resource == GPU_PODS and self.all_namespaces:  # what the GPU index keeps of each pod (see _gpu_pods)
             return [project_gpu_pod(pod) for pod in self._items("pods")]
-        return self._items(resource)
+        store = self._store(resource)
+        if namespace is None:
+            return list(store.values())
+        index = self._views.by_namespace.get(resource)
+        if index is not None:
+            return [store[k] for k in sorted(index.keys(namespace)) if k in store]
+        # one namespace watched (its objects are all of the store) or a cluster-scoped resource
+        return [o for o in store.values() if o.get("metadata", {}).get("namespace") == namespace]
 
     def _pod_gone(self, pod: dict[str, Any]) -> None:
         tombstone = pod_tombstone(pod)  # only pods whose containers were OOMKilled or failed are worth keeping
@@ -379,6 +396,14 @@ class KubeClusterService:
         return None if last is None else time.time() - last
 
 
+def namespace_of(obj: dict[str, Any]) -> tuple[str]:
+    return (obj.get("metadata", {}).get("namespace", ""),)
+
+
+def _present(*indexes: Index | None) -> tuple[Index, ...]:
+    return tuple(i for i in indexes if i is not None)
+
+
 class _Views:
     """The derived views of one watch run (indexes the reflectors keep up to date per event) and the values last
     derived from them, each with the reflector versions it was derived from."""
@@ -390,6 +415,8 @@ class _Views:
         self.pod_rows = SortedRows(pod_row, lambda r: (r.namespace, r.name))
         self.events_by_object = MultiIndex(involved_object)
         self.gpu_allocation = Totals()
+        # every namespace watched: each namespaced resource's objects by namespace (raw(resource, namespace))
+        self.by_namespace: dict[str, MultiIndex] = {}
         self._values: dict[str, tuple[Hashable, Any]] = {}
 
     def cached(self, name: str, key: Hashable, build: Callable[[], T]) -> T:

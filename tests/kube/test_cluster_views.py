@@ -69,6 +69,7 @@ def check(service: KubeClusterService) -> None:
         return {(a.name, str(a.target), a.severity, a.state) for a in alerts}
     assert summary(service.alerts()) == summary(cluster_alerts(service.raw("pods"), service.raw("deployments"),
                                                               service.raw("nodes")))
+    by_namespace(service)
     first, second = service.snapshot(), service.snapshot()
     assert first.nodes is second.nodes and first.deployments is second.deployments, \
         "nothing changed between two snapshots: nothing was derived again"
@@ -76,6 +77,34 @@ def check(service: KubeClusterService) -> None:
     assert list(service.pods()) == sorted((pod_row(p) for p in service.raw("pods")), key=lambda r: (r.namespace,
                                                                                                       r.name)), \
         ":pods: every pod's current row, by namespace and name"
+
+
+class NoScan(dict):  # type: ignore[type-arg]
+    """A store that refuses to be walked whole (what reading one namespace's objects must not need)."""
+
+    def _refuse(self, *_: Any) -> Any:
+        raise AssertionError("read every object of the store for one namespace's")
+
+    values = items = keys = __iter__ = _refuse  # type: ignore[assignment]
+
+
+def by_namespace(service: KubeClusterService) -> None:
+    """raw(resource, namespace) is exactly a filter of the whole store; with every namespace watched it is read
+    from the index, without walking the store."""
+    for resource in ("deployments", "horizontalpodautoscalers", "replicasets", "pods", "events"):
+        objects = service.raw(resource)
+        for ns in {o["metadata"].get("namespace") for o in objects} | {NS, "no-such-namespace"}:
+            expect = sorted(o["metadata"]["name"] for o in objects if o["metadata"].get("namespace") == ns)
+            if service.all_namespaces:
+                reflector = service._reflectors[resource]
+                held, reflector.items = reflector.items, NoScan(reflector.items)
+                try:
+                    got = service.raw(resource, ns)
+                finally:
+                    reflector.items = held
+            else:
+                got = service.raw(resource, ns)
+            assert sorted(o["metadata"]["name"] for o in got) == expect, (resource, ns)
 
 
 def set_image(apps: client.AppsV1Api, name: str, image: str) -> None:

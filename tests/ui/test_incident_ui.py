@@ -108,7 +108,7 @@ class IncidentCluster(StaticCluster):
 
     UID = "uid-inference"
 
-    def raw(self, resource: str) -> list[dict[str, Any]]:
+    def raw(self, resource: str, namespace: str | None = None) -> list[dict[str, Any]]:
         image = "registry.local/llm/claude-inference:{}"
 
         def rs(name: str, tag: str, minutes: float, revision: str) -> dict[str, Any]:

@@ -120,7 +120,7 @@ class StaticCluster:
     def alerts(self) -> list[Alert]:
         return []
 
-    def raw(self, resource: str) -> list[dict[str, Any]]:
+    def raw(self, resource: str, namespace: str | None = None) -> list[dict[str, Any]]:
         return []
 
 
