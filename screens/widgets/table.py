@@ -428,8 +428,12 @@ def fill_table(table: DataTable[Any], rows: Sequence[Row]) -> None:
     if not shown or len(gone) + len(new) > _REBUILD_SHARE * max(len(shown), 1):
         _rebuild(table, rows)
     else:
-        for key in gone:
-            table.remove_row(key)
+        # Rows that go leave with one reordering of the row index (place_rows) once the new ones are in:
+        # DataTable's remove_row shifts every row below in Python, O(rows) per row removed.
+        placed = bool(gone) and isinstance(table, ResourceTable)
+        if not placed:
+            for key in gone:
+                table.remove_row(key)
         for key, cells in rows:
             before, now = shown.get(key), wanted[key]
             if before is now:  # the very fingerprint kept from the last fill: unchanged
@@ -438,8 +442,11 @@ def fill_table(table: DataTable[Any], rows: Sequence[Row]) -> None:
                 table.add_row(*(cell(v) for v in cells), key=key)
             elif before != now:
                 _update_row(table, columns, key, cells, before, now)
+        if placed:
+            assert isinstance(table, ResourceTable)
+            table.place_rows(list(given_now), gone)
         # The same keys in the same order as the last fill (compared as lists, at C speed): the order holds.
-        if not (same_keys and list(given_now) == list(given)) and not _same_order(table, rows):
+        elif not (same_keys and list(given_now) == list(given)) and not _same_order(table, rows):
             # One reordering of the row index (what DataTable.sort does), not a rebuild of every row.
             table._row_locations = TwoWayDict({RowKey(key): index for index, (key, _) in enumerate(rows)})
             table._update_count += 1
