@@ -94,7 +94,7 @@ class DashboardScreen(ActionsMixin, ObjectActionsMixin, DeploymentTrendsMixin, S
         self.filter_text = ""
         self.sort_key = "name"
         self._rows: dict[str, DeploymentRow] = {}
-        self.trends: dict[str, DeploymentTrend] = {}
+        self.trends: dict[tuple[str, str], DeploymentTrend] = {}
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
@@ -131,8 +131,9 @@ class DashboardScreen(ActionsMixin, ObjectActionsMixin, DeploymentTrendsMixin, S
             return d.name if snap.namespace else f"{d.namespace}/{d.name}"
 
         self._rows = {key(d): d for d in snap.deployments}
-        fill_table(self.query_one("#deployments", DataTable), [(key(d), deployment_cells(d, self.trends.get(d.name)))
-                                                                  for d in deps])
+        trends = self.trends
+        fill_table(self.query_one("#deployments", DataTable),
+                   [(key(d), deployment_cells(d, trends.get((d.namespace, d.name)))) for d in deps])
         title = "GPU nodes"
         if gpu_nodes:
             title = f"GPU nodes — {len(gpu_nodes)} nodes: {product_summary(gpu_nodes)}"

@@ -40,7 +40,7 @@ class DeploymentTrendsMixin(MetricsPolling):
     """Polls the trends while the dashboard is visible and redraws the Deployment table with them."""
 
     refresh_setting = "gpu_refresh"
-    trends: dict[str, DeploymentTrend]
+    trends: dict[tuple[str, str], DeploymentTrend]  # by (namespace, Deployment)
 
     def metrics_job(self, service: MetricsService) -> Callable[[], Any]:
         namespace = self.app.snapshot.namespace or None  # type: ignore[attr-defined]

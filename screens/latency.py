@@ -1,8 +1,9 @@
 """``:latency``: what the serving stack's users feel — p50/p95/p99 and time to first token against the
 500 ms p99 line that triggers scale-out, with throughput, the queue and the KV-cache, per Deployment.
 
-The table lists every serving Deployment of the namespace (one query); the row under the cursor is
-the one charted (one more query), over the window chosen with keys 1–4.
+The table lists every serving Deployment of the namespace (one query; with every namespace shown, each
+NAMESPACE/NAME apart: one name may serve in several); the row under the cursor is the one charted (one
+more query), over the window chosen with keys 1–4.
 """
 
 from __future__ import annotations
@@ -40,12 +41,25 @@ def number(value: float | None, fmt: str = "{:.1f}") -> str:
     return "-" if value is None else fmt.format(value)
 
 
-def serving_cells(s: ServingStats) -> tuple[object, ...]:
+Chosen = tuple[str, str]  # (namespace, Deployment) of a row: its key is "NAMESPACE/NAME"
+
+
+def row_key(chosen: Chosen) -> str:
+    return "/".join(chosen)
+
+
+def shown_name(chosen: Chosen, every_namespace: bool) -> str:
+    namespace, name = chosen
+    return f"{namespace}/{name}" if every_namespace and namespace else name
+
+
+def serving_cells(s: ServingStats, every_namespace: bool = False) -> tuple[object, ...]:
     kv: Content | str = "-"
     if s.kv_cache is not None:
         kv = Content.styled(f"{100 * s.kv_cache:.0f}%", tone.bold(tone.ERROR) if s.kv_cache > 0.9 else "")
-    return (s.deployment, number(s.pods, "{:.0f}"), number(s.qps), latency_cell(s.p50_s), latency_cell(s.p95_s),
-            latency_cell(s.p99_s, P99_LINE_S), latency_cell(s.ttft_p95_s), number(s.running), number(s.waiting), kv)
+    return (shown_name(s.key, every_namespace), number(s.pods, "{:.0f}"), number(s.qps), latency_cell(s.p50_s),
+            latency_cell(s.p95_s), latency_cell(s.p99_s, P99_LINE_S), latency_cell(s.ttft_p95_s), number(s.running),
+            number(s.waiting), kv)
 
 
 class LatencyScreen(MetricsPolling, Screen[None]):
@@ -56,11 +70,11 @@ class LatencyScreen(MetricsPolling, Screen[None]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.selected: str | None = None
+        self.selected: Chosen | None = None
         self.stats: tuple[ServingStats, ...] = ()
         self.at: float | None = None
         self.error: MetricsError | None = None
-        self._charted: str | None = None
+        self._charted: Chosen | None = None
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
@@ -88,13 +102,17 @@ class LatencyScreen(MetricsPolling, Screen[None]):
         if self.selected:
             from screens.loadtest import LoadTestScreen
 
-            row = host(self).deployment_named(self.selected, doing="loading")  # (its rows carry no namespace)
-            self.app.push_screen(LoadTestScreen(self.selected, namespace=row.namespace if row else None))
+            namespace, name = self.selected
+            if not namespace:  # figures without a namespace label: the first Deployment of that name
+                row = host(self).deployment_named(name, doing="loading")
+                namespace = row.namespace if row else ""
+            self.app.push_screen(LoadTestScreen(name, namespace=namespace or None))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         key = event.row_key.value if event.row_key is not None else None
         if key:
-            self.selected = str(key)
+            namespace, _, name = str(key).partition("/")
+            self.selected = (namespace, name)
             # Refilling the table moves the cursor through rows too: act once things settle, and only
             # if the Deployment under the cursor is not the one charted.
             self.set_timer(0.25, self._chart_selection)
@@ -109,9 +127,10 @@ class LatencyScreen(MetricsPolling, Screen[None]):
 
         def job() -> tuple[Any, ...]:
             table = service.serving(namespace)
-            names = [s.deployment for s in table.value or ()]
-            chosen = selected if selected in names or not names else names[0]
-            chart = service.latency_chart(namespace, chosen, window, cells) if chosen else MetricsResult()
+            keys = [s.key for s in table.value or ()]
+            chosen = selected if selected in keys or not keys else keys[0]
+            chart = (service.latency_chart(chosen[0] or namespace, chosen[1], window, cells) if chosen
+                     else MetricsResult())
             return table, chosen, chart, service.source
 
         return job
@@ -129,10 +148,12 @@ class LatencyScreen(MetricsPolling, Screen[None]):
         self._charted = chosen
         if chosen is not None and self.selected is None:
             self.selected = chosen
-        fill_table(self.query_one("#serving", DataTable), [(s.deployment, serving_cells(s)) for s in self.stats])
+        every = self.namespace is None
+        fill_table(self.query_one("#serving", DataTable), [(row_key(s.key), serving_cells(s, every))
+                                                           for s in self.stats])
         self.query_one("#serving-title", Label).update(
             f"Latency — namespace {self.namespace or 'all'} · {source} · window {self.window} (keys 1–4)")
-        chart.title = f"{chosen or 'latency'} ({self.window})"
+        chart.title = f"{shown_name(chosen, every) if chosen else 'latency'} ({self.window})"
         chart.show(lines.value, lines.at, lines.error or (None if chosen else table.error), self.window_s,
                    note="; ".join(lines.missing))
         self._show_status()

@@ -101,7 +101,7 @@ def readings(gpus: Iterable[GpuSample] | None, serving: Iterable[ServingStats] |
              thresholds: Thresholds = Thresholds(), covered: Iterable[str] = (), *,
              namespace: str | None = None) -> list[Reading]:
     """Every figure the built-in rules judge (rules named in ``covered`` left out), over its threshold or not.
-    ``namespace``: the one ``serving`` was read for (ServingStats carry none), for the targets."""
+    ``namespace``: the one ``serving`` was read for (a ServingStats without its own namespace is of that one)."""
     skip = set(covered)
     out: list[Reading] = []
     if FB_HIGH not in skip:
@@ -114,9 +114,10 @@ def readings(gpus: Iterable[GpuSample] | None, serving: Iterable[ServingStats] |
                     f"(> {_num(thresholds.fb_percent)}%)",
                     {"Hostname": g.node, "gpu": g.index, "namespace": g.namespace, "pod": g.pod})))
     for s in serving or ():
-        target = AlertTarget(namespace=namespace, deployment=s.deployment)
-        where = f"{namespace}/{s.deployment}" if namespace else s.deployment
-        labels: dict[str, str | None] = {"namespace": namespace, "deployment": s.deployment}
+        ns = s.namespace or namespace
+        target = AlertTarget(namespace=ns, deployment=s.deployment)
+        where = f"{ns}/{s.deployment}" if ns else s.deployment
+        labels: dict[str, str | None] = {"namespace": ns, "deployment": s.deployment}
         if P99_HIGH not in skip and s.p99_s is not None:
             out.append(Reading(P99_HIGH, s.p99_s * 1000, thresholds.p99_ms, _alert(
                 P99_HIGH, target, f"p99 latency {s.p99_s * 1000:.0f} ms on {where} "
@@ -137,7 +138,7 @@ def evaluate(gpus: Iterable[GpuSample] | None, serving: Iterable[ServingStats] |
              namespace: str | None = None) -> list[Alert]:
     """The built-in rules over the current records, without holds: the alerts of the figures strictly above
     their threshold, as the rule files' ``>``; rules named in ``covered`` are left out. ``namespace``: the one
-    ``serving`` was read for (ServingStats carry none), for the targets."""
+    ``serving`` was read for (a ServingStats without its own namespace is of that one)."""
     return [r.alert for r in readings(gpus, serving, thresholds, covered, namespace=namespace) if r.above]
 
 

@@ -71,7 +71,7 @@ def show(service: MetricsService, what: str, namespace: str | None, output: str,
             doc["namespace"] = namespace
         print(dump(doc, output))
     elif result.error is None:
-        print(format_gpus(rows) if what == "gpu" else format_latency(rows))
+        print(format_gpus(rows) if what == "gpu" else format_latency(rows, every_namespace=not namespace))
     if result.error is not None:
         print(f"llmctl top: {result.error.message}", file=sys.stderr)
         return 1
@@ -94,8 +94,13 @@ def format_gpus(rows: list[dict[str, Any]]) -> str:
          f"{r['namespace']}/{r['pod']}" if r["pod"] else "-") for r in rows))
 
 
-def format_latency(rows: list[dict[str, Any]]) -> str:
-    return columns(("DEPLOYMENT", "PODS", "QPS", "p50", "p95", "p99", "TTFT p95", "RUNNING", "WAITING", "KV"), (
-        (r["deployment"], _num(r["pods"], "{:.0f}"), _num(r["qps"]), _ms(r["p50_s"]), _ms(r["p95_s"]),
-         _ms(r["p99_s"]), _ms(r["ttft_p95_s"]), _num(r["running"]), _num(r["waiting"]),
-         "-" if r["kv_cache"] is None else f"{100 * r['kv_cache']:.0f}%") for r in rows))
+def format_latency(rows: list[dict[str, Any]], every_namespace: bool = False) -> str:
+    """The table; with every namespace read, a NAMESPACE column first (as ``kubectl top pods -A``): one name
+    may serve in several namespaces, each with its own figures."""
+    head = ("NAMESPACE",) if every_namespace else ()
+    return columns((*head, "DEPLOYMENT", "PODS", "QPS", "p50", "p95", "p99", "TTFT p95", "RUNNING", "WAITING",
+                    "KV"), (
+        ((r["namespace"] or "-",) if every_namespace else ()) + (
+            r["deployment"], _num(r["pods"], "{:.0f}"), _num(r["qps"]), _ms(r["p50_s"]), _ms(r["p95_s"]),
+            _ms(r["p99_s"]), _ms(r["ttft_p95_s"]), _num(r["running"]), _num(r["waiting"]),
+            "-" if r["kv_cache"] is None else f"{100 * r['kv_cache']:.0f}%") for r in rows))

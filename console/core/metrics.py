@@ -79,7 +79,8 @@ class GpuSample:
 
 @dataclass(frozen=True)
 class ServingStats:
-    """One Deployment's serving figures now (latencies in seconds, KV-cache 0..1)."""
+    """One Deployment's serving figures now (latencies in seconds, KV-cache 0..1). ``namespace``: the
+    Deployment's (read for every namespace, one name may serve in several: each has its own figures)."""
 
     deployment: str
     pods: int | None = None
@@ -91,6 +92,11 @@ class ServingStats:
     running: float | None = None
     waiting: float | None = None
     kv_cache: float | None = None
+    namespace: str = ""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.namespace, self.deployment
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,7 @@ class DeploymentTrend:
     deployment: str
     gpu_mem: Series | None = None
     p99: Series | None = None
+    namespace: str = ""
 
 
 class MetricsService(Protocol):
@@ -121,7 +128,10 @@ class MetricsService(Protocol):
         """The fleet's ``max`` and ``mean`` framebuffer used %."""
         ...
 
-    def serving(self, namespace: str | None) -> MetricsResult[tuple[ServingStats, ...]]: ...
+    def serving(self, namespace: str | None) -> MetricsResult[tuple[ServingStats, ...]]:
+        """Per Deployment of ``namespace`` (None: of every namespace, each (namespace, name) apart), by namespace
+        and name."""
+        ...
 
     def latency_chart(self, namespace: str | None, deployment: str | None, window_s: float,
                       cells: int) -> MetricsResult[tuple[Series, ...]]:
@@ -129,7 +139,9 @@ class MetricsService(Protocol):
         ...
 
     def deployment_trends(self, namespace: str | None, window_s: float,
-                          cells: int) -> MetricsResult[dict[str, DeploymentTrend]]: ...
+                          cells: int) -> MetricsResult[dict[tuple[str, str], DeploymentTrend]]:
+        """Per Deployment of ``namespace`` (None: of every namespace), by (namespace, name)."""
+        ...
 
     def close(self) -> None: ...
 

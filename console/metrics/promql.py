@@ -197,10 +197,13 @@ def with_deployment(expr: str, pod_label: str | None, model_label: str | None = 
     return f'label_replace({expr}, "{DEPLOYMENT}", "all", "", "")'
 
 
-def _grouped(n: MetricNames, expr: str, by_deployment: bool) -> tuple[str, str]:
-    """(expression, extra grouping) for aggregating ``expr`` overall or per Deployment."""
+def _grouped(n: MetricNames, expr: str, by_deployment: bool, namespace: str | None = None) -> tuple[str, str]:
+    """(expression, extra grouping) for aggregating ``expr`` overall or per Deployment — per namespace and
+    Deployment when read for every namespace (``namespace`` None): a name may serve in several."""
     if by_deployment:
-        return with_deployment(expr, n.serving_pod, n.serving_model), DEPLOYMENT
+        per_namespace = n.serving_namespace if not namespace else None
+        return (with_deployment(expr, n.serving_pod, n.serving_model),
+                ", ".join(filter(None, (per_namespace, DEPLOYMENT))))
     return expr, ""
 
 
@@ -209,7 +212,7 @@ def quantile(n: MetricNames, q: float, histogram: str, window_s: float, namespac
     """``histogram_quantile`` of a histogram's rate over the window, summed by ``le`` (and Deployment)."""
     rate = f"rate({selector(histogram + '_bucket', *_serving_matchers(n, namespace, deployment))}" \
            f"[{duration(window_s)}])"
-    expr, extra = _grouped(n, rate, by_deployment)
+    expr, extra = _grouped(n, rate, by_deployment, namespace)
     return f"histogram_quantile({q}, sum by ({', '.join(filter(None, (extra, 'le')))}) ({expr}))"
 
 
@@ -218,17 +221,18 @@ def qps(n: MetricNames, window_s: float, namespace: str | None = None, deploymen
     """Completed requests per second: the rate of the latency histogram's ``_count``."""
     assert n.e2e is not None
     rate = f"rate({selector(n.e2e + '_count', *_serving_matchers(n, namespace, deployment))}[{duration(window_s)}])"
-    return _aggregate(n, "sum", rate, by_deployment)
+    return _aggregate(n, "sum", rate, by_deployment, namespace)
 
 
 def gauge(n: MetricNames, metric: str, how: str = "sum", namespace: str | None = None,
           deployment: str | None = None, by_deployment: bool = False) -> str:
     """A per-pod gauge (running, waiting, KV-cache) aggregated over the selected pods."""
-    return _aggregate(n, how, selector(metric, *_serving_matchers(n, namespace, deployment)), by_deployment)
+    return _aggregate(n, how, selector(metric, *_serving_matchers(n, namespace, deployment)), by_deployment,
+                      namespace)
 
 
-def _aggregate(n: MetricNames, how: str, expr: str, by_deployment: bool) -> str:
-    expr, extra = _grouped(n, expr, by_deployment)
+def _aggregate(n: MetricNames, how: str, expr: str, by_deployment: bool, namespace: str | None = None) -> str:
+    expr, extra = _grouped(n, expr, by_deployment, namespace)
     return f"{how} by ({extra}) ({expr})" if extra else f"{how}({expr})"
 
 
@@ -295,11 +299,11 @@ def pod_fb_used(n: MetricNames, namespace: str | None = None) -> str:
 
 
 def deployment_fb_percent(n: MetricNames, namespace: str | None) -> str:
-    """Framebuffer used % of the GPUs each Deployment's pods hold."""
+    """Framebuffer used % of the GPUs each Deployment's pods hold (per namespace too when read for every one)."""
     assert n.fb_used and n.fb_free
     matchers = (f'{n.gpu_pod}!=""', f"{n.gpu_namespace}={quote(namespace)}" if namespace else "")
     used, free = selector(n.fb_used, *matchers), selector(n.fb_free, *matchers)
-    by = f"sum by ({DEPLOYMENT})"
+    by = f"sum by ({DEPLOYMENT})" if namespace else f"sum by ({n.gpu_namespace}, {DEPLOYMENT})"
     return (f"100 * {by} ({with_deployment(used, n.gpu_pod)})"
             f" / {by} ({with_deployment(f'({used} + {free})', n.gpu_pod)})")
 

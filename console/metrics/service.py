@@ -113,7 +113,7 @@ class PrometheusMetrics:
     def serving(self, namespace: str | None) -> MetricsResult[tuple[ServingStats, ...]]:
         return self._ask(lambda n: n.has_serving, NO_SERVING,
                          lambda n: promql.serving_table(n, namespace, promql.rate_window(n.scrape_interval_s)),
-                         _parse_serving)
+                         lambda rows, n: _parse_serving(rows, n, namespace))
 
     def latency_chart(self, namespace: str | None, deployment: str | None, window_s: float,
                       cells: int) -> MetricsResult[tuple[Series, ...]]:
@@ -127,16 +127,18 @@ class PrometheusMetrics:
         return result
 
     def deployment_trends(self, namespace: str | None, window_s: float,
-                          cells: int) -> MetricsResult[dict[str, DeploymentTrend]]:
+                          cells: int) -> MetricsResult[dict[tuple[str, str], DeploymentTrend]]:
         step = chart_step(window_s, cells)
 
-        def parse(rows: list[dict[str, Any]], _n: MetricNames) -> dict[str, DeploymentTrend]:
-            found: dict[str, dict[str, Series]] = {}
+        def parse(rows: list[dict[str, Any]], n: MetricNames) -> dict[tuple[str, str], DeploymentTrend]:
+            found: dict[tuple[str, str], dict[str, Series]] = {}
             for r in rows:
                 dep = r["metric"].get(promql.DEPLOYMENT, "")
                 role = r["metric"].get(promql.TAG, "")
-                found.setdefault(dep, {})[role] = _series(role, r)
-            return {d: DeploymentTrend(d, s.get("gpu_mem"), s.get("p99")) for d, s in found.items() if d}
+                label = n.gpu_namespace if role == "gpu_mem" else n.serving_namespace
+                found.setdefault((_namespace_of(r, label, namespace), dep), {})[role] = _series(role, r)
+            return {(ns, d): DeploymentTrend(d, s.get("gpu_mem"), s.get("p99"), ns)
+                    for (ns, d), s in found.items() if d}
 
         return self._ask(
             lambda n: n.has_gpu or n.has_serving, NO_TRENDS,
@@ -256,16 +258,24 @@ def _tagged_series(rows: list[dict[str, Any]], _n: MetricNames) -> tuple[Series,
     return tuple(sorted((_series(r["metric"].get(promql.TAG, ""), r) for r in rows), key=lambda s: s.name))
 
 
-def _parse_serving(rows: list[dict[str, Any]], _n: MetricNames) -> tuple[ServingStats, ...]:
-    fields: dict[str, dict[str, Any]] = {}
+def _namespace_of(row: dict[str, Any], label: str | None, asked: str | None) -> str:
+    """The namespace a per-Deployment figure belongs to: the one asked for, else the row's namespace label
+    (kept by the grouping when every namespace is read)."""
+    return asked or (row["metric"].get(label, "") if label else "")
+
+
+def _parse_serving(rows: list[dict[str, Any]], n: MetricNames,
+                   namespace: str | None) -> tuple[ServingStats, ...]:
+    fields: dict[tuple[str, str], dict[str, Any]] = {}
     for r in rows:
         dep = r["metric"].get(promql.DEPLOYMENT, "")
         if dep:
-            fields.setdefault(dep, {})[r["metric"].get(promql.TAG, "")] = _number(r["value"][1])
+            key = (_namespace_of(r, n.serving_namespace, namespace), dep)
+            fields.setdefault(key, {})[r["metric"].get(promql.TAG, "")] = _number(r["value"][1])
     out = []
-    for dep, f in sorted(fields.items()):
+    for (ns, dep), f in sorted(fields.items()):
         pods = f.get("pods")
         out.append(ServingStats(dep, int(pods) if pods is not None else None, f.get("qps"), f.get("p50"),
                                 f.get("p95"), f.get("p99"), f.get("ttft_p95"), f.get("running"), f.get("waiting"),
-                                f.get("kv_cache")))
+                                f.get("kv_cache"), ns))
     return tuple(out)

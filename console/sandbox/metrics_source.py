@@ -126,9 +126,9 @@ class SandboxMetrics:
         def read(sim: Any, _h: History, now: float) -> MetricsResult[tuple[ServingStats, ...]]:
             rows = tuple(sorted(
                 (ServingStats(d.name, d.replicas, d.qps, d.p50_s, d.p95_s, d.p99_s, d.ttft_p95_s, d.running, d.waiting,
-                              d.kv_cache_perc)
+                              d.kv_cache_perc, d.namespace)
                  for d in sim.deployments() if d.replicas and namespace in (None, d.namespace)),
-                key=lambda s: s.deployment))
+                key=lambda s: s.key))
             return MetricsResult(rows, at=now)
 
         return self._read(read)
@@ -139,15 +139,16 @@ class SandboxMetrics:
         return self._read(lambda _s, h, now: self._lines(h, now, window_s, cells, keys))
 
     def deployment_trends(self, namespace: str | None, window_s: float,
-                          cells: int) -> MetricsResult[dict[str, DeploymentTrend]]:
-        def read(sim: Any, h: History, now: float) -> MetricsResult[dict[str, DeploymentTrend]]:
+                          cells: int) -> MetricsResult[dict[tuple[str, str], DeploymentTrend]]:
+        def read(sim: Any, h: History, now: float) -> MetricsResult[dict[tuple[str, str], DeploymentTrend]]:
             step, count = chart_step(window_s, cells), 2 * cells
             out = {}
             for d in sim.deployments():
                 if namespace in (None, d.namespace):
                     mem = h.points(("dep", d.namespace, d.name, "gpu_mem"), now, step, count)
                     p99 = h.points(("dep", d.namespace, d.name, "p99"), now, step, count)
-                    out[d.name] = DeploymentTrend(d.name, Series("gpu_mem", mem), Series("p99", p99))
+                    out[d.namespace, d.name] = DeploymentTrend(d.name, Series("gpu_mem", mem), Series("p99", p99),
+                                                               d.namespace)
             lines = [s for t in out.values() for s in (t.gpu_mem, t.p99) if s]
             return MetricsResult(out, at=newest(lines))
 

@@ -83,9 +83,11 @@ def test_top_tables_keep_their_columns_under_their_headers() -> None:
     gpu = {"node": "gpu-node-1", "index": "0", "model": "NVIDIA A10G", "used_mib": 22528.0, "total_mib": 23028.0,
            "used_percent": 97.8, "util": 87.0, "temp_c": 71.0, "namespace": "llm", "pod": "claude-inference-x-y"}
     serving = {"deployment": "claude-inference", "pods": 2, "qps": 16.0, "p50_s": 0.2, "p95_s": 0.35, "p99_s": 0.45,
-               "ttft_p95_s": 0.1, "running": 3.0, "waiting": 0.0, "kv_cache": 0.42}
+               "ttft_p95_s": 0.1, "running": 3.0, "waiting": 0.0, "kv_cache": 0.42, "namespace": "llm-prod"}
     for text, wanted in ((format_gpus([gpu]), {"UTIL": "87%", "TEMP": "71C", "POD": "llm/claude-inference-x-y"}),
-                         (format_latency([serving]), {"p99": "450ms", "KV": "42%", "WAITING": "0.0"})):
+                         (format_latency([serving]), {"p99": "450ms", "KV": "42%", "WAITING": "0.0"}),
+                         (format_latency([serving], every_namespace=True),
+                          {"NAMESPACE": "llm-prod", "DEPLOYMENT": "claude-inference", "p99": "450ms"})):
         header, row = text.splitlines()[:2]
         for column, value in wanted.items():
             start = header.index(column)

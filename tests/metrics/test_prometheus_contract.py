@@ -112,7 +112,8 @@ def test_range_queries_ask_for_two_points_per_cell(prom: PrometheusMetrics) -> N
     chart = prom.gpu_chart(300, cells)
     assert [s.name for s in chart.value or ()] == ["max", "mean"] and chart.at is not None
     trends = prom.deployment_trends(NS, 900, 4).value or {}
-    assert trends["claude-inference"].gpu_mem is not None and trends["claude-inference"].p99 is not None
+    trend = trends[NS, "claude-inference"]
+    assert trend.gpu_mem is not None and trend.p99 is not None and trend.namespace == NS
 
 
 def test_one_query_per_panel_per_refresh(prom: PrometheusMetrics) -> None:

@@ -54,7 +54,7 @@ async def test_faults_show_in_the_charts(app: LlmctlApp, prom_sandbox: PromSandb
         with fault(prom_sandbox, "latency-spike"):
             # every request 6× slower: p99 ≈ 3 s, far past the 500 ms line
             await wait_for(pilot, lambda: last(latency, "p99") > 1.5, timeout=20, what="latency spike in the chart")
-            p99_cell = str(app.screen.query_one("#serving", DataTable).get_row("claude-inference")[5])
+            p99_cell = str(app.screen.query_one("#serving", DataTable).get_row("llm/claude-inference")[5])
             seconds = float(p99_cell[:-2]) / 1000 if p99_cell.endswith("ms") else float(p99_cell[:-1])
             assert seconds > 0.5, "the table's p99 is past the 500 ms line too"
 

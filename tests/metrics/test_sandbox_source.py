@@ -56,7 +56,7 @@ def test_charts_keep_history_and_never_exceed_two_points_per_cell(source: Sandbo
     assert [s.name for s in fleet.value or ()] == ["max", "mean"] and fleet.at is not None
     history = source.gpu_history(300, 8).value or {}
     assert len(history) == 16 and all(len(s.points) <= 16 for s in history.values())
-    trend = (source.deployment_trends("llm", 900, 4).value or {})["claude-inference"]
+    trend = (source.deployment_trends("llm", 900, 4).value or {})["llm", "claude-inference"]
     assert trend.gpu_mem and trend.gpu_mem.last and 50 < trend.gpu_mem.last < 80 and trend.p99 and trend.p99.last
 
 

@@ -15,6 +15,7 @@ from console.core.metrics import (
     chart_step,
 )
 
+NS = "llm"  # the namespace the figures are of
 END = 4_000_000_000.0  # the figures' fixed "now", in the future so their age reads 0 s in snapshots
 PODS = {("gpu-node-1", "0"): "claude-inference-6d9c8-abcde", ("gpu-node-2", "0"): "claude-inference-6d9c8-fghij",
         ("gpu-node-3", "0"): "claude-short-queue-5d8f7-qrstu", ("gpu-node-4", "0"): "claude-long-queue-7f4b2-vwxyz"}
@@ -54,7 +55,7 @@ class StaticMetrics:
                 pod = PODS.get((f"gpu-node-{n}", str(i)), "")
                 used = (13_900.0 + 2_600 * (n == 1)) if pod else 0.0
                 rows.append(GpuSample(f"gpu-node-{n}", str(i), f"GPU-{n}{i}", "NVIDIA A10G", used, 23_028.0,
-                                      55.0 if pod else 0.0, 52.0 if pod else 31.0, "llm" if pod else "", pod))
+                                      55.0 if pod else 0.0, 52.0 if pod else 31.0, NS if pod else "", pod))
         return self._result("gpus", tuple(rows))
 
     def gpu_history(self, window_s: float, cells: int) -> MetricsResult[dict[str, Series]]:
@@ -67,9 +68,9 @@ class StaticMetrics:
 
     def serving(self, namespace: str | None) -> MetricsResult[tuple[ServingStats, ...]]:
         return self._result("serving", (
-            ServingStats("claude-inference", 2, 16.1, 0.19, 0.37, 0.62, 0.24, 3.2, 0.9, 0.06),
-            ServingStats("claude-long-queue", 1, 3.1, 0.23, 0.51, 0.71, 0.38, 0.7, 0.05, 0.15),
-            ServingStats("claude-short-queue", 1, 5.2, 0.17, 0.36, 0.48, 0.23, 0.9, 0.06, 0.01),
+            ServingStats("claude-inference", 2, 16.1, 0.19, 0.37, 0.62, 0.24, 3.2, 0.9, 0.06, namespace or NS),
+            ServingStats("claude-long-queue", 1, 3.1, 0.23, 0.51, 0.71, 0.38, 0.7, 0.05, 0.15, namespace or NS),
+            ServingStats("claude-short-queue", 1, 5.2, 0.17, 0.36, 0.48, 0.23, 0.9, 0.06, 0.01, namespace or NS),
         ))
 
     def latency_chart(self, namespace: str | None, deployment: str | None, window_s: float,
@@ -80,9 +81,11 @@ class StaticMetrics:
             (("p50", 0.19), ("p95", 0.37), ("p99", 0.46), ("ttft_p95", 0.24))))
 
     def deployment_trends(self, namespace: str | None, window_s: float,
-                          cells: int) -> MetricsResult[dict[str, DeploymentTrend]]:
+                          cells: int) -> MetricsResult[dict[tuple[str, str], DeploymentTrend]]:
+        ns = namespace or NS
         return self._result("deployment_trends", {
-            d: DeploymentTrend(d, wave("gpu_mem", mem, window_s, cells), wave("p99", p99, window_s, cells, spike=1.4))
+            (ns, d): DeploymentTrend(d, wave("gpu_mem", mem, window_s, cells), wave("p99", p99, window_s, cells,
+                                                                                      spike=1.4), ns)
             for d, mem, p99 in (("claude-inference", 66, 0.46), ("claude-long-queue", 61, 0.71),
                                 ("claude-short-queue", 60, 0.33))})
 
