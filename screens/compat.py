@@ -136,9 +136,12 @@ class CompatScreen(Screen[None]):
             self._service = await host(self).services.compat.get()
         return self._service
 
-    async def _namespace(self) -> str:
+    async def _namespace(self) -> str | None:
+        """The namespace shown, None when every namespace is (their Deployments are checked together)."""
         app = host(self)
         for _ in range(100):  # the cluster service learns it from the kubeconfig once it has connected
+            if app.all_namespaces:
+                return None
             if app.snapshot.namespace:
                 return str(app.snapshot.namespace)
             await asyncio.sleep(0.1)
@@ -185,12 +188,13 @@ class CompatScreen(Screen[None]):
             subject = check.subject.removeprefix(f"{report.namespace}/")
             stack.add_row(*tone.cells([verdict_text(check.verdict.level), subject, check.verdict.reason]))
         errors = "; ".join(report.errors)
-        title = (f"Images × node pools — namespace {report.namespace}: {len(report.images)} images, "
+        title = (f"Images × node pools — namespace {report.namespace or 'all'}: {len(report.images)} images, "
                  f"{len(report.pools)} pools · overall ")
         self.query_one("#compat-title", Label).update(Content.assemble(title, verdict_text(report.level)))
         status = Content.styled(errors, tone.ACCENT) if errors else Content.styled(
             "enter on a cell or move the cursor: the panel below says why" if report.images else
-            "no GPU workload in this namespace: type a candidate image above", tone.MUTED)
+            f"no GPU workload in {'this namespace' if report.namespace else 'any namespace'}: type a candidate "
+            "image above", tone.MUTED)
         self.query_one("#compat-status", Label).update(status)
         self.explain()
 

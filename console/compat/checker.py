@@ -38,7 +38,9 @@ def _why(exc: KubeError, what: str) -> str:
 class CompatService(Protocol):
     """What the :compat screen asks (implemented by :class:`CompatChecker`)."""
 
-    async def report(self, namespace: str, candidate: str | None = None) -> CompatReport: ...
+    async def report(self, namespace: str | None, candidate: str | None = None) -> CompatReport:
+        """``namespace`` None: every namespace's Deployments."""
+        ...
 
 
 class CompatChecker:
@@ -97,19 +99,22 @@ class CompatChecker:
             checks.append(validator)
         return checks
 
-    async def report(self, namespace: str, candidate: str | None = None, node: str | None = None,
+    async def report(self, namespace: str | None, candidate: str | None = None, node: str | None = None,
                      deployment: str | None = None) -> CompatReport:
-        """The matrix of the namespace's GPU images (and ``candidate``) × node pools, and the stack checks."""
+        """The matrix of the namespace's GPU images (and ``candidate``) × node pools, and the stack checks;
+        ``namespace`` None: of every namespace's Deployments (one LIST cluster-wide)."""
         errors: list[str] = []
         nodes = await self._try_list("/api/v1/nodes", "nodes", errors)
-        deployments = await self._try_list(f"/apis/apps/v1/namespaces/{namespace}/deployments",
-                                           f"deployments in namespace {namespace}", errors)
+        deployments = await self._try_list(
+            f"/apis/apps/v1/namespaces/{namespace}/deployments" if namespace else "/apis/apps/v1/deployments",
+            f"deployments in namespace {namespace}" if namespace else "deployments cluster-wide", errors)
         checks = await self.stack(errors)
         refs = {c.get("image", "") for d in deployments or [] if not deployment or d["metadata"]["name"] == deployment
                 for c in ((d.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or []}
         facts = await self.image_facts([*refs, *([candidate] if candidate else [])])
-        return build_report(namespace, nodes=nodes or [], deployments=deployments or [], facts=facts, stack=checks,
-                            candidate=candidate, node_name=node, deployment_name=deployment, errors=errors)
+        return build_report(namespace or "", nodes=nodes or [], deployments=deployments or [], facts=facts,
+                            stack=checks, candidate=candidate, node_name=node, deployment_name=deployment,
+                            errors=errors)
 
     async def gate(self, deployment: Mapping[str, Any], container: str, image: str) -> CompatGate:
         """The set-image gate: ``image`` on the GPU nodes ``deployment`` can schedule on."""

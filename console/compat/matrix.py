@@ -136,11 +136,14 @@ def _wants_gpu(container: Mapping[str, Any]) -> bool:
                                                                                        .get(GPU)))
 
 
-def workload_images(deployments: Iterable[Mapping[str, Any]]) -> dict[str, list[tuple[str, bool]]]:
-    """image → [("deployment/container", wants a GPU)] for every container of the Deployments."""
+def workload_images(deployments: Iterable[Mapping[str, Any]],
+                    with_namespace: bool = False) -> dict[str, list[tuple[str, bool]]]:
+    """image → [("deployment/container", wants a GPU)] for every container of the Deployments
+    ("namespace/deployment/container" ``with_namespace``: Deployments of several namespaces)."""
     out: dict[str, list[tuple[str, bool]]] = {}
     for d in deployments:
-        name = (d.get("metadata") or {}).get("name", "")
+        meta = d.get("metadata") or {}
+        name = f"{meta.get('namespace', '')}/{meta.get('name', '')}" if with_namespace else meta.get("name", "")
         for c in _pod_spec(d).get("containers") or []:
             out.setdefault(c.get("image", ""), []).append((f"{name}/{c.get('name', '')}", _wants_gpu(c)))
     return out
@@ -154,9 +157,10 @@ def build_report(namespace: str, *, nodes: Iterable[Mapping[str, Any]], deployme
                  facts: Mapping[str, ImageFacts], stack: Sequence[Check] = (), candidate: str | None = None,
                  node_name: str | None = None, deployment_name: str | None = None,
                  errors: Sequence[str] = ()) -> CompatReport:
-    """The report for a namespace's GPU workloads (one Deployment's with ``deployment_name``) plus a
-    candidate image, over the GPU node pools (one node with ``node_name``; with ``deployment_name``, the
-    nodes that Deployment's pods can run on: Ready, schedulable, placement — as the GPU preflight counts them)."""
+    """The report for a namespace's GPU workloads (``namespace`` "": every namespace's; one Deployment's with
+    ``deployment_name``) plus a candidate image, over the GPU node pools (one node with ``node_name``; with
+    ``deployment_name``, the nodes that Deployment's pods can run on: Ready, schedulable, placement — as the GPU
+    preflight counts them)."""
     deps = [d for d in deployments if not deployment_name or (d.get("metadata") or {}).get("name") == deployment_name]
     node_list = [n for n in nodes if not node_name or (n.get("metadata") or {}).get("name") == node_name]
     errors = list(errors)
@@ -168,7 +172,7 @@ def build_report(namespace: str, *, nodes: Iterable[Mapping[str, Any]], deployme
         spec = _pod_spec(deps[0])
         node_list = [n for n in node_list if pod_can_run_on(spec, n)]
     rows, cpu = [], []
-    for ref, users in workload_images(deps).items():
+    for ref, users in workload_images(deps, with_namespace=not namespace).items():
         f = facts.get(ref) or ImageFacts(ref, error="not looked up")
         if any(gpu for _, gpu in users) or f.cuda:
             rows.append(ImageRow(ref, f, tuple(u for u, _ in users)))

@@ -53,8 +53,8 @@ class StaticCompat:
     """The screen's service protocol over :func:`report`."""
 
     def __init__(self) -> None:
-        self.asked: list[tuple[str, str | None]] = []
+        self.asked: list[tuple[str | None, str | None]] = []
 
-    async def report(self, namespace: str, candidate: str | None = None) -> CompatReport:
+    async def report(self, namespace: str | None, candidate: str | None = None) -> CompatReport:
         self.asked.append((namespace, candidate))
         return report(candidate)

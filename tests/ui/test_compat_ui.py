@@ -70,6 +70,25 @@ async def test_compat_screen_on_the_sandbox(sandbox: SandboxThread) -> None:
         assert "Candidate image" in text and ":compat" in text
 
 
+async def test_compat_with_every_namespace_shown_checks_every_namespace(sandbox: SandboxThread) -> None:
+    """With every namespace shown (`0`), :compat waited 10 s for a namespace that never came, then checked
+    "default" (no GPU workload there). Now it checks every namespace's Deployments, each named with its namespace."""
+    app = console_app(KubeClusterService(sandbox.info.kubeconfig), Settings())
+    async with app.run_test(size=(160, 45)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot.namespace == "llm", what="llm watched")
+        await pilot.press("0")
+        await wait_for(pilot, lambda: app.all_namespaces, what="every namespace")
+        await pilot.press("colon", *"compat", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, CompatScreen), what=":compat")
+        screen: Any = app.screen
+        await wait_for(pilot, lambda: screen.report is not None, timeout=8.0, what="the report, without a wait")
+        report = screen.report
+        assert report.namespace == "" and not report.errors, report.errors
+        used_by = {u for row in report.images for u in row.used_by}
+        assert any(u.startswith(f"llm/{DEP}/") for u in used_by), used_by
+        assert "namespace all" in str(screen.query_one("#compat-title").render())
+
+
 async def test_set_image_fail_needs_an_explicit_force(sandbox: SandboxThread, tmp_path: Path) -> None:
     audit = tmp_path / "audit.jsonl"
     app = console_app(KubeClusterService(sandbox.info.kubeconfig), Settings(audit_log=str(audit)))
@@ -103,7 +122,7 @@ class SlowCompat(StaticCompat):
         super().__init__()
         self.release = asyncio.Event()
 
-    async def report(self, namespace: str, candidate: str | None = None) -> Any:
+    async def report(self, namespace: str | None, candidate: str | None = None) -> Any:
         await self.release.wait()
         return await super().report(namespace, candidate)
 
