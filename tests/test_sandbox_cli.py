@@ -30,9 +30,10 @@ def test_sandbox_command_end_to_end(tmp_path: Path) -> None:
         assert ready["event"] == "ready" and ready["kubeconfig"] == str(kubeconfig)
         assert set(ready["metrics"]) == {"dcgm", "vllm"} and ready["registry"].startswith("http://127.0.0.1:")
         kc = yaml.safe_load(kubeconfig.read_text())
-        assert {c["name"] for c in kc["contexts"]} == {"sandbox-admin", "sandbox-viewer", "sandbox-llm-operator"}
+        assert {c["name"] for c in kc["contexts"]} == {"sandbox-admin", "sandbox-viewer", "sandbox-llm-operator",
+                                                      "sandbox-llm-developer"}
         tokens = [u["user"]["token"] for u in kc["users"]]
-        assert len(set(tokens)) == 3
+        assert len(set(tokens)) == 4
         assert not any(t in line for t in tokens), "the ready line must not carry a token"
         assert oct(kubeconfig.stat().st_mode & 0o777) == "0o600"
 

@@ -279,17 +279,20 @@ async def self_subject_access_review(request: web.Request) -> web.Response:
     spec = body.get("spec") or {}
     auth, user = request.app[AUTH], request[USER]
     attrs = spec.get("resourceAttributes")
+    grant = user
     if attrs:
         verb = attrs.get("verb") or ""
-        allowed = auth.allowed(user, verb, attrs.get("resource") or "", attrs.get("namespace") or None,
-                               attrs.get("subresource") or None, attrs.get("group") or "")
+        request_attrs = (user, verb, attrs.get("resource") or "", attrs.get("namespace") or None,
+                         attrs.get("subresource") or None, attrs.get("group") or "")
+        allowed = auth.allowed(*request_attrs)
+        grant = auth.binding(*request_attrs) or user  # the binding that allowed it names the reason
     elif spec.get("nonResourceAttributes"):
         verb = spec["nonResourceAttributes"].get("verb") or ""
         allowed = verb in user.verbs
     else:
         raise bad_request("spec.resourceAttributes or spec.nonResourceAttributes is required")
     status = {"allowed": allowed}
-    reason = auth.reason(user, verb, allowed)
+    reason = auth.reason(grant, verb, allowed)
     if reason:
         status["reason"] = reason
     return json_response({"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",

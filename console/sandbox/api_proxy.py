@@ -59,7 +59,8 @@ async def handle(request: web.Request, ctx: SandboxContext, auth: Authenticator,
     if verb is None:
         raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
     # The view role has no */proxy rule: reading users may not proxy (kube's bootstrap policy).
-    may = "create" in user.verbs and auth.allowed(user, verb, kind, namespace, "proxy", "")
+    grant = auth.binding(user, verb, kind, namespace, "proxy", "")
+    may = grant is not None and "create" in grant.verbs
     if not may:
         raise forbidden(user, verb, kind, "", namespace, name, "proxy")
     servers = ModelServers.of(ctx)

@@ -1,14 +1,17 @@
 """Who is calling the sandbox API and what they may do: credentials → users → allowed verbs.
 
-Three users, like a cluster with RBAC set up for an administrator, a read-only observer and a team:
+Four users, like a cluster with RBAC set up for an administrator, a read-only observer and a team:
 the admin may do anything (``cluster-admin``); the viewer has a ClusterRoleBinding to the built-in ``view``
 ClusterRole and exactly its rules — ``get``/``list``/``watch`` on the namespaced workload resources, pods,
 their logs, events, services, config maps, service accounts, namespaces, the Prometheus Operator's
 kinds (aggregated into ``view`` as kube-prometheus-stack does with its aggregate roles on), but not nodes,
 not secrets, and no writes (403 Forbidden with the API server's own wording); the operator may do anything inside
 namespace ``llm`` and nothing outside it — no nodes, no cluster-wide pod list — as a team with a
-RoleBinding to ``edit`` in its own namespace. Every user may ask what it may do (access reviews) and who
-it is (SelfSubjectReview). Tokens are random per sandbox run and never logged.
+RoleBinding to ``edit`` in its own namespace; the developer has both the viewer's ClusterRoleBinding to
+``view`` and the operator's RoleBinding to ``edit`` in ``llm`` — the common setup of a team that sees the whole
+cluster and changes its own namespace (a request is allowed when any of a user's bindings allows it, as the RBAC
+authorizer unions them). Every user may ask what it may do (access reviews) and who it is
+(SelfSubjectReview). Tokens are random per sandbox run and never logged.
 
 Service-account tokens (TokenRequest, ``kubectl create token``) authenticate as
 ``system:serviceaccount:<namespace>:<name>``, a user with no role bound.
@@ -37,8 +40,9 @@ from .errors import ApiError
 ADMIN = "sandbox-admin"
 VIEWER = "sandbox-viewer"
 OPERATOR = "sandbox-llm-operator"
+DEVELOPER = "sandbox-llm-developer"
 OPERATOR_NAMESPACE = "llm"
-USERS = (ADMIN, VIEWER, OPERATOR)
+USERS = (ADMIN, VIEWER, OPERATOR, DEVELOPER)
 READ_VERBS = frozenset({"get", "list", "watch"})
 ALL_VERBS = frozenset({"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"})
 # The sandbox's own endpoints (faults) live in this pseudo API group: admin only.
@@ -77,6 +81,11 @@ class User:
     verbs: frozenset[str]
     namespaces: frozenset[str] | None = None  # None: cluster-wide; else only inside these namespaces
     rules: frozenset[tuple[str, str]] | None = None  # None: any resource; else only these (group, resource)
+    also: tuple[User, ...] = ()  # the user's further bindings (each as verbs, namespaces and rules)
+
+    @property
+    def bindings(self) -> tuple[User, ...]:
+        return (self, *self.also)
 
     @property
     def is_admin(self) -> bool:
@@ -163,14 +172,18 @@ class Authenticator:
 
     @classmethod
     def create(cls, admin_token: str | None = None, viewer_token: str | None = None,
-               operator_token: str | None = None) -> Authenticator:
-        """Tokens for the admin, the viewer and the operator: fresh random ones unless given (a restarted
-        sandbox keeps the credentials of its kubeconfig, so clients reconnect as on a real cluster)."""
-        admin = User(ADMIN, ("system:masters", "system:authenticated"), ALL_VERBS)
-        viewer = User(VIEWER, ("system:authenticated",), READ_VERBS, rules=VIEW_RULES)
-        operator = User(OPERATOR, ("system:authenticated",), ALL_VERBS, frozenset({OPERATOR_NAMESPACE}))
+               operator_token: str | None = None, developer_token: str | None = None) -> Authenticator:
+        """Tokens for the admin, the viewer, the operator and the developer: fresh random ones unless given (a
+        restarted sandbox keeps the credentials of its kubeconfig, so clients reconnect as on a real cluster)."""
+        groups = ("system:authenticated",)
+        admin = User(ADMIN, ("system:masters", *groups), ALL_VERBS)
+        viewer = User(VIEWER, groups, READ_VERBS, rules=VIEW_RULES)
+        operator = User(OPERATOR, groups, ALL_VERBS, frozenset({OPERATOR_NAMESPACE}))
+        developer = User(DEVELOPER, groups, READ_VERBS, rules=VIEW_RULES,
+                         also=(User(DEVELOPER, groups, ALL_VERBS, frozenset({OPERATOR_NAMESPACE})),))
         return cls({admin_token or secrets.token_urlsafe(32): admin, viewer_token or secrets.token_urlsafe(32): viewer,
-                    operator_token or secrets.token_urlsafe(32): operator})
+                    operator_token or secrets.token_urlsafe(32): operator,
+                    developer_token or secrets.token_urlsafe(32): developer})
 
     def __repr__(self) -> str:  # never show tokens, even in a traceback or debugger
         return f"Authenticator(users={sorted(self._by_name)})"
@@ -261,7 +274,7 @@ class Authenticator:
             return User(name, groups, ALL_VERBS)
         if name in self._by_name:
             known = self.user(name)
-            return User(name, groups, known.verbs, known.namespaces, known.rules)
+            return User(name, groups, known.verbs, known.namespaces, known.rules, known.also)
         return User(name, groups, frozenset())
 
     def allowed(
@@ -282,13 +295,22 @@ class Authenticator:
                                  ("authorization.k8s.io", "selfsubjectrulesreviews"),
                                  ("authentication.k8s.io", "selfsubjectreviews")):
             return verb == "create"  # system:basic-user: everyone may ask
-        if user.namespaces is not None and namespace not in user.namespaces:
-            return False
-        if user.rules is not None:
-            full = f"{resource}/{subresource}" if subresource else resource
-            if (group, full) not in user.rules and ("*", "*") not in user.rules:
-                return False
-        return verb in user.verbs
+        return self.binding(user, verb, resource, namespace, subresource, group) is not None
+
+    @staticmethod
+    def binding(user: User, verb: str, resource: str, namespace: str | None = None,
+                subresource: str | None = None, group: str = "") -> User | None:
+        """The first of ``user``'s bindings that allows the request, or None (RBAC allows what any binding
+        allows)."""
+        full = f"{resource}/{subresource}" if subresource else resource
+        for grant in user.bindings:
+            if grant.namespaces is not None and namespace not in grant.namespaces:
+                continue
+            if grant.rules is not None and (group, full) not in grant.rules and ("*", "*") not in grant.rules:
+                continue
+            if verb in grant.verbs:
+                return grant
+        return None
 
     def resource_rules(self, user: User, namespace: str | None) -> list[dict[str, Any]]:
         """The resource rules of a SelfSubjectRulesReview (``kubectl auth can-i --list``) in ``namespace``."""
@@ -296,18 +318,23 @@ class Authenticator:
             {"verbs": ["create"], "apiGroups": ["authorization.k8s.io"],
              "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"]},
             {"verbs": ["create"], "apiGroups": ["authentication.k8s.io"], "resources": ["selfsubjectreviews"]}]
-        if not user.verbs or (user.namespaces is not None and namespace not in user.namespaces):
-            return rules
-        verbs = sorted(user.verbs)
-        if user.rules is None:
-            return [{"verbs": verbs, "apiGroups": ["*"], "resources": ["*"]}, *rules]
-        by_group: dict[str, list[str]] = {}
-        for group, resource in sorted(user.rules):
-            by_group.setdefault(group, []).append(resource)
-        return [*({"verbs": verbs, "apiGroups": [g], "resources": rs} for g, rs in by_group.items()), *rules]
+        granted: list[dict[str, Any]] = []
+        for grant in user.bindings:
+            if not grant.verbs or (grant.namespaces is not None and namespace not in grant.namespaces):
+                continue
+            verbs = sorted(grant.verbs)
+            if grant.rules is None:
+                granted.append({"verbs": verbs, "apiGroups": ["*"], "resources": ["*"]})
+                continue
+            by_group: dict[str, list[str]] = {}
+            for group, resource in sorted(grant.rules):
+                by_group.setdefault(group, []).append(resource)
+            granted += ({"verbs": verbs, "apiGroups": [g], "resources": rs} for g, rs in by_group.items())
+        return [*granted, *rules]
 
     def reason(self, user: User, verb: str, allowed: bool) -> str:
-        """The ``status.reason`` of an access review, worded like the RBAC authorizer's."""
+        """The ``status.reason`` of an access review, worded like the RBAC authorizer's (``user``: the binding
+        that allowed it, see :meth:`binding`)."""
         if not allowed:
             return ""
         if user.namespaces is not None:

@@ -13,15 +13,15 @@ from typing import Any
 
 import yaml
 
-from .auth import ADMIN, OPERATOR, USERS, VIEWER, Authenticator
+from .auth import ADMIN, DEVELOPER, OPERATOR, USERS, VIEWER, Authenticator
 
 CLUSTER = "sandbox"
 NAMESPACE = "llm"
 
 
 def kubeconfig_dict(api_url: str, auth: Authenticator, ca_pem: bytes | None = None) -> dict[str, Any]:
-    """The kubeconfig as data: one cluster, an admin context (current), a read-only viewer context and an
-    operator context bound to namespace ``llm``.
+    """The kubeconfig as data: one cluster, an admin context (current), a read-only viewer context, an
+    operator context bound to namespace ``llm`` and a developer context (views every namespace, edits ``llm``).
 
     ``ca_pem``: the certificate to trust when ``api_url`` is https (the sandbox's self-signed one).
     """
@@ -69,4 +69,4 @@ def read_credentials(path: str | os.PathLike[str]) -> Authenticator | None:
         return None
     if not (tokens.get(ADMIN) and tokens.get(VIEWER)):
         return None
-    return Authenticator.create(tokens[ADMIN], tokens[VIEWER], tokens.get(OPERATOR))
+    return Authenticator.create(tokens[ADMIN], tokens[VIEWER], tokens.get(OPERATOR), tokens.get(DEVELOPER))

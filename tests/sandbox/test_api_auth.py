@@ -19,9 +19,9 @@ from .test_api_discovery import raw
 
 
 def access_review(api: k8s.ApiClient, verb: str, resource: str, subresource: str = "",
-                  group: str = "apps") -> k8s.V1SubjectAccessReviewStatus:
+                  group: str = "apps", namespace: str = NS) -> k8s.V1SubjectAccessReviewStatus:
     review = {"spec": {"resourceAttributes": {"verb": verb, "resource": resource, "subresource": subresource,
-                                              "group": group, "namespace": NS}}}
+                                              "group": group, "namespace": namespace}}}
     return k8s.AuthorizationV1Api(api).create_self_subject_access_review(review).status
 
 
@@ -47,17 +47,39 @@ def test_access_reviews_answer_for_the_caller(k8s_viewer: k8s.ApiClient, k8s_adm
     assert admin.allowed is True and "cluster-admin" in admin.reason
 
 
-def test_kubeconfig_has_three_contexts_and_is_private(api_server: ApiServer, tmp_path) -> None:
+def test_the_developer_views_every_namespace_and_changes_its_own(api_server: ApiServer) -> None:
+    """view cluster-wide (a ClusterRoleBinding) and edit in llm (a RoleBinding): RBAC allows what either allows."""
+    with api_server.client(api_server.auth.token_for("sandbox-llm-developer")) as api:
+        core, apps = k8s.CoreV1Api(api), k8s.AppsV1Api(api)
+        assert core.list_pod_for_all_namespaces().items and apps.list_deployment_for_all_namespaces().items
+        scale = access_review(api, "patch", "deployments", "scale")
+        assert scale.allowed is True and 'RoleBinding "sandbox-llm-developer" of ClusterRole "edit"' in scale.reason
+        assert access_review(api, "patch", "deployments", "scale", namespace="default").allowed is False
+        assert access_review(api, "patch", "deployments", "scale", namespace="").allowed is False  # cluster-wide
+        listed = access_review(api, "list", "pods", group="", namespace="default")
+        assert listed.allowed is True and 'ClusterRole "view"' in listed.reason
+        apps.patch_namespaced_deployment_scale(DEPLOY, NS, {"spec": {"replicas": 1}})
+        with pytest.raises(k8s.ApiException) as err:
+            core.list_node()  # view has no nodes
+        assert err.value.status == 403
+        rules = k8s.AuthorizationV1Api(api).create_self_subject_rules_review({"spec": {"namespace": NS}})
+        assert any("*" in r.resources and "patch" in r.verbs for r in rules.status.resource_rules)
+        elsewhere = k8s.AuthorizationV1Api(api).create_self_subject_rules_review({"spec": {"namespace": "default"}})
+        assert not any("patch" in r.verbs for r in elsewhere.status.resource_rules)
+
+
+def test_kubeconfig_has_four_contexts_and_is_private(api_server: ApiServer, tmp_path) -> None:
     path = write_kubeconfig(tmp_path / "sub" / "kubeconfig", api_server.url, api_server.auth)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     doc = yaml.safe_load(path.read_text())
     assert doc["current-context"] == "sandbox-admin"
     assert {c["name"]: c["context"]["namespace"] for c in doc["contexts"]} == \
-        {"sandbox-admin": "llm", "sandbox-viewer": "llm", "sandbox-llm-operator": "llm"}
+        {"sandbox-admin": "llm", "sandbox-viewer": "llm", "sandbox-llm-operator": "llm", "sandbox-llm-developer": "llm"}
     assert [c["name"] for c in doc["clusters"]] == ["sandbox"]
     tokens = {u["name"]: u["user"]["token"] for u in doc["users"]}
     assert tokens == {"sandbox-admin": api_server.auth.admin_token, "sandbox-viewer": api_server.auth.viewer_token,
-                      "sandbox-llm-operator": api_server.auth.token_for("sandbox-llm-operator")}
+                      "sandbox-llm-operator": api_server.auth.token_for("sandbox-llm-operator"),
+                      "sandbox-llm-developer": api_server.auth.token_for("sandbox-llm-developer")}
     path.chmod(0o644)
     write_kubeconfig(path, api_server.url, api_server.auth)  # rewriting tightens an existing file
     assert stat.S_IMODE(path.stat().st_mode) == 0o600

@@ -90,7 +90,8 @@ async def test_context_switch_and_back(sandbox: SandboxThread, tmp_path: Path) -
                        what="unknown context said")
         await command(pilot, "ctx")
         await wait_for(pilot, lambda: isinstance(app.screen, PickerDialog), what="context picker")
-        assert [key for key, _ in app.screen.choices] == ["sandbox-admin", "sandbox-viewer", "sandbox-llm-operator"]
+        assert [key for key, _ in app.screen.choices] == ["sandbox-admin", "sandbox-viewer", "sandbox-llm-operator",
+                                                           "sandbox-llm-developer"]
         await pilot.press(*"operator", "enter")
         await wait_for(pilot, lambda: "ctx sandbox-llm-operator" in header(app), what="operator context")
         await wait_for(pilot, lambda: "claude-inference" in deployment_names(app) and app.permissions,
