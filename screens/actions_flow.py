@@ -166,12 +166,14 @@ class ActionsMixin:
         if flow_open(app, self._flow, kind):
             return
         self._flow = f"{kind} of deployment/{row.name}"
-        self._action_flow(kind, row)
+        self._action_flow(kind, row, target)
 
     @work(exit_on_error=False, group="action")
-    async def _action_flow(self, kind: str, row: DeploymentRow) -> None:
+    async def _action_flow(self, kind: str, row: DeploymentRow, target: str) -> None:
         try:
-            await self._ask_and_apply(kind, row)
+            # every namespace watched: the API says whether this namespace allows it (a RoleBinding may)
+            if not await host(self).refused_in(kind, target, row.namespace):  # type: ignore[arg-type]
+                await self._ask_and_apply(kind, row)
         finally:
             self._flow = None
 

@@ -73,6 +73,10 @@ class ConsoleApp(App[None]):
         log, and return True."""
         raise NotImplementedError
 
+    async def refused_in(self, kind: str, target: str, namespace: str) -> bool:
+        """With every namespace watched: :meth:`refused` for ``kind`` as the API answers it in ``namespace``."""
+        raise NotImplementedError
+
     async def catalog(self) -> Catalog:
         """The resource types the API serves (its discovery documents), read once per context."""
         raise NotImplementedError

@@ -49,6 +49,22 @@ class ClusterChanged(Message):
         return isinstance(message, ClusterChanged)
 
 
+def permission_key(kind: str) -> str:
+    """The ACTION_PERMISSIONS key of an action kind ("set-image" → "set_image", "pause" → "pause_resume")."""
+    return {"set-image": "set_image", "pause": "pause_resume", "resume": "pause_resume", "hpa": "hpa_edit"}.get(
+        kind, kind)
+
+
+def api_group(resource: str) -> str:
+    return {"horizontalpodautoscalers": "autoscaling", "nodes": ""}.get(resource, "apps")
+
+
+def forbidden(key: str, namespace: str) -> str:
+    verb, resource, sub = ACTION_PERMISSIONS[key]
+    what = f"{resource}/{sub}" if sub else resource
+    return f"forbidden: cannot {verb} {what} in namespace {namespace}"
+
+
 class LlmctlApp(Navigation):
     TITLE = "llmctl"
     SUB_TITLE = __version__
@@ -78,6 +94,7 @@ class LlmctlApp(Navigation):
         self.alerts = AlertFeed(self)
         self.wizard_at_start = wizard_at_start  # `llmctl deploy --guided`: open the wizard with these arguments
         self.permissions: dict[str, bool] = {}  # action → allowed (SelfSubjectAccessReview); unknown = allowed
+        self._permissions_in: dict[str, dict[str, bool]] = {}  # every namespace watched: asked per namespace
         self._wizard_open: tuple[str, WizardScreen] | None = None
         self._last_redraw = 0.0
         self._redraw_took = REDRAW_MAX * REDRAW_SHARE  # the redraws' time, smoothed (a full pause until timed)
@@ -206,6 +223,7 @@ class LlmctlApp(Navigation):
         self.services.cluster.retarget(context, namespace, everything)  # type: ignore[attr-defined]
         gc.unfreeze()  # the old target's objects back in the collector's sight (its watches' tasks hold cycles)
         self.all_namespaces = everything
+        self._permissions_in = {}
         for screen in reversed(self.screen_stack[1:]):  # a Deployment or a log of the old target: closed
             screen.dismiss(None)
         self.snapshot = self.services.cluster.snapshot()
@@ -265,8 +283,7 @@ class LlmctlApp(Navigation):
         try:
             actions = await self.services.actions.get()
             for action, (verb, resource, sub) in ACTION_PERMISSIONS.items():
-                group = {"horizontalpodautoscalers": "autoscaling", "nodes": ""}.get(resource, "apps")
-                allowed[action] = await actions.can_i(verb, resource, ns, group=group, subresource=sub)
+                allowed[action] = await actions.can_i(verb, resource, ns, group=api_group(resource), subresource=sub)
         except ActionError as exc:
             self.notify(f"could not ask the API which actions you may take ({exc.message}); the action keys stay "
                         "enabled and the server decides", severity="warning", timeout=10)
@@ -274,20 +291,45 @@ class LlmctlApp(Navigation):
         self.permissions = allowed
         self.screen.refresh_bindings()
 
+    def _permission(self, key: str) -> bool | None:
+        """What the probe found for action ``key`` (None: unknown). With every namespace watched it asked
+        cluster-wide, and its no leaves each namespace unknown: a RoleBinding may allow the action there (asked
+        of the API when it is taken, :meth:`refused_in`)."""
+        allowed = self.permissions.get(key)
+        return None if allowed is False and self.all_namespaces else allowed
+
     def action_allowed(self, action: str) -> bool:
-        return not self.readonly and self.permissions.get(action, True)
+        return not self.readonly and self._permission(action) is not False
 
     def refusal(self, kind: str) -> str | None:
         """Why an action may not be taken now, or None."""
         if self.readonly:
             return f"read-only mode: {kind} refused (started with --readonly)"
-        key = {"set-image": "set_image", "pause": "pause_resume", "resume": "pause_resume", "hpa": "hpa_edit"}.get(
-            kind, kind)
-        if not self.permissions.get(key, True):
-            verb, resource, sub = ACTION_PERMISSIONS[key]
-            what = f"{resource}/{sub}" if sub else resource
-            return f"forbidden: cannot {verb} {what} in namespace {self.snapshot.namespace}"
+        key = permission_key(kind)
+        if self._permission(key) is False:
+            return forbidden(key, self.snapshot.namespace)
         return None
+
+    async def refused_in(self, kind: str, target: str, namespace: str) -> bool:
+        """With every namespace watched: may ``kind`` be taken on an object of ``namespace``? Asked of the API
+        for that namespace (once per namespace and action) unless allowed cluster-wide; a no is said and audited
+        as :meth:`refused` does, and True returned. False when allowed, when the API cannot say (the server
+        decides), or when one namespace is watched (the probe answered for it)."""
+        from console.actions.service import ActionError
+
+        key = permission_key(kind)
+        if not self.all_namespaces or not namespace or key not in ACTION_PERMISSIONS or self.permissions.get(key):
+            return False
+        known = self._permissions_in.setdefault(namespace, {})
+        if key not in known:
+            verb, resource, sub = ACTION_PERMISSIONS[key]
+            try:
+                actions = await self.services.actions.get()
+                known[key] = await actions.can_i(verb, resource, namespace, group=api_group(resource),
+                                                 subresource=sub)
+            except ActionError:
+                return False
+        return not known[key] and self.refused(kind, target, forbidden(key, namespace))
 
     def refused(self, kind: str, target: str, reason: str | None = None) -> bool:
         """If ``kind`` may not be taken now (or ``reason`` says why not): say why, audit the refusal (mode
