@@ -20,6 +20,8 @@ WANTED = frozenset({"nodes", "deployments", "gpu-pods"})
 
 def register(sub: Any, common: argparse.ArgumentParser) -> None:
     status = sub.add_parser("status", parents=[common], help="GPU nodes and Deployments, once")
+    status.add_argument("-A", "--all-namespaces", action="store_true",
+                        help="every namespace's Deployments (as kubectl -A; wins over -n)")
     status.add_argument("-o", "--output", choices=OUTPUTS, default="table")
     status.add_argument("--timeout", type=positive, default=20.0, help="seconds to wait for the cluster")
     status.set_defaults(func=run)
@@ -32,8 +34,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from console.core.model import ConnState
 
     with wiring.session(settings) as services:
+        if args.all_namespaces:
+            services.cluster.retarget(services.access.context, None, all_namespaces=True)
         snap = asyncio.run(collect_status(services.cluster, args.timeout))
-    print(format_status(snap, args.output))
+    print(format_status(snap, args.output, every_namespace=args.all_namespaces))
     return 0 if snap.connection.state is ConnState.CONNECTED and not snap.problems else 1
 
 
@@ -69,7 +73,7 @@ async def collect_status(service: ClusterService, timeout: float) -> ClusterSnap
     return snap
 
 
-def format_status(snap: ClusterSnapshot, output: str) -> str:
+def format_status(snap: ClusterSnapshot, output: str, every_namespace: bool = False) -> str:
     if output in STRUCTURED:
         data = asdict(snap)
         data["synced"] = sorted(snap.synced)
@@ -81,7 +85,8 @@ def format_status(snap: ClusterSnapshot, output: str) -> str:
     from rich.table import Table
 
     console = Console(width=160, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
-    head = f"context {snap.context}  namespace {snap.namespace}  {snap.connection.state.value}"
+    every = every_namespace
+    head = f"context {snap.context}  namespace {'all' if every else snap.namespace}  {snap.connection.state.value}"
     if snap.connection.message:
         head += f": {snap.connection.message}"
     console.print(head + ("  [SANDBOX]" if snap.sandbox else ""))
@@ -91,10 +96,11 @@ def format_status(snap: ClusterSnapshot, output: str) -> str:
                       n.cuda or "-", str(n.allocatable), "?" if n.allocated is None else str(n.allocated),
                       "?" if n.free is None else str(n.free))
     console.print(nodes)
-    deps = Table("DEPLOYMENT", "READY", "UP-TO-DATE", "AVAILABLE", "GPUS", "REV", "IMAGE", box=None)
+    deps = Table(*(("NAMESPACE",) if every else ()), "DEPLOYMENT", "READY", "UP-TO-DATE", "AVAILABLE", "GPUS", "REV",
+                 "IMAGE", box=None)
     for d in snap.deployments:
-        deps.add_row(d.name, f"{d.ready}/{d.desired}", str(d.updated), str(d.available), str(d.gpus_total),
-                     d.revision or "-", d.image)
+        deps.add_row(*((d.namespace,) if every else ()), d.name, f"{d.ready}/{d.desired}", str(d.updated),
+                     str(d.available), str(d.gpus_total), d.revision or "-", d.image)
     console.print(deps)
     for resource, message in snap.problems:
         console.print(f"{resource}: {message}")
