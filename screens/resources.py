@@ -165,7 +165,11 @@ class HpaScreen(Screen[None]):
 
     def show_snapshot(self, snap: ClusterSnapshot) -> None:
         hpas = host(self).services.cluster.hpas()
-        fill_table(self.query_one(DataTable), [
-            (h.name, (h.name, f"deployment/{h.target}", str(h.min_replicas), str(h.max_replicas), str(h.current),
-                      str(h.desired), h.metrics or "-", h.conditions or "-")) for h in hpas])
+        every = not snap.namespace  # every namespace watched: one name may be in several (NAMESPACE/NAME)
+        rows = []
+        for h in hpas:
+            key = f"{h.namespace}/{h.name}" if every else h.name
+            rows.append((key, (key, f"deployment/{h.target}", str(h.min_replicas), str(h.max_replicas),
+                               str(h.current), str(h.desired), h.metrics or "-", h.conditions or "-")))
+        fill_table(self.query_one(DataTable), rows)
         set_text(self.query_one("#hpa-status", Label), panel_status(snap, "horizontalpodautoscalers", len(hpas)))

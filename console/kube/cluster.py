@@ -296,7 +296,8 @@ class KubeClusterService:
         return {(r.namespace, r.target): r for r in rows}
 
     def hpas(self) -> tuple[HpaRow, ...]:
-        return tuple(sorted((hpa_row(h) for h in self._items("horizontalpodautoscalers")), key=lambda r: r.name))
+        return tuple(sorted((hpa_row(h) for h in self._items("horizontalpodautoscalers")),
+                            key=lambda r: (r.namespace, r.name)))
 
     def alerts(self) -> list[Alert]:
         """Cluster-derived alerts from the watch store: the namespace's pods and Deployments, every node."""

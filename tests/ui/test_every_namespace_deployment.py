@@ -127,3 +127,34 @@ async def test_enter_opens_the_deployment_of_the_rows_namespace(sb: SandboxThrea
         await pilot.pause()
         assert not isinstance(app.screen, IncidentScreen)
         assert any("one namespace" in str(n.message) for n in app._notifications), "told why"
+
+
+async def test_hpas_of_one_name_in_two_namespaces(sandbox: SandboxThread, tmp_path: Path) -> None:
+    """`:hpa` with every namespace shown: an HPA named as its Deployment (the usual way) in two namespaces is two
+    rows, NAMESPACE/NAME — the table refused the second row of that name and the screen failed."""
+    api = config.new_client_from_config(sandbox.info.kubeconfig)
+    core, scaling = client.CoreV1Api(api), client.AutoscalingV2Api(api)
+    for namespace in (HOME, "team-d"):
+        if namespace != HOME:
+            core.create_namespace({"metadata": {"name": namespace}})
+        scaling.create_namespaced_horizontal_pod_autoscaler(namespace, {
+            "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "same-name", "namespace": namespace},
+            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": NAME},
+                     "minReplicas": 1, "maxReplicas": 3 if namespace == HOME else 4}})
+    app = console_app(KubeClusterService(sandbox.info.kubeconfig), Settings(audit_log=str(tmp_path / "a.jsonl")))
+    async with app.run_test(size=(180, 50)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot.deployments, what="llm's Deployments")
+        await pilot.press("0")
+        await wait_for(pilot, lambda: app.all_namespaces, what="every namespace")
+        await pilot.press("colon", *"hpa", "enter")
+        await wait_for(pilot, lambda: app.current_mode == "hpa", what=":hpa")
+        table = app.screen.query_one("#all-hpa", DataTable)
+        await wait_for(pilot, lambda: {f"{HOME}/same-name", "team-d/same-name"} <= {r[0] for r in rows(table)},
+                       what=lambda: f"both HPAs: {rows(table)}")
+        by_name = {r[0]: r for r in rows(table)}
+        assert by_name[f"{HOME}/same-name"][3] == "3" and by_name["team-d/same-name"][3] == "4"
+        await pilot.press("0")  # shown again with one namespace: its HPAs by name, as before
+        await pilot.press("colon", *"ns llm", "enter")
+        await wait_for(pilot, lambda: app.snapshot.namespace == HOME and not app.all_namespaces, what="llm")
+        await wait_for(pilot, lambda: "same-name" in {r[0] for r in rows(table)}, what="llm's HPA by its name")
