@@ -119,6 +119,12 @@ def too_large_resource_version(wanted: int, current: int) -> ApiError:
     return err
 
 
+def _gone() -> web.Response:
+    """What a stream's handler returns when its client left before the stream began (nobody reads it; a handler
+    must return a response, or aiohttp logs an error with a traceback)."""
+    return web.Response(status=499, text="client closed the request")
+
+
 async def _start_stream(request: web.Request, content_type: str) -> web.StreamResponse:
     resp = web.StreamResponse(status=200, headers={"Content-Type": content_type,
                                                    "Cache-Control": "no-cache, private"})
@@ -246,13 +252,13 @@ async def serve_watch(request: web.Request, ctx: SandboxContext, rt: ResourceTyp
             await send(encode(event))
         await resp.write_eof()
     except ConnectionError:
-        pass  # the client went away mid-write (or the stream was cut: see overflowed)
+        pass  # the client went away mid-write or before the stream began (or the stream was cut: see overflowed)
     finally:
         watcher.on_overflow = None
         ctx.store.stop_watch(watcher)
         if streams is not None:
             streams.discard(wake)
-    return resp
+    return resp if resp is not None else _gone()
 
 
 # ---- pods/{name}/log --------------------------------------------------------------------------------
@@ -325,8 +331,9 @@ async def _follow(request: web.Request, ctx: SandboxContext, namespace: str, nam
     streams = request.app.get(STREAMS)
     if streams is not None:
         streams.add(wake)
-    resp = await _start_stream(request, "text/plain; charset=utf-8")
+    resp: web.StreamResponse | None = None
     try:
+        resp = await _start_stream(request, "text/plain; charset=utf-8")
         if first:
             await resp.write(_text(first))
         while not stopped and not _client_gone(request):
@@ -345,8 +352,8 @@ async def _follow(request: web.Request, ctx: SandboxContext, namespace: str, nam
                 await resp.write(_text(new))
         await resp.write_eof()
     except ConnectionError:
-        pass
+        pass  # the client went away mid-write or before the stream began
     finally:
         if streams is not None:
             streams.discard(wake)
-    return resp
+    return resp if resp is not None else _gone()

@@ -361,13 +361,13 @@ class _Completion:
     async def stream(self, request: Any, headers: dict[str, str], include_usage: bool) -> web.StreamResponse:
         resp = web.StreamResponse(headers={**headers, "Content-Type": "text/event-stream; charset=utf-8",
                                            "Cache-Control": "no-cache"})
-        if isinstance(request, _Forwarded):
-            await request.prepare_response(resp)
-        else:
-            await resp.prepare(request)
         try:
+            if isinstance(request, _Forwarded):
+                await request.prepare_response(resp)
+            else:
+                await resp.prepare(request)
             await self._write_chunks(resp, include_usage)
-        except ConnectionResetError:  # the client went away mid-answer (vLLM aborts the request)
+        except ConnectionError:  # the client went away before or mid-answer (vLLM aborts the request)
             pass
         return resp
 
