@@ -94,6 +94,10 @@ class ConsoleApp(App[None]):
     def deployment_named(self, name: str, namespace: str | None = None, doing: str = "showing") -> Any:
         raise NotImplementedError
 
+    def default_namespace(self) -> str:
+        """Where a command given no namespace acts (the namespace watched, else the context's)."""
+        raise NotImplementedError
+
     def show_incident(self, deployment: str | None = None, namespace: str | None = None) -> None:
         raise NotImplementedError
 

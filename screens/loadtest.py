@@ -70,7 +70,7 @@ class LoadTestScreen(Screen[None]):
 
     @property
     def namespace(self) -> str:
-        return self._namespace or self.app.snapshot.namespace or "default"  # type: ignore[attr-defined]
+        return self._namespace or host(self).default_namespace()
 
     # ---- keys -------------------------------------------------------------------------------------
     def action_toggle(self) -> None:

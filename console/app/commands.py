@@ -83,7 +83,7 @@ def _probe(app: LlmctlApp, arg: str | None) -> None:
     if arg:
         ref = split_ref(app, arg)  # NAMESPACE/SERVICE[:PORT] (every namespace shown: say whose)
         if ref is not None:
-            probe.start(app, ref[0] or app.snapshot.namespace or "default", service=ref[1])
+            probe.start(app, ref[0] or app.default_namespace(), service=ref[1])
         return
     screen = app.screen
     if screen.check_action("probe", ()) and hasattr(screen, "action_probe"):

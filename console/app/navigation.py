@@ -53,6 +53,12 @@ class Navigation(ConsoleApp):
                 return
         self.push_screen(deployment_screen(name, namespace))
 
+    def default_namespace(self) -> str:
+        """Where a command given no namespace acts: the namespace watched; with every namespace watched, the
+        context's own (as kubectl without -n), "default" before the kubeconfig was read."""
+        home = getattr(self.services.cluster, "home_namespace", None)
+        return self.snapshot.namespace or home or "default"
+
     def deployment_named(self, name: str, namespace: str | None = None, doing: str = "showing") -> Any:
         """The Deployment row of that name (of ``namespace`` when given), or None. With every namespace shown and no
         namespace given, the first of that name, saying which other namespaces have one (``NAMESPACE/NAME``

@@ -314,6 +314,12 @@ class KubeClusterService:
         """The connection the watches use (for one-off reads such as pod logs), once connected."""
         return self._transport
 
+    @property
+    def home_namespace(self) -> str | None:
+        """The context's own namespace (the kubeconfig's, else "default": where kubectl acts without -n), once the
+        kubeconfig was read; also while every namespace is watched."""
+        return self._target.namespace if self._target is not None else None
+
     def raw(self, resource: str, namespace: str | None = None) -> list[dict[str, Any]]:
         """The watched objects of one resource ("pods", "events", "replicasets", ...) as raw JSON;
         "replaced-pods": what is left of the failed containers of pods deleted in the last hour. With

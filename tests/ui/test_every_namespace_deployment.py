@@ -158,3 +158,26 @@ async def test_hpas_of_one_name_in_two_namespaces(sandbox: SandboxThread, tmp_pa
         await pilot.press("colon", *"ns llm", "enter")
         await wait_for(pilot, lambda: app.snapshot.namespace == HOME and not app.all_namespaces, what="llm")
         await wait_for(pilot, lambda: "same-name" in {r[0] for r in rows(table)}, what="llm's HPA by its name")
+
+
+async def test_commands_without_a_namespace_use_the_contexts(sandbox: SandboxThread, tmp_path: Path) -> None:
+    """With every namespace shown, `:probe SERVICE` and the load test of a Deployment without a namespace aimed at
+    "default"; as kubectl does without -n, they use the context's namespace (the sandbox's contexts: llm)."""
+    app = console_app(KubeClusterService(sandbox.info.kubeconfig), Settings(audit_log=str(tmp_path / "a.jsonl")))
+    async with app.run_test(size=(180, 50)) as pilot:
+        await wait_for(pilot, lambda: app.snapshot.deployments, what="llm's Deployments")
+        await pilot.press("0")
+        await wait_for(pilot, lambda: app.all_namespaces and app.snapshot.deployments, what="every namespace")
+        assert app.default_namespace() == HOME
+        app.clear_notifications()
+        await pilot.press("colon", *"probe claude-inference", "enter")
+        await wait_for(pilot, lambda: any("probing" in str(n.message) for n in app._notifications), what="probing")
+        said = [str(n.message) for n in app._notifications if "probing" in str(n.message)]
+        assert any(f"{HOME}/claude-inference" in m for m in said), said
+        app.push_screen(LoadTestScreen(NAME))
+        await wait_for(pilot, lambda: isinstance(app.screen, LoadTestScreen) and app.screen.query("#loadtest-head"),
+                       what="the load test")
+        assert app.screen.namespace == HOME  # type: ignore[attr-defined]
+        assert f"namespace {HOME}" in str(app.screen.query_one("#loadtest-head").render())
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, LoadTestScreen), what="back")
