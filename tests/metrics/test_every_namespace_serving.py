@@ -84,8 +84,11 @@ def test_each_namespace_has_its_own_figures(two: PromSandbox, kind: str) -> None
         home = source.serving(HOME).value or ()
         assert home and {s.namespace for s in home} == {HOME} and (HOME, NAME) in {s.key for s in home}
         # Trends are by (namespace, Deployment) too.
-        trends = source.deployment_trends(None, 900, 4).value or {}
-        assert set(trends) >= BOTH and all(trends[k].namespace == k[0] for k in BOTH)
+        deadline = time.monotonic() + 30  # a range query may come back empty while Prometheus's first scrapes land
+        while not set(trends := source.deployment_trends(None, 900, 4).value or {}) >= BOTH:
+            assert time.monotonic() < deadline, f"trends: {sorted(trends)}"
+            time.sleep(0.25)
+        assert all(trends[k].namespace == k[0] for k in BOTH)
         # The latency chart of the copy is the copy's.
         lines = {s.name for s in source.latency_chart(OTHER, NAME, 300, 40).value or ()}
         assert "p99" in lines
