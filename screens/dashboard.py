@@ -17,7 +17,7 @@ from console.core.units import age
 from screens.actions_flow import ACTION_BINDINGS, ActionsMixin
 from screens.builds.line import LastBuildLine
 from screens.dashboard_trends import TREND_COLUMNS, DeploymentTrendsMixin, trend_cells
-from screens.format import verdict_text
+from screens.format import shown_name, verdict_text
 from screens.object_actions import NODE_BINDINGS, OBJECT_BINDINGS, ObjectActionsMixin, ObjectRef
 from screens.widgets import tone
 from screens.widgets.footer import KeyFooter
@@ -127,8 +127,8 @@ class DashboardScreen(ActionsMixin, ObjectActionsMixin, DeploymentTrendsMixin, S
         nodes = [n for n in gpu_nodes if self._matches(n.name, n.product)]
         fill_table(self.query_one("#nodes", DataTable), [(n.name, node_cells(n)) for n in nodes])
         deps = sorted((d for d in snap.deployments if self._matches(d.name, d.image)), key=SORTS[self.sort_key])
-        def key(d: DeploymentRow) -> str:  # every namespace: the same name may be in several
-            return d.name if snap.namespace else f"{d.namespace}/{d.name}"
+        def key(d: DeploymentRow) -> str:
+            return shown_name(d.namespace, d.name, not snap.namespace)
 
         self._rows = {key(d): d for d in snap.deployments}
         trends = self.trends

@@ -11,6 +11,12 @@ from screens.widgets import tone
 IMAGE_WIDTH = 43  # what the Revisions panel shows of an image at 150 columns: host with port, repository, tag
 
 
+def shown_name(namespace: str, name: str, every_namespace: bool) -> str:
+    """A row's name (and key): ``NAMESPACE/NAME`` while every namespace is shown — one name may be in several —
+    else the name alone."""
+    return f"{namespace}/{name}" if every_namespace and namespace else name
+
+
 def verdict_text(verdict: RolloutVerdict | None, short: bool = False) -> Content:
     if verdict is None:
         return Content.styled("-", tone.MUTED)

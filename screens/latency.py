@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Label
 
 from console.core.metrics import MetricsError, MetricsResult, MetricsService, ServingStats
+from screens.format import shown_name
 from screens.host import host
 from screens.metrics_poll import METRICS_SCREEN_BINDINGS, MetricsPolling
 from screens.widgets import tone
@@ -48,16 +49,11 @@ def row_key(chosen: Chosen) -> str:
     return "/".join(chosen)
 
 
-def shown_name(chosen: Chosen, every_namespace: bool) -> str:
-    namespace, name = chosen
-    return f"{namespace}/{name}" if every_namespace and namespace else name
-
-
 def serving_cells(s: ServingStats, every_namespace: bool = False) -> tuple[object, ...]:
     kv: Content | str = "-"
     if s.kv_cache is not None:
         kv = Content.styled(f"{100 * s.kv_cache:.0f}%", tone.bold(tone.ERROR) if s.kv_cache > 0.9 else "")
-    return (shown_name(s.key, every_namespace), number(s.pods, "{:.0f}"), number(s.qps), latency_cell(s.p50_s),
+    return (shown_name(*s.key, every_namespace), number(s.pods, "{:.0f}"), number(s.qps), latency_cell(s.p50_s),
             latency_cell(s.p95_s), latency_cell(s.p99_s, P99_LINE_S), latency_cell(s.ttft_p95_s), number(s.running),
             number(s.waiting), kv)
 
@@ -153,7 +149,7 @@ class LatencyScreen(MetricsPolling, Screen[None]):
                                                            for s in self.stats])
         self.query_one("#serving-title", Label).update(
             f"Latency — namespace {self.namespace or 'all'} · {source} · window {self.window} (keys 1–4)")
-        chart.title = f"{shown_name(chosen, every) if chosen else 'latency'} ({self.window})"
+        chart.title = f"{shown_name(*chosen, every) if chosen else 'latency'} ({self.window})"
         chart.show(lines.value, lines.at, lines.error or (None if chosen else table.error), self.window_s,
                    note="; ".join(lines.missing))
         self._show_status()

@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Label
 from console.core.model import ClusterSnapshot, PodRow
 from console.core.units import age_until
 from screens.deployment import POD_COLUMNS, status_text
+from screens.format import shown_name
 from screens.host import host
 from screens.object_actions import OBJECT_BINDINGS, ObjectActionsMixin, ObjectRef
 from screens.widgets.footer import KeyFooter
@@ -76,7 +77,7 @@ class PodsScreen(ObjectActionsMixin, Screen[None]):
 
     @staticmethod
     def _key(p: PodRow, every: bool) -> str:
-        return f"{p.namespace}/{p.name}" if every else p.name
+        return shown_name(p.namespace, p.name, every)
 
     def _entry(self, key: str, p: PodRow, now: float) -> tuple[PodRow, float, tuple[object, ...]]:
         """A pod's row, when its age changes, and its cells: the cells kept when only the age is due and it reads
@@ -168,7 +169,7 @@ class HpaScreen(Screen[None]):
         every = not snap.namespace  # every namespace watched: one name may be in several (NAMESPACE/NAME)
         rows = []
         for h in hpas:
-            key = f"{h.namespace}/{h.name}" if every else h.name
+            key = shown_name(h.namespace, h.name, every)
             rows.append((key, (key, f"deployment/{h.target}", str(h.min_replicas), str(h.max_replicas),
                                str(h.current), str(h.desired), h.metrics or "-", h.conditions or "-")))
         fill_table(self.query_one(DataTable), rows)

@@ -85,8 +85,8 @@ def format_status(snap: ClusterSnapshot, output: str, every_namespace: bool = Fa
     from rich.table import Table
 
     console = Console(width=160, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
-    every = every_namespace
-    head = f"context {snap.context}  namespace {'all' if every else snap.namespace}  {snap.connection.state.value}"
+    namespace = "all" if every_namespace else snap.namespace
+    head = f"context {snap.context}  namespace {namespace}  {snap.connection.state.value}"
     if snap.connection.message:
         head += f": {snap.connection.message}"
     console.print(head + ("  [SANDBOX]" if snap.sandbox else ""))
@@ -96,10 +96,10 @@ def format_status(snap: ClusterSnapshot, output: str, every_namespace: bool = Fa
                       n.cuda or "-", str(n.allocatable), "?" if n.allocated is None else str(n.allocated),
                       "?" if n.free is None else str(n.free))
     console.print(nodes)
-    deps = Table(*(("NAMESPACE",) if every else ()), "DEPLOYMENT", "READY", "UP-TO-DATE", "AVAILABLE", "GPUS", "REV",
-                 "IMAGE", box=None)
+    deps = Table(*(("NAMESPACE",) if every_namespace else ()), "DEPLOYMENT", "READY", "UP-TO-DATE", "AVAILABLE",
+                 "GPUS", "REV", "IMAGE", box=None)
     for d in snap.deployments:
-        deps.add_row(*((d.namespace,) if every else ()), d.name, f"{d.ready}/{d.desired}", str(d.updated),
+        deps.add_row(*((d.namespace,) if every_namespace else ()), d.name, f"{d.ready}/{d.desired}", str(d.updated),
                      str(d.available), str(d.gpus_total), d.revision or "-", d.image)
     console.print(deps)
     for resource, message in snap.problems:
