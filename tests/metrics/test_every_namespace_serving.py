@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from kubernetes import client, config
@@ -31,6 +31,7 @@ from .conftest import PromSandbox
 from .prom import PrometheusServer
 
 BOTH = {(HOME, NAME), (OTHER, NAME)}
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +69,15 @@ def settled(source: MetricsService, ready: Callable[[dict[tuple[str, str], Servi
         time.sleep(0.25)
 
 
+def eventually(read: Callable[[], T], ok: Callable[[T], bool], timeout: float = 30.0) -> T:
+    """``read()`` until ``ok`` holds for it: a range query may come back empty while Prometheus's first scrapes of
+    the copy land (the assertion after it then says what was read)."""
+    deadline = time.monotonic() + timeout
+    while not ok(found := read()) and time.monotonic() < deadline:
+        time.sleep(0.25)
+    return found
+
+
 @pytest.mark.parametrize("kind", ["prometheus", "sandbox"])
 def test_each_namespace_has_its_own_figures(two: PromSandbox, kind: str) -> None:
     source: Any = (PrometheusMetrics(two.prometheus.url, rediscover_s=0.5) if kind == "prometheus"
@@ -84,13 +94,12 @@ def test_each_namespace_has_its_own_figures(two: PromSandbox, kind: str) -> None
         home = source.serving(HOME).value or ()
         assert home and {s.namespace for s in home} == {HOME} and (HOME, NAME) in {s.key for s in home}
         # Trends are by (namespace, Deployment) too.
-        deadline = time.monotonic() + 30  # a range query may come back empty while Prometheus's first scrapes land
-        while not set(trends := source.deployment_trends(None, 900, 4).value or {}) >= BOTH:
-            assert time.monotonic() < deadline, f"trends: {sorted(trends)}"
-            time.sleep(0.25)
+        trends = eventually(lambda: source.deployment_trends(None, 900, 4).value or {}, lambda t: set(t) >= BOTH)
+        assert set(trends) >= BOTH, sorted(trends)
         assert all(trends[k].namespace == k[0] for k in BOTH)
         # The latency chart of the copy is the copy's.
-        lines = {s.name for s in source.latency_chart(OTHER, NAME, 300, 40).value or ()}
+        lines = eventually(lambda: {s.name for s in source.latency_chart(OTHER, NAME, 300, 40).value or ()},
+                           lambda found: "p99" in found)
         assert "p99" in lines
         # The built-in rules' targets carry each Deployment's namespace (an alert opens the right one).
         targets = {(r.alert.target.namespace, r.alert.target.deployment)
