@@ -14,6 +14,7 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
+from console.core.collector import collector_paused
 from console.core.reasons import plain_reason
 from console.http import env_proxy
 from console.kube.credentials import Credentials, credentials_for
@@ -204,25 +205,26 @@ class KubeTransport:
             return asyncio.ensure_future(self._read("GET", path, [*(query or []), ("limit", page),
                                                                   *([("continue", token)] if token else [])]))
         pending: asyncio.Future[bytes] | None = ask("")
-        try:
-            while pending is not None:
-                raw = await pending
-                ahead = _head_continue(raw)
-                pending = ask(ahead) if ahead else None
-                if pending is not None:
-                    await asyncio.sleep(0)  # the request starts (and goes out) before this page is decoded
-                answer = await asyncio.to_thread(json.loads, raw) if len(raw) > BIG_ANSWER else json.loads(raw)
-                token = (answer.get("metadata") or {}).get("continue") or ""
-                if token != ahead:  # the head was not what it seemed: follow the page's own token
+        with collector_paused():  # ~100,000 acyclic objects a page, most dropped once it is handled
+            try:
+                while pending is not None:
+                    raw = await pending
+                    ahead = _head_continue(raw)
+                    pending = ask(ahead) if ahead else None
                     if pending is not None:
-                        pending.cancel()
-                    pending = ask(token) if token else None
-                yield answer
-        finally:
-            if pending is not None:
-                pending.cancel()
-                with contextlib.suppress(BaseException):
-                    await pending
+                        await asyncio.sleep(0)  # the request starts (and goes out) before this page is decoded
+                    answer = await asyncio.to_thread(json.loads, raw) if len(raw) > BIG_ANSWER else json.loads(raw)
+                    token = (answer.get("metadata") or {}).get("continue") or ""
+                    if token != ahead:  # the head was not what it seemed: follow the page's own token
+                        if pending is not None:
+                            pending.cancel()
+                        pending = ask(token) if token else None
+                    yield answer
+            finally:
+                if pending is not None:
+                    pending.cancel()
+                    with contextlib.suppress(BaseException):
+                        await pending
 
     async def list(self, path: str, query: list[tuple[str, Any]] | None = None, page: int = PAGE) -> list[dict]:
         """Every item of a collection, read ``page`` at a time (:meth:`pages`)."""

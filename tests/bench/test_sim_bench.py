@@ -12,7 +12,8 @@ from collections.abc import Callable
 
 import pytest
 
-from console.sandbox.exporters import paused_gc, render_dcgm, render_vllm
+from console.core.collector import collector_paused
+from console.sandbox.exporters import render_dcgm, render_vllm
 from console.sandbox.sim import Simulation
 from tests.sandbox_metrics.builders import NS, add_deployment, add_node, add_pod, make_context
 
@@ -54,7 +55,7 @@ def test_tick_and_render_figures(serving: int, capsys: pytest.CaptureFixture[str
     tick_ms = measure(lambda: sim.tick(1.0), 10)
 
     def vllm() -> None:
-        with paused_gc():
+        with collector_paused():
             render_vllm(sim.vllm_samples()).encode()
 
     vllm_ms = measure(vllm, 3)
