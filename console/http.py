@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from console.core.jsondecode import decode
 from console.core.reasons import plain_reason
 
 if TYPE_CHECKING:  # requests (and urllib3) are imported on first use: ~0.1 s off every command's start
@@ -293,7 +294,7 @@ class Response:
     def json(self) -> Any:
         """The body as JSON; HttpError (``answer``) when it is not."""
         try:
-            return json.loads(self.body)
+            return decode(self.body)
         except ValueError:
             raise HttpError(f"unexpected answer from {self.service} at {self.where}: not JSON", "answer", self.where,
                             reason="not JSON") from None

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import re
 from collections.abc import AsyncIterator
 from typing import Any
 
 from console.core.collector import collector_paused
+from console.core.jsondecode import decode
 from console.core.reasons import plain_reason
 from console.http import env_proxy
 from console.kube.credentials import Credentials, credentials_for
@@ -24,7 +24,7 @@ from console.kube.official import kubernetes_aio
 
 REQUEST_TIMEOUT = 10.0  # seconds for one ordinary request
 PAGE = 500  # items per page of a LIST (kubectl's chunk size)
-BIG_ANSWER = 256 * 1024  # bytes: an answer this large is decoded in a thread (~5 ms and more of json.loads)
+BIG_ANSWER = 256 * 1024  # bytes: an answer this large is decoded in a thread (~3 ms and more of decoding)
 # The ListMeta's continue token as the API server writes it, before the items: {"kind":…,"metadata":{…}, "items":…
 _HEAD = re.compile(rb'^\{"kind":"[A-Za-z]*List","apiVersion":"[^"]*","metadata":\{([^{}]*)\},"items":')
 _CONTINUE = re.compile(rb'"continue":"([A-Za-z0-9_=+/-]+)"')
@@ -166,7 +166,7 @@ class KubeTransport:
             return
         raw = await resp.read()
         try:
-            status = json.loads(raw)
+            status = decode(raw)
             raise KubeError(resp.status, status.get("reason", ""), status.get("message", raw.decode()))
         except (ValueError, AttributeError):
             raise KubeError(resp.status, str(resp.reason), raw.decode(errors="replace")[:300]) from None
@@ -186,7 +186,7 @@ class KubeTransport:
                       body: Any = None, content_type: str = "application/json",
                       timeout: float = REQUEST_TIMEOUT, accept: str = "application/json") -> Any:
         """One request; returns the decoded JSON body or raises :class:`KubeError`."""
-        return json.loads(await self._read(method, path, query, body, content_type, timeout, accept))
+        return decode(await self._read(method, path, query, body, content_type, timeout, accept))
 
     async def get(self, path: str, query: list[tuple[str, Any]] | None = None) -> Any:
         return await self.request("GET", path, query)
@@ -213,7 +213,7 @@ class KubeTransport:
                     pending = ask(ahead) if ahead else None
                     if pending is not None:
                         await asyncio.sleep(0)  # the request starts (and goes out) before this page is decoded
-                    answer = await asyncio.to_thread(json.loads, raw) if len(raw) > BIG_ANSWER else json.loads(raw)
+                    answer = await asyncio.to_thread(decode, raw) if len(raw) > BIG_ANSWER else decode(raw)
                     token = (answer.get("metadata") or {}).get("continue") or ""
                     if token != ahead:  # the head was not what it seemed: follow the page's own token
                         if pending is not None:
@@ -244,7 +244,7 @@ class KubeTransport:
         try:
             async for line in _lines(resp.response.content):
                 if line.strip():
-                    yield json.loads(line)
+                    yield decode(line)
         except (TimeoutError, OSError, aiohttp.ClientError) as exc:
             raise KubeError(0, "Unreachable", f"watch connection lost: {plain_reason(exc)}") from None
         finally:
