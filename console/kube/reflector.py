@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from console.core.collector import collector_paused
 from console.kube.errors import KubeError
 from console.kube.indexes import Index
 from console.kube.transport import KubeTransport
@@ -72,6 +73,10 @@ class Reflector:
         return [("fieldSelector", self.field_selector)] if self.field_selector else []
 
     async def list(self) -> None:
+        with collector_paused():  # the pages and the derived views built from them: acyclic, as the pages are
+            await self._list()
+
+    async def _list(self) -> None:
         items: dict[str, Any] = {}
         key_of, project = self.key, self.project
         version = ""
