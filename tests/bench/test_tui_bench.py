@@ -8,31 +8,27 @@
 - start-up: ``llmctl --version``, ``--help``, ``render`` (CPU and wall of the process), the TUI's first frame and
   its data on screen (a fresh process), ``llmctl status -o json`` against kubectl's CPU on the default sandbox.
 
-The sandboxes run in their own processes (``llmctl sandbox``), so the console's figures are its own.
+The sandboxes run in their own processes (``llmctl sandbox``), and so does the operator who writes meanwhile
+(tests/bench/writer.py), so the console's figures are its own.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
-import ssl
 import statistics
 import subprocess
 import sys
-import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.bench.processes import ROOT, child, sandbox_process
+from tests.bench.writer import Writer
 from tests.conftest import current_kubectl
 
 pytestmark = pytest.mark.bench
@@ -48,41 +44,6 @@ def large() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def small() -> Iterator[str]:
     yield from sandbox_process()
-
-
-class Api:
-    """Writes through the API server (a client of its own, as another operator would be)."""
-
-    def __init__(self, kubeconfig: str) -> None:
-        doc = yaml.safe_load(Path(kubeconfig).read_text())
-        cluster = doc["clusters"][0]["cluster"]
-        self.server = cluster["server"]
-        self.tls = ssl.create_default_context(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
-        self.token = next(u["user"]["token"] for u in doc["users"] if u["name"] == "sandbox-admin")
-
-    def call(self, method: str, path: str, body: Any = None) -> Any:
-        req = urllib.request.Request(self.server + path, method=method,
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Authorization": f"Bearer {self.token}",
-                                              "Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=60, context=self.tls) as resp:
-            return json.loads(resp.read())
-
-    def create_namespace(self, name: str) -> None:
-        try:
-            self.call("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
-                                                     "metadata": {"name": name}})
-        except urllib.error.HTTPError as exc:
-            if exc.code != 409:  # there already
-                raise
-
-    def create_pod(self, name: str, ns: str = NS) -> None:
-        self.call("POST", f"/api/v1/namespaces/{ns}/pods", {
-            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": "bench"}},
-            "spec": {"containers": [{"name": "c", "image": "registry.local/llm/claude-router:v1.0.0"}]}})
-
-    def delete_pod(self, name: str, ns: str = NS) -> None:
-        self.call("DELETE", f"/api/v1/namespaces/{ns}/pods/{name}?gracePeriodSeconds=0")
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -118,10 +79,10 @@ def test_watch_event_to_screen_and_keys_while_events_stream(large: str, tmp_path
 
     from tests.ui.helpers import burst, wait_for
 
-    api = Api(large)
+    write = Writer(large)  # another operator, in a process of its own: its CPU is not the console's
     every = view == "all namespaces"
     ns = "0bench" if every else NS  # its pods sort first: drawn on screen, and they move every row below
-    api.create_namespace(ns)
+    write("namespace", ns)
     latencies: list[float] = []  # the pod's watch event reached the console → its row drawn
     created: list[float] = []  # the create request sent → its row drawn (the sandbox's own delay included)
     keys: list[float] = []
@@ -151,7 +112,7 @@ def test_watch_event_to_screen_and_keys_while_events_stream(large: str, tmp_path
             for i in range(20):
                 name = f"0bench-{i:02d}-{os.getpid()}"  # sorts first: drawn on screen, and moves every row below
                 t0 = time.perf_counter()
-                await asyncio.to_thread(api.create_pod, name, ns)
+                await asyncio.to_thread(write, "create", ns, name)
                 arrived = polled = None
                 key = f"{ns}/{name}" if every else name
                 while not _drawn(table, key):  # not Pilot's pause: it makes every widget answer a callback
@@ -165,21 +126,7 @@ def test_watch_event_to_screen_and_keys_while_events_stream(large: str, tmp_path
                 latencies.append(drawn - (arrived or polled or t0))  # from the last look before it was in the store
             cpu_per_event = (time.process_time() - cpu0) / 20
             # Keys while events stream: pods created and deleted every 50 ms meanwhile.
-            stop = threading.Event()
-
-            def churn() -> None:
-                n = 0
-                while not stop.is_set():
-                    name = f"churn-{n % 5}-{os.getpid()}"
-                    try:
-                        api.create_pod(name) if n % 10 < 5 else api.delete_pod(name)
-                    except OSError:
-                        pass
-                    n += 1
-                    time.sleep(0.05)
-
-            streamer = threading.Thread(target=churn, daemon=True)
-            streamer.start()
+            write("churn", NS)
             table.focus()
             await pilot.pause(0.5)
             try:
@@ -193,12 +140,14 @@ def test_watch_event_to_screen_and_keys_while_events_stream(large: str, tmp_path
                     keys.append(time.perf_counter() - t0)
                     await asyncio.sleep(0.05)
             finally:
-                stop.set()
-                streamer.join(5)
+                write("stop")
 
-    asyncio.run(run())
-    for i in range(20):
-        api.delete_pod(f"0bench-{i:02d}-{os.getpid()}", ns)
+    try:
+        asyncio.run(run())
+    finally:
+        for i in range(20):
+            write("delete", ns, f"0bench-{i:02d}-{os.getpid()}")
+        write.close()
     print(f"\nlarge scenario, {view}, dashboard (in-process, imports done): " +
           ", ".join(f"{what} {seconds:.2f} s" for what, seconds in loading.items()))
     print(f"watch event → :pods row drawn ({shown} pods shown): p50 {statistics.median(latencies) * 1000:.0f} ms, "
@@ -267,6 +216,10 @@ def test_startup_figures(small: str, tmp_path: Path) -> None:
     helped = child([*llmctl, "--help"])
     render = child([*llmctl, "render", "-f", "manifests/values.example.yaml"])
     status = child([*llmctl, "--kubeconfig", small, "status", "-o", "json"])
+    # What the official client alone costs before a request: its kubernetes.aio config loaders and ApiClient, imported
+    # the way the console imports them (console/kube/official.py). The console's floor for any command that talks to
+    # a cluster while it uses them.
+    official = child([sys.executable, "-c", "from console.kube.official import kubernetes_aio; kubernetes_aio()"])
     kubectl = child([current_kubectl(), "--kubeconfig", small, "get", "nodes,deployments,pods,hpa", "-A", "-o",
                       "json"])
     frames = []
@@ -277,8 +230,11 @@ def test_startup_figures(small: str, tmp_path: Path) -> None:
     print(f"\nbare python: CPU {floor[0]:.2f} s, wall {floor[1]:.2f} s")
     for what, (cpu, wall) in (("llmctl --version", version), ("llmctl --help", helped), ("llmctl render", render),
                               ("llmctl status -o json (small sandbox)", status),
+                              ("the official kubernetes.aio loaders + ApiClient imported, nothing else", official),
                               ("kubectl get nodes,deployments,pods,hpa -A -o json", kubectl)):
         print(f"{what}: CPU {cpu:.2f} s, wall {wall:.2f} s")
-    print(f"llmctl status / kubectl CPU: {status[0] / kubectl[0]:.1f}×")
+    without = status[0] - official[0] + floor[0]
+    print(f"llmctl status / kubectl CPU: {status[0] / kubectl[0]:.1f}× (the official client's import alone: "
+          f"{official[0] / kubectl[0]:.1f}×; the status without it: {without / kubectl[0]:.1f}×)")
     print(f"TUI first frame {statistics.median(f['first'] for f in frames):.2f} s, "
           f"data on screen {statistics.median(f['data'] for f in frames):.2f} s (a fresh process, small sandbox)")
