@@ -108,3 +108,46 @@ def test_readers_the_view_cannot_catch_up_read_whole(monkeypatch: pytest.MonkeyP
         rows.update("a/x", obj("a", "x", v - 1), obj("a", "x", v))
     assert rows.since(mark).changed is None
     assert rows.since(None).rows == (("a", "x", 11),)
+
+
+@pytest.mark.parametrize("live", [True, False], ids=["the reflector's own store", "a copy"])
+def test_rows_are_made_when_first_read_with_the_changes_since_the_list(live: bool) -> None:
+    """A view nobody reads costs nothing at a (re-)list (#16: ``:pods`` before it is opened, 10,000 pods ~0.2 s):
+    its rows are made on the first read, from the list and every change after it, whether the reflector's store was
+    changed in place (as Reflector does) or not."""
+    made = []
+    rows = SortedRows(lambda o: made.append(o) or (o["ns"], o["name"], o["v"]), lambda row: (row[0], row[1]))
+    items = {f"a/p{i}": obj("a", f"p{i}", 0) for i in range(50)}
+    rows.reset(items if live else dict(items))
+    for i in range(0, 50, 5):  # changed, deleted and new pods before anyone read
+        key, new = f"a/p{i}", obj("a", f"p{i}", 1)
+        rows.update(key, items[key], new)
+        items[key] = new
+    for i in range(1, 50, 7):
+        rows.update(f"a/p{i}", items.pop(f"a/p{i}"), None)
+    items["a/new"] = obj("a", "new", 0)
+    rows.update("a/new", None, items["a/new"])
+    assert made == [], "no row is made before the view is read"
+    first = rows.since(None)
+    assert first.changed is None
+    assert first.rows == tuple(sorted((o["ns"], o["name"], o["v"]) for o in items.values()))
+    assert len(made) == len(items), "each row made once"
+    items["a/p0"], old = obj("a", "p0", 2), items["a/p0"]
+    rows.update("a/p0", old, items["a/p0"])  # read once: changes are kept per event again
+    assert rows.since(first.mark).changed == {"a/p0": ("a", "p0", 2)}
+
+
+def test_a_view_never_read_keeps_no_more_changes_than_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pods come and go for days with ``:pods`` never opened: the changes kept for its first read stay bounded (by
+    the rows' count); past that the rows are made, as they would have been at the list."""
+    monkeypatch.setattr(indexes, "PENDING_MIN", 8)
+    rows = view()
+    items = {f"a/p{i}": obj("a", f"p{i}", 0) for i in range(4)}
+    rows.reset(items)
+    for n in range(100):  # new pod names each time, as a ReplicaSet's pods have
+        key = f"a/churn-{n}"
+        items[key] = obj("a", f"churn-{n}", 0)
+        rows.update(key, None, items[key])
+        rows.update(key, items.pop(key), None)
+        assert rows._pending is None or len(rows._pending[1]) <= 8
+    assert rows.rows() == tuple(sorted((o["ns"], o["name"], o["v"]) for o in items.values()))
