@@ -54,6 +54,7 @@ class ResourceTable(DataTable[Any]):
         self._only_row: int | None = None  # update_cell's repaint: this row's line, not the whole table
         self._tall = False  # a row higher than one line was added: DataTable draws this table
         self._frame: tuple[Style, tuple[int, ...], Style | None, Style | None] | None = None
+        self._resized_from: Any = None  # the virtual size before _update_dimensions (see refresh)
         super().__init__(*args, **kwargs)
 
     # -- content changes: a new version for the row, its line repainted -------------------------------------------
@@ -120,8 +121,30 @@ class ResourceTable(DataTable[Any]):
         self._tall = False
         return self
 
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        self._resized_from = self.virtual_size
+        try:
+            super()._update_dimensions(new_rows)
+        finally:
+            self._resized_from = None
+
+    def _grew_inside(self) -> bool:
+        """Whether the virtual size DataTable has just set (more or fewer rows) leaves the screen's layout as it was:
+        only the height changed, and this table's height is set by its container, not by its rows."""
+        before, after = self._resized_from, self.virtual_size
+        height = self.styles.height
+        return (before is not None and before.width == after.width and height is not None and not height.is_auto
+                and self.size.height > 0 and not getattr(self, "_anchored", False))  # (anchored: the layout scrolls)
+
     def refresh(self, *regions: Any, repaint: bool = True, layout: bool = False,
                 recompose: bool = False) -> ResourceTable:
+        if layout and not regions and not recompose and self._grew_inside():
+            # A row came or went (the virtual size is a layout reactive): Textual would lay out and repaint the whole
+            # screen (15-25 ms), and a key pressed meanwhile waits for it. The table's box stays the same, so update
+            # its scrollbars (one shown or hidden asks for the layout itself) and repaint the table alone.
+            self._resized_from = None
+            self._scroll_update(self.virtual_size)
+            layout = False
         if self._only_row is not None and not regions and not layout and not recompose:
             # Rows are one line each here (_simple), so the row's line is at its index: no O(rows) offset sum.
             y = self._only_row + (1 if self.show_header else 0) - self.scroll_offset.y

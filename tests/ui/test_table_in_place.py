@@ -16,7 +16,7 @@ import pytest
 from textual.app import App, ComposeResult
 from textual.content import Content
 from textual.coordinate import Coordinate
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Label
 
 from screens.widgets import tone
 from screens.widgets.table import ResourceTable, fill_table, patch_table
@@ -368,3 +368,81 @@ async def test_patch_table_refuses_a_table_it_cannot_patch() -> None:
             pass
         else:
             raise AssertionError("a row that came needs the order")
+
+
+class Boxed(App[None]):
+    """A ResourceTable whose box the screen sets (``1fr``, as on ``:pods``), a line under it, and one sized by its
+    rows (``auto``, as the dashboard's nodes)."""
+
+    CSS = "#boxed { height: 1fr; } #grown { height: auto; max-height: 12; } #under { height: 1; }"
+
+    def compose(self) -> ComposeResult:
+        yield ResourceTable(id="boxed", cursor_type="row", zebra_stripes=True)
+        yield Label("under the table", id="under")
+        yield ResourceTable(id="grown", cursor_type="row")
+
+    def on_mount(self) -> None:
+        for table in self.query(DataTable):
+            table.add_columns(*COLUMNS)
+
+
+def layouts(app: App[Any]) -> Counter[str]:
+    """Count the screen's layouts (the real method still runs)."""
+    calls: Counter[str] = Counter()
+    original = app.screen._refresh_layout
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls["layout"] += 1
+        return original(*args, **kwargs)
+    app.screen._refresh_layout = counting  # type: ignore[method-assign]
+    return calls
+
+
+async def test_rows_that_come_and_go_repaint_the_table_not_the_whole_screen() -> None:
+    """A row more or less changes the table's virtual height, a layout reactive: Textual laid out and repainted the
+    whole screen for it (15-25 ms at 180×50), and keys waited (#16). A table whose box the screen sets repaints
+    itself and its scrollbar only; the screen is what a full layout gives. A scrollbar shown or hidden, or a table
+    sized by its rows, still lays out."""
+    app = Boxed()
+    async with app.run_test(size=(80, 24)) as pilot:
+        boxed, grown = app.query_one("#boxed", ResourceTable), app.query_one("#grown", ResourceTable)
+        fill_table(grown, pod_rows(2))
+        fill_table(boxed, pod_rows(3))
+        await pilot.pause()
+        count = layouts(app)
+
+        async def settled() -> str:
+            await pilot.pause()
+            await pilot.pause()
+            return app.export_screenshot()
+
+        async def as_laid_out() -> str:
+            app.screen.refresh(layout=True)
+            return await settled()
+
+        fill_table(boxed, pod_rows(40))  # past the box: the scrollbar shows (a layout)
+        assert await settled() == await as_laid_out()
+        assert boxed.show_vertical_scrollbar
+        for rows in (41, 45, 39, 40):  # rows come and go, the scrollbar stays
+            count.clear()
+            fill_table(boxed, pod_rows(rows))
+            screen = await settled()
+            assert count["layout"] == 0, rows
+            assert boxed.virtual_size.height == rows + 1  # the header
+            assert boxed.vertical_scrollbar.window_virtual_size == rows + 1
+            assert screen == await as_laid_out(), rows
+        boxed.scroll_end(animate=False)
+        await settled()
+        fill_table(boxed, pod_rows(30))  # fewer rows than the scroll offset reached: it is clamped
+        screen = await settled()
+        assert boxed.scroll_y == boxed.max_scroll_y
+        assert screen == await as_laid_out()
+        count.clear()
+        fill_table(boxed, pod_rows(5))  # back inside the box: the scrollbar goes (a layout)
+        assert await settled() == await as_laid_out()
+        assert not boxed.show_vertical_scrollbar and count["layout"] >= 1
+        count.clear()
+        height = grown.size.height
+        fill_table(grown, pod_rows(4))  # sized by its rows: it grows, and what is below it moves
+        await settled()
+        assert count["layout"] >= 1 and grown.size.height == height + 2
