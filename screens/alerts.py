@@ -27,9 +27,10 @@ from console.core.units import human_duration
 from screens.host import host
 from screens.widgets import tone
 from screens.widgets.dialogs import AsksOnce
+from screens.widgets.filling import fill_table
 from screens.widgets.footer import KeyFooter
 from screens.widgets.statusbar import StatusBar
-from screens.widgets.table import ResourceTable, fill_table
+from screens.widgets.table import ResourceTable
 
 COLUMNS = ("SEVERITY", "STATE", "SOURCE", "ALERT", "TARGET", "SINCE", "ACK", "SUMMARY")
 SILENCE_COLUMNS = ("ID", "STATE", "MATCHERS", "ENDS", "BY", "COMMENT")

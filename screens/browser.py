@@ -21,10 +21,11 @@ from console.core.model import ClusterSnapshot
 from screens.host import host
 from screens.object_actions import NODE_BINDINGS, OBJECT_BINDINGS, ObjectActionsMixin, ObjectRef
 from screens.widgets import tone
+from screens.widgets.filling import fill_table
 from screens.widgets.footer import KeyFooter
 from screens.widgets.panel import set_text
 from screens.widgets.statusbar import StatusBar
-from screens.widgets.table import ResourceTable, fill_table
+from screens.widgets.table import ResourceTable
 
 REFRESH_S = 3.0
 _NUMBER = re.compile(r"^(\d+(?:\.\d+)?)")

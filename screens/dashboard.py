@@ -20,10 +20,11 @@ from screens.dashboard_trends import TREND_COLUMNS, DeploymentTrendsMixin, trend
 from screens.format import shown_name, verdict_text
 from screens.object_actions import NODE_BINDINGS, OBJECT_BINDINGS, ObjectActionsMixin, ObjectRef
 from screens.widgets import tone
+from screens.widgets.filling import fill_table
 from screens.widgets.footer import KeyFooter
 from screens.widgets.panel import panel_status, set_text
 from screens.widgets.statusbar import StatusBar
-from screens.widgets.table import ResourceTable, fill_table
+from screens.widgets.table import ResourceTable
 from screens.widgets.visible import watch_snapshot
 
 NODE_COLUMNS = ("NODE", "READY", "PRODUCT", "DRIVER", "CUDA", "CC", "GPU MEM", "ALLOC", "USED", "FREE")

@@ -154,6 +154,6 @@ class DeploymentScreen(ActionsMixin, ObjectActionsMixin, Screen[None]):
         return Content.assemble(*parts)
 
     def _fill(self, selector: str, rows: list[tuple[str, tuple[object, ...]]]) -> None:
-        from screens.widgets.table import fill_table
+        from screens.widgets.filling import fill_table
 
         fill_table(self.query_one(selector, DataTable), rows)

@@ -20,9 +20,10 @@ from console.core.metrics import GpuSample, MetricsError, MetricsResult, Metrics
 from screens.metrics_poll import METRICS_SCREEN_BINDINGS, MetricsPolling
 from screens.widgets import tone
 from screens.widgets.chart import Chart, bar, freshness, level_style, sparkline
+from screens.widgets.filling import fill_table
 from screens.widgets.footer import KeyFooter
 from screens.widgets.statusbar import StatusBar
-from screens.widgets.table import ResourceTable, fill_table
+from screens.widgets.table import ResourceTable
 
 COLUMNS = ("NODE / GPU", "MODEL", "FRAMEBUFFER", "USED / TOTAL", "UTIL", "TEMP", "POD", "HISTORY")
 SPARK_WIDTH = 16

@@ -29,10 +29,11 @@ from screens.actions_flow import ActionsMixin
 from screens.alerts import SEVERITY_STYLE
 from screens.host import host
 from screens.widgets import tone
+from screens.widgets.filling import fill_table
 from screens.widgets.footer import KeyFooter
 from screens.widgets.panel import set_text
 from screens.widgets.statusbar import StatusBar
-from screens.widgets.table import ResourceTable, fill_table
+from screens.widgets.table import ResourceTable
 
 WINDOWS = (15, 30, 60, 120, 240, 720)
 COLUMNS = ("TIME (UTC)", "AGO", "KIND", "SEVERITY", "TARGET", "WHAT HAPPENED")

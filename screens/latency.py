@@ -24,9 +24,10 @@ from screens.host import host
 from screens.metrics_poll import METRICS_SCREEN_BINDINGS, MetricsPolling
 from screens.widgets import tone
 from screens.widgets.chart import Chart, freshness, seconds_label
+from screens.widgets.filling import fill_table
 from screens.widgets.footer import KeyFooter
 from screens.widgets.statusbar import StatusBar
-from screens.widgets.table import ResourceTable, fill_table
+from screens.widgets.table import ResourceTable
 
 COLUMNS = ("DEPLOYMENT", "PODS", "QPS", "p50", "p95", "p99", "TTFT p95", "RUNNING", "WAITING", "KV-CACHE")
 P99_LINE_S = 0.5  # the source article: request_latency_99 > 500 ms triggers scale-out

@@ -19,10 +19,11 @@ from screens.deployment import POD_COLUMNS, status_text
 from screens.format import shown_name
 from screens.host import host
 from screens.object_actions import OBJECT_BINDINGS, ObjectActionsMixin, ObjectRef
+from screens.widgets.filling import fill_table, patch_table
 from screens.widgets.footer import KeyFooter
 from screens.widgets.panel import panel_status, set_text
 from screens.widgets.statusbar import StatusBar
-from screens.widgets.table import ResourceTable, fill_table, patch_table
+from screens.widgets.table import ResourceTable
 from screens.widgets.visible import WakeAt, watch_snapshot
 
 

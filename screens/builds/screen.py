@@ -50,9 +50,10 @@ from screens.builds.view import (
 from screens.host import host
 from screens.widgets import tone
 from screens.widgets.dialogs import FormDialog
+from screens.widgets.filling import fill_table
 from screens.widgets.footer import KeyFooter
 from screens.widgets.statusbar import StatusBar
-from screens.widgets.table import ResourceTable, fill_table
+from screens.widgets.table import ResourceTable
 
 LOG_LIMIT = 5000  # lines kept per build
 

@@ -11,7 +11,7 @@ from textual.widgets import Static
 
 from console.core.model import ClusterSnapshot, ConnState
 from screens.widgets import tone
-from screens.widgets.table import fingerprint
+from screens.widgets.filling import fingerprint
 
 _TEXTS: WeakKeyDictionary[Static, tuple[object, int]] = WeakKeyDictionary()
 

@@ -28,7 +28,7 @@ from console.deploy.wizard import (
     write_outputs,
 )
 from screens.widgets import tone
-from screens.widgets.table import fill_table
+from screens.widgets.filling import fill_table
 from screens.wizard.common import (
     POLL_S,
     ROLLOUT_TIMEOUT_S,

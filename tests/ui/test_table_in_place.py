@@ -19,7 +19,8 @@ from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Label
 
 from screens.widgets import tone
-from screens.widgets.table import ResourceTable, fill_table, patch_table
+from screens.widgets.filling import fill_table, patch_table
+from screens.widgets.table import ResourceTable
 
 COLUMNS = ("NAME", "STATUS", "READY", "AGE")
 
@@ -38,16 +39,17 @@ class Tables(App[None]):
             table.add_columns(*COLUMNS)
 
 
-def counted(table: DataTable[Any]) -> Counter[str]:
-    """Count the table's mutations (the real methods still run)."""
+def counted(target: Any, names: tuple[str, ...] = ("add_row", "update_cell", "remove_row", "clear", "sort")
+            ) -> Counter[str]:
+    """Count calls of ``target``'s methods ``names`` (by default a table's mutations; the real methods still run)."""
     calls: Counter[str] = Counter()
-    for name in ("add_row", "update_cell", "remove_row", "clear", "sort"):
-        original = getattr(table, name)
+    for name in names:
+        original = getattr(target, name)
 
         def wrapper(*args: Any, _name: str = name, _original: Any = original, **kwargs: Any) -> Any:
             calls[_name] += 1
             return _original(*args, **kwargs)
-        setattr(table, name, wrapper)
+        setattr(target, name, wrapper)
     return calls
 
 
@@ -386,18 +388,6 @@ class Boxed(App[None]):
             table.add_columns(*COLUMNS)
 
 
-def layouts(app: App[Any]) -> Counter[str]:
-    """Count the screen's layouts (the real method still runs)."""
-    calls: Counter[str] = Counter()
-    original = app.screen._refresh_layout
-
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        calls["layout"] += 1
-        return original(*args, **kwargs)
-    app.screen._refresh_layout = counting  # type: ignore[method-assign]
-    return calls
-
-
 async def test_rows_that_come_and_go_repaint_the_table_not_the_whole_screen() -> None:
     """A row more or less changes the table's virtual height, a layout reactive: Textual laid out and repainted the
     whole screen for it (15-25 ms at 180×50), and keys waited (#16). A table whose box the screen sets repaints
@@ -409,7 +399,7 @@ async def test_rows_that_come_and_go_repaint_the_table_not_the_whole_screen() ->
         fill_table(grown, pod_rows(2))
         fill_table(boxed, pod_rows(3))
         await pilot.pause()
-        count = layouts(app)
+        count = counted(app.screen, ("_refresh_layout",))
 
         async def settled() -> str:
             await pilot.pause()
@@ -427,7 +417,7 @@ async def test_rows_that_come_and_go_repaint_the_table_not_the_whole_screen() ->
             count.clear()
             fill_table(boxed, pod_rows(rows))
             screen = await settled()
-            assert count["layout"] == 0, rows
+            assert count["_refresh_layout"] == 0, rows
             assert boxed.virtual_size.height == rows + 1  # the header
             assert boxed.vertical_scrollbar.window_virtual_size == rows + 1
             assert screen == await as_laid_out(), rows
@@ -440,9 +430,9 @@ async def test_rows_that_come_and_go_repaint_the_table_not_the_whole_screen() ->
         count.clear()
         fill_table(boxed, pod_rows(5))  # back inside the box: the scrollbar goes (a layout)
         assert await settled() == await as_laid_out()
-        assert not boxed.show_vertical_scrollbar and count["layout"] >= 1
+        assert not boxed.show_vertical_scrollbar and count["_refresh_layout"] >= 1
         count.clear()
         height = grown.size.height
         fill_table(grown, pod_rows(4))  # sized by its rows: it grows, and what is below it moves
         await settled()
-        assert count["layout"] >= 1 and grown.size.height == height + 2
+        assert count["_refresh_layout"] >= 1 and grown.size.height == height + 2
